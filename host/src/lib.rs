@@ -25,5 +25,12 @@
 //! - [`config`]: the TOML config;
 //! - [`model`]: the snapshot and decision types every stage shares.
 
+pub mod golden;
 pub mod model;
 pub mod providers;
+pub mod runtime;
+
+/// Paths of the policy components built with the host (by `host/build.rs`), for tests, benches and the demo.
+pub mod artifacts {
+    include!(concat!(env!("OUT_DIR"), "/policy_artifacts.rs"));
+}

@@ -66,26 +66,35 @@ impl Snapshot {
 
     /// A numeric parameter from the config, if set to a number.
     pub fn param_f64(&self, name: &str) -> Option<f64> {
-        self.params.iter().find(|p| p.name == name).and_then(|p| match p.value {
-            ParamValue::Number(n) => Some(n),
-            _ => None,
-        })
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| match p.value {
+                ParamValue::Number(n) => Some(n),
+                _ => None,
+            })
     }
 
     /// A true/false parameter from the config, if set to one.
     pub fn param_bool(&self, name: &str) -> Option<bool> {
-        self.params.iter().find(|p| p.name == name).and_then(|p| match p.value {
-            ParamValue::Flag(b) => Some(b),
-            _ => None,
-        })
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| match p.value {
+                ParamValue::Flag(b) => Some(b),
+                _ => None,
+            })
     }
 
     /// A text parameter from the config, if set to text.
     pub fn param_str(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|p| p.name == name).and_then(|p| match &p.value {
-            ParamValue::Text(s) => Some(s.as_str()),
-            _ => None,
-        })
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| match &p.value {
+                ParamValue::Text(s) => Some(s.as_str()),
+                _ => None,
+            })
     }
 
     /// Service CPU samples from the last `window_seconds` of history plus now, oldest first.
@@ -146,18 +155,29 @@ fn trend(samples: &[(u64, f64)]) -> Option<Trend> {
         cov += (x - mean_x) * (y - mean_y);
         var += (x - mean_x) * (x - mean_x);
     }
-    (var > 0.0).then(|| Trend { per_minute: cov / var, samples: samples.len() })
+    (var > 0.0).then(|| Trend {
+        per_minute: cov / var,
+        samples: samples.len(),
+    })
 }
 
 impl Decision {
     /// No change to the task count.
     pub fn hold(reason: impl Into<String>) -> Self {
-        Decision { desired: None, drain: Vec::new(), reason: reason.into() }
+        Decision {
+            desired: None,
+            drain: Vec::new(),
+            reason: reason.into(),
+        }
     }
 
     /// An absolute target task count.
     pub fn scale_to(desired: u32, reason: impl Into<String>) -> Self {
-        Decision { desired: Some(desired), drain: Vec::new(), reason: reason.into() }
+        Decision {
+            desired: Some(desired),
+            drain: Vec::new(),
+            reason: reason.into(),
+        }
     }
 
     /// Names the tasks to drain on scale-in, best first.
@@ -208,7 +228,10 @@ mod tests {
             .cpu(9.0)
             .build();
         assert!(quiet.cpu_below_for(20.0, 300));
-        assert!(!quiet.cpu_below_for(20.0, 400), "history does not reach back 400 s");
+        assert!(
+            !quiet.cpu_below_for(20.0, 400),
+            "history does not reach back 400 s"
+        );
         assert!(!quiet.cpu_below_for(11.5, 300), "one sample is above 11.5");
     }
 

@@ -92,6 +92,19 @@ pub fn task_id(handle: u32) -> Option<String> {
     }
 }
 
+/// Routes panic messages to the host's log (inside the sandbox there is no
+/// stderr), so a panicking policy's fault names its message.
+#[doc(hidden)]
+pub fn __install_panic_hook() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            std::panic::set_hook(Box::new(|info| log::error(&format!("panic: {info}"))));
+        });
+    }
+}
+
 /// Exports a function `fn(&Snapshot) -> Result<Decision, String>` as the
 /// policy of this crate's component.
 ///
@@ -110,6 +123,7 @@ macro_rules! export_policy {
                 $crate::PolicyInfo { name: ($name).into(), version: ($version).into() }
             }
             fn decide(snapshot: $crate::Snapshot) -> ::core::result::Result<$crate::Decision, ::std::string::String> {
+                $crate::__install_panic_hook();
                 $decide(&snapshot)
             }
         }

@@ -199,7 +199,8 @@ impl SnapshotBuilder {
             },
             id: None,
         });
-        self.ids.push(built.id.unwrap_or_else(|| format!("task-{handle}")));
+        self.ids
+            .push(built.id.unwrap_or_else(|| format!("task-{handle}")));
         self.snapshot.tasks.push(built.task);
         self
     }
@@ -231,7 +232,10 @@ impl SnapshotBuilder {
     }
     /// Sets a policy parameter: a number, a bool or a string.
     pub fn param(mut self, name: &str, value: impl Into<ParamValue>) -> Self {
-        self.snapshot.params.push(Param { name: name.into(), value: value.into() });
+        self.snapshot.params.push(Param {
+            name: name.into(),
+            value: value.into(),
+        });
         self
     }
 
@@ -248,7 +252,11 @@ impl SnapshotBuilder {
         });
         s.desired = self.desired.unwrap_or(s.tasks.len() as u32);
         for t in s.tasks.iter().filter(|t| t.draining) {
-            s.drains.push(Drain { handle: t.handle, step: DrainStep::Waiting, elapsed_seconds: 60 });
+            s.drains.push(Drain {
+                handle: t.handle,
+                step: DrainStep::Waiting,
+                elapsed_seconds: 60,
+            });
         }
         for h in &mut s.history {
             if h.desired == 0 {
@@ -259,7 +267,12 @@ impl SnapshotBuilder {
         TASK_IDS.with(|ids| {
             let mut ids = ids.borrow_mut();
             ids.clear();
-            ids.extend(self.ids.into_iter().enumerate().map(|(i, id)| (i as u32, id)));
+            ids.extend(
+                self.ids
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, id)| (i as u32, id)),
+            );
         });
         s
     }

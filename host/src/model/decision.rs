@@ -23,6 +23,10 @@ pub struct Decision {
 impl Decision {
     /// A decision that changes nothing.
     pub fn hold(reason: impl Into<String>) -> Self {
-        Decision { desired: None, drain: Vec::new(), reason: reason.into() }
+        Decision {
+            desired: None,
+            drain: Vec::new(),
+            reason: reason.into(),
+        }
     }
 }

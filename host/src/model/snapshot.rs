@@ -36,7 +36,10 @@ impl TaskStatus {
 
     /// Whether the task counts as starting (pending in ECS's service counts).
     pub fn is_starting(self) -> bool {
-        matches!(self, TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating)
+        matches!(
+            self,
+            TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating
+        )
     }
 }
 

@@ -8,8 +8,6 @@ use std::future::Future;
 
 use crate::model::{TargetHealth, TaskStatus};
 
-pub mod sim;
-
 /// Which service a call is about, and where its tasks are load-balanced.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServiceRef {
@@ -40,7 +38,9 @@ pub struct ServiceCounts {
 }
 
 /// Where a task is reachable in its target group: its ENI private IP and container port.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Target {
     /// The target ID: the task's private IP address.
     pub ip: String,
@@ -139,10 +139,16 @@ pub type ProviderResult<T> = Result<T, ProviderError>;
 /// The ECS side: service counts, tasks, desired count and scale-in protection.
 pub trait Cluster: Send + Sync {
     /// The service's desired, running and pending counts (DescribeServices).
-    fn service(&self, svc: &ServiceRef) -> impl Future<Output = ProviderResult<ServiceCounts>> + Send;
+    fn service(
+        &self,
+        svc: &ServiceRef,
+    ) -> impl Future<Output = ProviderResult<ServiceCounts>> + Send;
     /// Every task of the service that has not stopped, plus tasks stopped recently
     /// (ListTasks and DescribeTasks). Protection comes with it (GetTaskProtection).
-    fn tasks(&self, svc: &ServiceRef) -> impl Future<Output = ProviderResult<Vec<ClusterTask>>> + Send;
+    fn tasks(
+        &self,
+        svc: &ServiceRef,
+    ) -> impl Future<Output = ProviderResult<Vec<ClusterTask>>> + Send;
     /// The status of specific tasks by ID, stopped ones included (DescribeTasks);
     /// IDs the cluster no longer knows are left out.
     fn task_status(
@@ -151,7 +157,11 @@ pub trait Cluster: Send + Sync {
         ids: &[String],
     ) -> impl Future<Output = ProviderResult<Vec<(String, TaskStatus)>>> + Send;
     /// Sets the desired count (UpdateService).
-    fn set_desired(&self, svc: &ServiceRef, desired: u32) -> impl Future<Output = ProviderResult<()>> + Send;
+    fn set_desired(
+        &self,
+        svc: &ServiceRef,
+        desired: u32,
+    ) -> impl Future<Output = ProviderResult<()>> + Send;
     /// Turns scale-in protection on or off for tasks (UpdateTaskProtection, at most
     /// 10 per call; the provider batches). `expires_minutes` bounds protection.
     fn set_protection(
@@ -166,11 +176,22 @@ pub trait Cluster: Send + Sync {
 /// The ELBv2 side: target health, deregistration and registration.
 pub trait LoadBalancer: Send + Sync {
     /// Every target of the group with its health (DescribeTargetHealth).
-    fn targets(&self, target_group: &str) -> impl Future<Output = ProviderResult<Vec<TargetState>>> + Send;
+    fn targets(
+        &self,
+        target_group: &str,
+    ) -> impl Future<Output = ProviderResult<Vec<TargetState>>> + Send;
     /// Deregisters targets, which start draining (DeregisterTargets).
-    fn deregister(&self, target_group: &str, targets: &[Target]) -> impl Future<Output = ProviderResult<()>> + Send;
+    fn deregister(
+        &self,
+        target_group: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = ProviderResult<()>> + Send;
     /// Registers targets again (RegisterTargets).
-    fn register(&self, target_group: &str, targets: &[Target]) -> impl Future<Output = ProviderResult<()>> + Send;
+    fn register(
+        &self,
+        target_group: &str,
+        targets: &[Target],
+    ) -> impl Future<Output = ProviderResult<()>> + Send;
 }
 
 /// The CloudWatch side: service CPU and memory utilization.

@@ -36,7 +36,10 @@ impl Params {
             return Err("parameters cpu-low/memory-low must be below cpu-high/memory-high".into());
         }
         if p.capacity < 1.0 || !(0.1..=1.0).contains(&p.headroom) {
-            return Err("parameter session-capacity must be >= 1 and session-headroom within 0.1..=1".into());
+            return Err(
+                "parameter session-capacity must be >= 1 and session-headroom within 0.1..=1"
+                    .into(),
+            );
         }
         Ok(p)
     }
@@ -74,15 +77,22 @@ pub fn decide(s: &Snapshot) -> Result<Decision, String> {
                 p.capacity * p.headroom
             ),
         };
-        return Ok(Decision::scale_to(wanted, format!("Scale out: {why}; {current} -> {wanted} tasks.")));
+        return Ok(Decision::scale_to(
+            wanted,
+            format!("Scale out: {why}; {current} -> {wanted} tasks."),
+        ));
     }
 
     if !s.sessions_known {
-        return Ok(Decision::hold("Session counts are unknown; not scaling in."));
+        return Ok(Decision::hold(
+            "Session counts are unknown; not scaling in.",
+        ));
     }
     let quiet_cpu = s.cpu_below_for(p.cpu_low, p.window);
     let quiet_memory = s.memory.is_none_or(|m| m < p.memory_low)
-        && s.memory_window(p.window).iter().all(|&(_, m)| m < p.memory_low);
+        && s.memory_window(p.window)
+            .iter()
+            .all(|&(_, m)| m < p.memory_low);
     if !(quiet_cpu && quiet_memory) {
         return Ok(Decision::hold("Utilization is within its band."));
     }
@@ -95,7 +105,17 @@ pub fn decide(s: &Snapshot) -> Result<Decision, String> {
             idle.len()
         )));
     }
-    log::info(&format!("draining {} idle tasks", current - wanted));
+    let going = (current - wanted) as usize;
+    let names: Vec<String> = idle
+        .iter()
+        .take(going.min(5))
+        .map(|&h| autoscaler_sdk::task_id(h).unwrap_or_else(|| format!("handle {h}")))
+        .collect();
+    let more = if going > names.len() { ", ..." } else { "" };
+    log::info(&format!(
+        "draining {going} idle tasks: {}{more}",
+        names.join(", ")
+    ));
     Ok(Decision::scale_to(
         wanted,
         format!(
@@ -114,7 +134,10 @@ mod tests {
     use autoscaler_sdk::testing::SnapshotBuilder;
 
     fn quiet_history(b: SnapshotBuilder) -> SnapshotBuilder {
-        b.now(2000).history_cpu(&[(1300, 10.0), (1500, 12.0), (1800, 11.0)]).cpu(10.0).memory(20.0)
+        b.now(2000)
+            .history_cpu(&[(1300, 10.0), (1500, 12.0), (1800, 11.0)])
+            .cpu(10.0)
+            .memory(20.0)
     }
 
     #[test]
@@ -127,7 +150,11 @@ mod tests {
 
     #[test]
     fn scales_out_on_memory() {
-        let s = SnapshotBuilder::new().running_tasks(2).cpu(20.0).memory(90.0).build();
+        let s = SnapshotBuilder::new()
+            .running_tasks(2)
+            .cpu(20.0)
+            .memory(90.0)
+            .build();
         assert_eq!(decide(&s).unwrap().desired, Some(3));
     }
 
@@ -177,7 +204,9 @@ mod tests {
 
     #[test]
     fn does_not_scale_in_on_unknown_sessions() {
-        let s = quiet_history(SnapshotBuilder::new().running_tasks(3)).sessions_unknown().build();
+        let s = quiet_history(SnapshotBuilder::new().running_tasks(3))
+            .sessions_unknown()
+            .build();
         let d = decide(&s).unwrap();
         assert_eq!(d.desired, None);
         assert!(d.reason.contains("unknown"));
@@ -186,7 +215,10 @@ mod tests {
     #[test]
     fn keeps_the_floor_and_session_needs() {
         let s = quiet_history(
-            SnapshotBuilder::new().min(2).task(|t| t.sessions(0)).task(|t| t.sessions(0)),
+            SnapshotBuilder::new()
+                .min(2)
+                .task(|t| t.sessions(0))
+                .task(|t| t.sessions(0)),
         )
         .build();
         assert_eq!(decide(&s).unwrap().desired, None);
@@ -194,7 +226,10 @@ mod tests {
 
     #[test]
     fn rejects_inverted_bands() {
-        let s = SnapshotBuilder::new().running_tasks(1).param("cpu-low", 90.0).build();
+        let s = SnapshotBuilder::new()
+            .running_tasks(1)
+            .param("cpu-low", 90.0)
+            .build();
         assert!(decide(&s).is_err());
     }
 }

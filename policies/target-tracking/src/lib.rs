@@ -14,7 +14,9 @@ use autoscaler_sdk::{Decision, Snapshot, export_policy};
 pub fn decide(s: &Snapshot) -> Result<Decision, String> {
     let target = s.param_f64("target-cpu").unwrap_or(60.0);
     if !(1.0..=100.0).contains(&target) {
-        return Err(format!("parameter target-cpu must be within 1..=100, got {target}"));
+        return Err(format!(
+            "parameter target-cpu must be within 1..=100, got {target}"
+        ));
     }
     let window = s.param_f64("scale-in-window").unwrap_or(300.0).max(0.0) as u64;
     let Some(cpu) = s.cpu else {
@@ -85,7 +87,10 @@ mod tests {
     fn holds_without_metrics_and_rejects_a_bad_target() {
         let s = SnapshotBuilder::new().running_tasks(2).no_metrics().build();
         assert_eq!(decide(&s).unwrap().desired, None);
-        let bad = SnapshotBuilder::new().running_tasks(2).param("target-cpu", 0.0).build();
+        let bad = SnapshotBuilder::new()
+            .running_tasks(2)
+            .param("target-cpu", 0.0)
+            .build();
         assert!(decide(&bad).unwrap_err().contains("target-cpu"));
     }
 }

@@ -1,0 +1,102 @@
+//! Command-line parsing and dispatch. Each subcommand lives in its own module.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod policy;
+
+/// Autoscale ECS Fargate services with policies written as WebAssembly
+/// components, without ever stopping a task that carries a live session.
+#[derive(Debug, Parser)]
+#[command(name = "autoscaler", version, propagate_version = true)]
+pub struct Cli {
+    /// Log more (repeat for more detail); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check, evaluate and test policy components.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        match self.command {
+            Command::Policy(cmd) => cmd.run(),
+        }
+    }
+}
+
+/// Options shared by every command that loads policies.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Where compiled components are cached [default: $AUTOSCALER_CACHE_DIR, $XDG_CACHE_HOME/autoscaler or ~/.cache/autoscaler].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every component afresh and cache nothing.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Fuel per policy call (about one unit per WebAssembly instruction).
+    #[arg(long, value_name = "UNITS")]
+    pub fuel: Option<u64>,
+    /// Wall-time limit per policy call, such as "50ms".
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Memory cap per policy instance, in MiB.
+    #[arg(long, value_name = "MIB")]
+    pub memory_mib: Option<usize>,
+}
+
+impl EngineArgs {
+    /// The engine these options describe, starting from `limits`.
+    pub fn engine(
+        &self,
+        mut limits: autoscaler::runtime::Limits,
+    ) -> anyhow::Result<autoscaler::runtime::PolicyEngine> {
+        if let Some(f) = self.fuel {
+            limits.fuel = f;
+        }
+        if let Some(t) = self.timeout {
+            limits.timeout = t;
+        }
+        if let Some(m) = self.memory_mib {
+            limits.memory_bytes = m << 20;
+        }
+        let cache = if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(autoscaler::runtime::PolicyEngine::default_cache_dir)
+        };
+        Ok(autoscaler::runtime::PolicyEngine::new(limits, cache)?)
+    }
+}
+
+/// Sets up logging to standard error.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

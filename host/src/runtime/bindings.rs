@@ -1,0 +1,11 @@
+//! The one place `bindgen!` runs; the rest of the host sees domain types.
+#![allow(missing_docs)]
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "scaling-policy",
+});
+
+pub use autoscaler::policy::host::Level;
+pub use autoscaler::policy::types as wit;
+pub use exports::autoscaler::policy::policy::PolicyInfo;

@@ -1,0 +1,217 @@
+//! A policy instance and its `decide` call, under a memory cap, fuel and a deadline.
+//!
+//! One instance is reused across calls (a fresh one costs tens of microseconds);
+//! after a trap the instance is dropped, because wasmtime cannot enter it
+//! again, and the next call makes a new one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, Trap};
+
+use super::PolicyEngine;
+use super::bindings::{PolicyInfo, ScalingPolicy};
+use super::convert::{decision_from_wit, snapshot_to_wit};
+use super::fault::PolicyFault;
+use super::load::PolicyComponent;
+use super::state::HostState;
+pub use super::state::PolicyLog;
+use crate::model::{Decision, Snapshot};
+
+/// What one `decide` call produced, fault or not.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    /// The checked decision, or the fault.
+    pub result: Result<Decision, PolicyFault>,
+    /// What the policy logged during the call.
+    pub logs: Vec<PolicyLog>,
+    /// Log lines dropped over the limit.
+    pub logs_dropped: usize,
+    /// Wall time of the call, conversions included.
+    pub elapsed: Duration,
+    /// Fuel the call consumed.
+    pub fuel_used: u64,
+    /// Whether the call had to make a new instance first.
+    pub fresh_instance: bool,
+}
+
+struct Live {
+    store: Store<HostState>,
+    bindings: ScalingPolicy,
+}
+
+/// A loaded policy with its (reused) instance.
+pub struct Policy {
+    engine: PolicyEngine,
+    component: Arc<PolicyComponent>,
+    live: Option<Live>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("component", &self.component)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// A policy ready to call; its instance is made on the first call.
+    pub fn new(engine: PolicyEngine, component: Arc<PolicyComponent>) -> Self {
+        Policy {
+            engine,
+            component,
+            live: None,
+        }
+    }
+
+    /// The component behind this policy.
+    pub fn component(&self) -> &Arc<PolicyComponent> {
+        &self.component
+    }
+
+    /// Drops the current instance, so the next call starts from a fresh one.
+    pub fn reset(&mut self) {
+        self.live = None;
+    }
+
+    /// Asks the policy for a decision on `snapshot`, under the engine's limits.
+    pub fn decide(&mut self, snapshot: &Snapshot) -> CallReport {
+        let started = Instant::now();
+        let limits = self.engine.limits().clone();
+        let fresh_instance = self.live.is_none();
+        if self.live.is_none() {
+            match instantiate(&self.engine, &self.component) {
+                Ok(live) => self.live = Some(live),
+                Err(fault) => {
+                    return CallReport {
+                        result: Err(fault),
+                        logs: Vec::new(),
+                        logs_dropped: 0,
+                        elapsed: started.elapsed(),
+                        fuel_used: 0,
+                        fresh_instance,
+                    };
+                }
+            }
+        }
+        let live = self.live.as_mut().expect("instance was just made");
+        live.store
+            .data_mut()
+            .begin_call(snapshot.tasks.iter().map(|t| t.id.clone()));
+        arm(&mut live.store, &self.engine);
+        let input = snapshot_to_wit(snapshot);
+        let outcome = live
+            .bindings
+            .autoscaler_policy_policy()
+            .call_decide(&mut live.store, &input);
+        let fuel_used = limits.fuel - live.store.get_fuel().unwrap_or(0);
+        let result = match outcome {
+            Ok(Ok(d)) => decision_from_wit(d, snapshot, &limits),
+            Ok(Err(message)) => Err(PolicyFault::PolicyError { message }),
+            Err(e) => Err(classify(e, live.store.data(), &self.engine)),
+        };
+        let data = live.store.data_mut();
+        let logs = std::mem::take(&mut data.logs);
+        let logs_dropped = data.logs_dropped;
+        if matches!(
+            result,
+            Err(PolicyFault::Timeout { .. }
+                | PolicyFault::OutOfMemory { .. }
+                | PolicyFault::Trap { .. })
+        ) {
+            self.live = None;
+        }
+        CallReport {
+            result,
+            logs,
+            logs_dropped,
+            elapsed: started.elapsed(),
+            fuel_used,
+            fresh_instance,
+        }
+    }
+}
+
+/// Sets the per-call budgets: fuel and the epoch deadline both start at zero and trap at once.
+fn arm(store: &mut Store<HostState>, engine: &PolicyEngine) {
+    store
+        .set_fuel(engine.limits().fuel)
+        .expect("fuel is enabled on the engine");
+    store.set_epoch_deadline(engine.deadline_ticks());
+}
+
+fn instantiate(engine: &PolicyEngine, component: &PolicyComponent) -> Result<Live, PolicyFault> {
+    let limits = engine.limits();
+    let mut store = Store::new(
+        engine.engine(),
+        HostState::new(
+            limits.memory_bytes,
+            limits.max_log_lines,
+            limits.max_log_bytes,
+        ),
+    );
+    store.limiter(|s| s);
+    arm(&mut store, engine);
+    match component.pre.instantiate(&mut store) {
+        Ok(bindings) => Ok(Live { store, bindings }),
+        Err(e) => Err(match classify(e, store.data(), engine) {
+            PolicyFault::Trap { message } => PolicyFault::Instantiate { message },
+            other => other,
+        }),
+    }
+}
+
+/// Calls `info` on a fresh instance: the probe every load runs.
+pub(crate) fn probe_info(
+    engine: &PolicyEngine,
+    component: &PolicyComponent,
+) -> Result<PolicyInfo, PolicyFault> {
+    let mut live = instantiate(engine, component)?;
+    arm(&mut live.store, engine);
+    let info = live
+        .bindings
+        .autoscaler_policy_policy()
+        .call_info(&mut live.store)
+        .map_err(|e| classify(e, live.store.data(), engine))?;
+    let limit = engine.limits().max_reason_bytes;
+    if info.name.len() > limit || info.version.len() > limit {
+        return Err(PolicyFault::OutputTooLarge {
+            what: "the policy's name or version (bytes)",
+            size: info.name.len().max(info.version.len()),
+            limit,
+        });
+    }
+    Ok(info)
+}
+
+fn classify(e: wasmtime::Error, state: &HostState, engine: &PolicyEngine) -> PolicyFault {
+    let limits = engine.limits();
+    if state.memory_denied {
+        return PolicyFault::OutOfMemory {
+            limit_bytes: limits.memory_bytes,
+        };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => {
+            return PolicyFault::Timeout {
+                what: format!("used up its fuel ({} units)", limits.fuel),
+            };
+        }
+        Some(Trap::Interrupt) => {
+            return PolicyFault::Timeout {
+                what: format!("ran past its {} ms deadline", limits.timeout.as_millis()),
+            };
+        }
+        _ => {}
+    }
+    // The outer error carries wasmtime's wasm backtrace; the root cause says what happened.
+    let mut message = match e.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => e.root_cause().to_string(),
+    };
+    if let Some(last) = state.logs.iter().rev().find(|l| l.level == "error") {
+        message = format!("{message} (the policy's last error log: {})", last.message);
+    }
+    PolicyFault::Trap { message }
+}

@@ -1,0 +1,168 @@
+//! Conversion at the plugin boundary: host snapshots to WIT records, WIT
+//! decisions back to host decisions, with every check a decision must pass.
+
+use std::collections::HashSet;
+
+use super::bindings::wit;
+use super::engine::Limits;
+use super::fault::PolicyFault;
+use crate::model::{Decision, DrainStep, ParamValue, Snapshot, TargetHealth, TaskStatus};
+
+/// The largest target count the host takes seriously (ECS allows 5,000 tasks per service).
+pub(crate) const MAX_SANE_DESIRED: u32 = 100_000;
+
+pub(crate) fn snapshot_to_wit(s: &Snapshot) -> wit::Snapshot {
+    let handle_of = |id: &str| s.tasks.iter().position(|t| t.id == id).map(|i| i as u32);
+    wit::Snapshot {
+        cluster: s.cluster.clone(),
+        service: s.service.clone(),
+        now: s.now,
+        desired: s.desired,
+        running: s.running,
+        pending: s.pending,
+        min: s.min,
+        max: s.max,
+        cpu: s.cpu,
+        memory: s.memory,
+        sessions_known: s.sessions_known,
+        tasks: s
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| wit::Task {
+                handle: i as u32,
+                status: status(t.status),
+                health: health(t.health),
+                age_seconds: t.age_seconds,
+                protected: t.protected,
+                sessions: t.sessions,
+                cpu: t.cpu,
+                memory: t.memory,
+                draining: t.draining,
+            })
+            .collect(),
+        drains: s
+            .drains
+            .iter()
+            .filter_map(|d| {
+                Some(wit::Drain {
+                    handle: handle_of(&d.task_id)?,
+                    step: step(d.step),
+                    elapsed_seconds: d.elapsed_seconds,
+                })
+            })
+            .collect(),
+        history: s
+            .history
+            .iter()
+            .map(|h| wit::TickSummary {
+                at: h.at,
+                desired: h.desired,
+                running: h.running,
+                cpu: h.cpu,
+                memory: h.memory,
+                sessions: h.sessions,
+            })
+            .collect(),
+        params: s
+            .params
+            .iter()
+            .map(|(name, value)| wit::Param {
+                name: name.clone(),
+                value: match value {
+                    ParamValue::Number(n) => wit::ParamValue::Number(*n),
+                    ParamValue::Flag(b) => wit::ParamValue::Flag(*b),
+                    ParamValue::Text(t) => wit::ParamValue::Text(t.clone()),
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Checks a policy's decision against the snapshot it answered and converts it.
+pub(crate) fn decision_from_wit(
+    d: wit::Decision,
+    s: &Snapshot,
+    limits: &Limits,
+) -> Result<Decision, PolicyFault> {
+    if d.reason.len() > limits.max_reason_bytes {
+        return Err(PolicyFault::OutputTooLarge {
+            what: "the reason (bytes)",
+            size: d.reason.len(),
+            limit: limits.max_reason_bytes,
+        });
+    }
+    if d.drain.len() > limits.max_drain {
+        return Err(PolicyFault::OutputTooLarge {
+            what: "the drain list (entries)",
+            size: d.drain.len(),
+            limit: limits.max_drain,
+        });
+    }
+    if let Some(n) = d.desired.filter(|&n| n > MAX_SANE_DESIRED) {
+        return Err(PolicyFault::InvalidDecision {
+            reason: format!(
+                "desired count {n} is beyond any service's size (limit {MAX_SANE_DESIRED})"
+            ),
+        });
+    }
+    let mut seen = HashSet::with_capacity(d.drain.len());
+    let mut drain = Vec::with_capacity(d.drain.len());
+    for h in d.drain {
+        let Some(task) = s.tasks.get(h as usize) else {
+            return Err(PolicyFault::InvalidDecision {
+                reason: format!(
+                    "drain names task handle {h}, but the snapshot has only {} tasks (handles 0..{})",
+                    s.tasks.len(),
+                    s.tasks.len()
+                ),
+            });
+        };
+        if !seen.insert(h) {
+            return Err(PolicyFault::InvalidDecision {
+                reason: format!("drain names task handle {h} ({}) twice", task.id),
+            });
+        }
+        drain.push(task.id.clone());
+    }
+    Ok(Decision {
+        desired: d.desired,
+        drain,
+        reason: d.reason,
+    })
+}
+
+fn status(s: TaskStatus) -> wit::TaskStatus {
+    match s {
+        TaskStatus::Provisioning => wit::TaskStatus::Provisioning,
+        TaskStatus::Pending => wit::TaskStatus::Pending,
+        TaskStatus::Activating => wit::TaskStatus::Activating,
+        TaskStatus::Running => wit::TaskStatus::Running,
+        TaskStatus::Deactivating => wit::TaskStatus::Deactivating,
+        TaskStatus::Stopping => wit::TaskStatus::Stopping,
+        TaskStatus::Deprovisioning => wit::TaskStatus::Deprovisioning,
+        TaskStatus::Stopped => wit::TaskStatus::Stopped,
+    }
+}
+
+fn health(h: TargetHealth) -> wit::TargetHealth {
+    match h {
+        TargetHealth::Unregistered => wit::TargetHealth::Unregistered,
+        TargetHealth::Initial => wit::TargetHealth::Initial,
+        TargetHealth::Healthy => wit::TargetHealth::Healthy,
+        TargetHealth::Unhealthy => wit::TargetHealth::Unhealthy,
+        TargetHealth::Draining => wit::TargetHealth::Draining,
+        TargetHealth::Unknown => wit::TargetHealth::Unknown,
+    }
+}
+
+fn step(s: DrainStep) -> wit::DrainStep {
+    match s {
+        DrainStep::Protecting => wit::DrainStep::Protecting,
+        DrainStep::Deregistering => wit::DrainStep::Deregistering,
+        DrainStep::Waiting => wit::DrainStep::Waiting,
+        DrainStep::Rechecking => wit::DrainStep::Rechecking,
+        DrainStep::ScalingIn => wit::DrainStep::ScalingIn,
+        DrainStep::Confirming => wit::DrainStep::Confirming,
+    }
+}

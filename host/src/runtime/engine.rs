@@ -1,0 +1,151 @@
+//! The shared wasmtime engine, its limits, and the epoch ticker that bounds wall time.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use serde::Deserialize;
+use wasmtime::{Config, Engine, OptLevel};
+
+use super::cache::ArtifactCache;
+use super::fault::LoadError;
+
+/// How often the epoch ticker advances the engine's epoch.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// The limits every policy call runs under.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The most linear memory a policy instance may hold, in bytes.
+    pub memory_bytes: usize,
+    /// Fuel (roughly, WebAssembly instructions) per call. Deterministic, so a
+    /// backtest reproduces exactly; an endless loop ends when it runs out.
+    pub fuel: u64,
+    /// Wall time per call, enforced by epoch interruption: the backstop for
+    /// anything fuel does not catch.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// The longest `reason` a decision may carry, in bytes.
+    pub max_reason_bytes: usize,
+    /// The most drain candidates a decision may name.
+    pub max_drain: usize,
+    /// The most log lines a call may write; more are dropped and counted.
+    pub max_log_lines: usize,
+    /// The longest log line, in bytes; longer ones are truncated.
+    pub max_log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 128 << 20,
+            fuel: 200_000_000,
+            timeout: Duration::from_millis(50),
+            max_reason_bytes: 4096,
+            max_drain: 10_000,
+            max_log_lines: 100,
+            max_log_bytes: 4096,
+        }
+    }
+}
+
+struct Inner {
+    engine: Engine,
+    limits: Limits,
+    cache: Option<ArtifactCache>,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine every policy is compiled and run with. Cheap to clone.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+impl PolicyEngine {
+    /// An engine with these limits, caching compiled components in `cache_dir`
+    /// (none disables the cache).
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, LoadError> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            // QuickJS-built components use the async ABI's builtins even when synchronous.
+            .wasm_component_model_async(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .cranelift_opt_level(OptLevel::Speed)
+            .max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
+        let cache = cache_dir.map(|dir| ArtifactCache::new(dir, &engine));
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
+        thread::Builder::new()
+            .name("policy-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| LoadError::Engine(format!("cannot start the epoch ticker: {e}")))?;
+
+        Ok(PolicyEngine {
+            inner: Arc::new(Inner {
+                engine,
+                limits,
+                cache,
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// The default cache directory: `$AUTOSCALER_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/autoscaler`, else `~/.cache/autoscaler`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("AUTOSCALER_CACHE_DIR") {
+            return Some(PathBuf::from(dir));
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(dir).join("autoscaler"));
+        }
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("autoscaler"))
+    }
+
+    /// The wasmtime engine.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The compiled-artifact cache, if enabled.
+    pub(crate) fn cache(&self) -> Option<&ArtifactCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// The epoch deadline, in ticks, that matches the configured timeout.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        (self.inner.limits.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+    }
+}

@@ -1,0 +1,115 @@
+//! The typed ways loading or calling a policy can fail.
+
+use std::path::PathBuf;
+
+/// Why a policy call produced no usable decision. The tick holds on any of these.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyFault {
+    /// The call ran out of fuel or past its wall-time deadline (an endless loop, or too slow).
+    #[error("timeout: the policy {what}")]
+    Timeout {
+        /// Which limit ended it.
+        what: String,
+    },
+    /// The policy tried to grow its memory past the cap.
+    #[error("out of memory: the policy tried to grow its memory past the {limit_bytes}-byte cap")]
+    OutOfMemory {
+        /// The memory cap in bytes.
+        limit_bytes: usize,
+    },
+    /// The policy trapped: a panic, an unreachable, a bad memory access, or a call to an import the sandbox does not provide.
+    #[error("trap: {message}")]
+    Trap {
+        /// What wasmtime reported, plus the policy's last error log if any.
+        message: String,
+    },
+    /// The decision broke the contract (an unknown or duplicate drain handle, an absurd count).
+    #[error("invalid decision: {reason}")]
+    InvalidDecision {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The decision was larger than the host accepts.
+    #[error("output too large: {what} is {size}, over the limit of {limit}")]
+    OutputTooLarge {
+        /// Which part of the output.
+        what: &'static str,
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The policy returned an error of its own.
+    #[error("policy error: {message}")]
+    PolicyError {
+        /// The policy's message.
+        message: String,
+    },
+    /// The host could not set up an instance (for example, the policy traps while instantiating).
+    #[error("instantiation failed: {message}")]
+    Instantiate {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl PolicyFault {
+    /// A short stable name for metrics, records and exit messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PolicyFault::Timeout { .. } => "timeout",
+            PolicyFault::OutOfMemory { .. } => "out-of-memory",
+            PolicyFault::Trap { .. } => "trap",
+            PolicyFault::InvalidDecision { .. } => "invalid-decision",
+            PolicyFault::OutputTooLarge { .. } => "output-too-large",
+            PolicyFault::PolicyError { .. } => "policy-error",
+            PolicyFault::Instantiate { .. } => "instantiate",
+        }
+    }
+}
+
+/// Why a policy file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read policy file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a WebAssembly component (a core module, or not wasm at all).
+    #[error(
+        "{source_name} is not a WebAssembly component: {message}. Build policies as components, e.g. `cargo build --target wasm32-wasip2`."
+    )]
+    NotAComponent {
+        /// The file or label.
+        source_name: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// The component targets another world or another contract version.
+    #[error(
+        "{source_name} does not implement this host's contract: expected {expected}, found {found}"
+    )]
+    WrongWorld {
+        /// The file or label.
+        source_name: String,
+        /// What this host accepts.
+        expected: String,
+        /// What the component has.
+        found: String,
+    },
+    /// The component failed while starting or answering the probe.
+    #[error("{source_name} failed its probe: {fault}")]
+    Probe {
+        /// The file or label.
+        source_name: String,
+        /// The fault.
+        fault: PolicyFault,
+    },
+    /// The wasmtime engine could not be set up.
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+}

@@ -1,0 +1,202 @@
+//! Reading, checking and compiling a policy component, once, into an `InstancePre`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::bindings::{ScalingPolicy, ScalingPolicyPre};
+use super::fault::LoadError;
+use super::state::HostState;
+use super::{CONTRACT_VERSION, HOST_IMPORTS, POLICY_EXPORT, PolicyEngine};
+
+/// A compiled, checked policy component, ready to instantiate cheaply.
+pub struct PolicyComponent {
+    pub(crate) pre: ScalingPolicyPre<HostState>,
+    /// The name the policy gives itself.
+    pub name: String,
+    /// The version the policy gives itself.
+    pub version: String,
+    /// The contract version it implements.
+    pub contract: String,
+    /// sha256 of the component's bytes, hex.
+    pub sha256: String,
+    /// Where it came from (a path, or a label).
+    pub source: String,
+    /// The component's size in bytes.
+    pub size_bytes: usize,
+    /// How long compiling (or loading from the cache) took.
+    pub compile_time: Duration,
+    /// Whether it came from the compiled-artifact cache.
+    pub from_cache: bool,
+    /// Every import the component declares.
+    pub imports: Vec<String>,
+    /// Imports the sandbox does not provide: calling one is a trap.
+    pub trapped_imports: Vec<String>,
+}
+
+impl std::fmt::Debug for PolicyComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyComponent")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("sha256", &self.sha256)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyEngine {
+    /// Loads, checks and compiles the policy in `path`, then probes it (instantiate, `info`).
+    pub fn load_file(&self, path: &Path) -> Result<Arc<PolicyComponent>, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Like [`PolicyEngine::load_file`], for bytes already in memory; `source` labels errors.
+    pub fn load_bytes(
+        &self,
+        bytes: &[u8],
+        source: &str,
+    ) -> Result<Arc<PolicyComponent>, LoadError> {
+        check_preamble(bytes, source)?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let started = Instant::now();
+        let cached = self.cache().and_then(|c| c.get(self.engine(), &sha256));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let c =
+                    Component::new(self.engine(), bytes).map_err(|e| LoadError::NotAComponent {
+                        source_name: source.to_string(),
+                        message: format!("{e:#}"),
+                    })?;
+                if let Some(cache) = self.cache() {
+                    cache.put(&sha256, &c);
+                }
+                c
+            }
+        };
+        let compile_time = started.elapsed();
+
+        let (imports, exports) = self.component_items(&component);
+        check_world(source, &imports, &exports)?;
+
+        let mut linker: Linker<HostState> = Linker::new(self.engine());
+        ScalingPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(|e| LoadError::WrongWorld {
+                source_name: source.to_string(),
+                expected: "imports the sandbox can stand in for".into(),
+                found: format!("{e:#}"),
+            })?;
+        let wrong_types = |e: wasmtime::Error| LoadError::WrongWorld {
+            source_name: source.to_string(),
+            expected: format!("the types of {POLICY_EXPORT}"),
+            found: format!("{e:#}"),
+        };
+        let pre = linker.instantiate_pre(&component).map_err(wrong_types)?;
+        let pre = ScalingPolicyPre::new(pre).map_err(wrong_types)?;
+        let trapped_imports = imports
+            .iter()
+            .filter(|i| !HOST_IMPORTS.contains(&i.as_str()))
+            .cloned()
+            .collect();
+
+        let mut component = PolicyComponent {
+            pre,
+            name: String::new(),
+            version: String::new(),
+            contract: CONTRACT_VERSION.to_string(),
+            sha256,
+            source: source.to_string(),
+            size_bytes: bytes.len(),
+            compile_time,
+            from_cache,
+            imports,
+            trapped_imports,
+        };
+        let info = super::call::probe_info(self, &component).map_err(|fault| LoadError::Probe {
+            source_name: source.to_string(),
+            fault,
+        })?;
+        component.name = info.name;
+        component.version = info.version;
+        Ok(Arc::new(component))
+    }
+
+    fn component_items(&self, component: &Component) -> (Vec<String>, Vec<String>) {
+        let ty = component.component_type();
+        let imports = ty
+            .imports(self.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let exports = ty
+            .exports(self.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        (imports, exports)
+    }
+}
+
+fn check_preamble(bytes: &[u8], source: &str) -> Result<(), LoadError> {
+    let not = |message: &str| {
+        Err(LoadError::NotAComponent {
+            source_name: source.to_string(),
+            message: message.into(),
+        })
+    };
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return not("it does not start with the WebAssembly magic bytes, so it is not wasm at all");
+    }
+    // A component's layer field (bytes 6..8) is 1; a core module's is 0.
+    if bytes[6..8] == [0, 0] {
+        return not("it is a core WebAssembly module, not a component");
+    }
+    Ok(())
+}
+
+fn check_world(source: &str, imports: &[String], exports: &[String]) -> Result<(), LoadError> {
+    let wrong = |found: String| LoadError::WrongWorld {
+        source_name: source.to_string(),
+        expected: format!(
+            "world autoscaler:policy/scaling-policy@{CONTRACT_VERSION} (export {POLICY_EXPORT})"
+        ),
+        found,
+    };
+    let ours = |name: &str, iface: &str| {
+        name.strip_prefix(&format!("autoscaler:policy/{iface}@"))
+            .map(str::to_string)
+    };
+    if !exports.iter().any(|e| e == POLICY_EXPORT) {
+        if let Some(v) = exports.iter().find_map(|e| ours(e, "policy")) {
+            return Err(wrong(format!(
+                "contract version {v} (export autoscaler:policy/policy@{v}); this host accepts {CONTRACT_VERSION}"
+            )));
+        }
+        let found = if exports.is_empty() {
+            "no exports".to_string()
+        } else {
+            format!("exports {}", exports.join(", "))
+        };
+        return Err(wrong(found));
+    }
+    if let Some(v) = imports
+        .iter()
+        .find_map(|i| ours(i, "host"))
+        .filter(|v| v != CONTRACT_VERSION)
+    {
+        return Err(wrong(format!(
+            "an import of autoscaler:policy/host@{v}; this host provides {CONTRACT_VERSION}"
+        )));
+    }
+    Ok(())
+}

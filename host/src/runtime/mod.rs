@@ -1,0 +1,32 @@
+//! The policy runtime: wasmtime with the component model, one sandbox per policy.
+//!
+//! - [`engine`]: the shared [`PolicyEngine`] (wasmtime `Engine`, epoch ticker, limits);
+//! - [`load`]: reading, checking and compiling a component into a [`PolicyComponent`];
+//! - [`cache`]: compiled artifacts cached on disk by content hash;
+//! - [`call`]: a [`Policy`] instance and its `decide` call under limits;
+//! - [`fault`]: the typed ways a policy can fail;
+//! - [`reload`]: watching policy files and swapping them in between ticks.
+
+mod bindings;
+pub mod cache;
+pub mod call;
+mod convert;
+pub mod engine;
+pub mod fault;
+pub mod load;
+mod state;
+
+pub use call::{CallReport, Policy, PolicyLog};
+pub use engine::{Limits, PolicyEngine};
+pub use fault::{LoadError, PolicyFault};
+pub use load::PolicyComponent;
+
+/// The contract version this host speaks: the version of the `autoscaler:policy` WIT package.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The interface every policy component must export.
+pub const POLICY_EXPORT: &str = "autoscaler:policy/policy@0.1.0";
+/// The interfaces a policy component may import and get real functions for.
+pub const HOST_IMPORTS: [&str; 2] = [
+    "autoscaler:policy/host@0.1.0",
+    "autoscaler:policy/types@0.1.0",
+];

@@ -1,0 +1,21 @@
+//! Helpers shared by the integration tests.
+
+use std::sync::OnceLock;
+
+use autoscaler::runtime::{Limits, PolicyEngine};
+
+/// An engine with default limits and no on-disk cache, shared by the tests of this binary.
+pub fn engine() -> PolicyEngine {
+    static ENGINE: OnceLock<PolicyEngine> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| PolicyEngine::new(Limits::default(), None).expect("engine"))
+        .clone()
+}
+
+/// The workspace root.
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
