@@ -34,3 +34,6 @@ pub mod runtime;
 pub mod artifacts {
     include!(concat!(env!("OUT_DIR"), "/policy_artifacts.rs"));
 }
+pub mod events;
+pub mod tick;
+pub mod workflow;

@@ -1,0 +1,443 @@
+//! Typed events: one per thing that happens. Emitting an event writes its log
+//! line and updates its metric in one place, so logs and `/metrics` never
+//! disagree.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Something that happened in the host.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// A tick of a service finished.
+    TickFinished {
+        /// The service key.
+        service: &'a str,
+        /// `hold`, `scale-out` or `scale-in`.
+        action: &'a str,
+        /// The status line: counts, load and the reason.
+        summary: &'a str,
+    },
+    /// Gathering a snapshot failed; the tick held.
+    GatherFailed {
+        /// The service key.
+        service: &'a str,
+        /// What failed.
+        error: &'a str,
+    },
+    /// A policy was called.
+    PolicyCalled {
+        /// The service key.
+        service: &'a str,
+        /// How long the call took.
+        elapsed: Duration,
+    },
+    /// A policy faulted; the tick held.
+    PolicyFaulted {
+        /// The service key.
+        service: &'a str,
+        /// The policy's name.
+        policy: &'a str,
+        /// The fault kind.
+        kind: &'a str,
+        /// The fault.
+        message: &'a str,
+        /// Whether it was a shadow policy.
+        shadow: bool,
+    },
+    /// The guard changed a decision.
+    GuardAdjusted {
+        /// The service key.
+        service: &'a str,
+        /// The rule.
+        rule: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// The desired count was set.
+    DesiredSet {
+        /// The service key.
+        service: &'a str,
+        /// The new desired count.
+        desired: u32,
+    },
+    /// An action failed to execute.
+    ActionFailed {
+        /// The service key.
+        service: &'a str,
+        /// What failed.
+        error: &'a str,
+    },
+    /// A drain step completed.
+    DrainStep {
+        /// The service key.
+        service: &'a str,
+        /// The victim.
+        task: &'a str,
+        /// The step.
+        step: &'a str,
+    },
+    /// A drain finished.
+    DrainFinished {
+        /// The service key.
+        service: &'a str,
+        /// The victim.
+        task: &'a str,
+        /// `stopped`, `aborted` or `rolled-back`.
+        outcome: &'a str,
+        /// Why, for aborts and roll-backs.
+        detail: &'a str,
+    },
+    /// A policy file was reloaded, or the reload was refused.
+    PolicyReloaded {
+        /// The service key.
+        service: &'a str,
+        /// The policy file.
+        path: &'a str,
+        /// None when swapped in; the error when refused.
+        error: Option<&'a str>,
+    },
+}
+
+const BUCKETS: [f64; 14] = [
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 1.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+struct Registry {
+    counters: BTreeMap<(&'static str, String), u64>,
+    call_time: BTreeMap<String, Histogram>,
+}
+
+/// The event sink: logs and Prometheus metrics. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Events {
+    registry: Arc<Mutex<Registry>>,
+    quiet: bool,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events")
+            .field("quiet", &self.quiet)
+            .finish_non_exhaustive()
+    }
+}
+
+fn labels(pairs: &[(&str, &str)]) -> String {
+    let body: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}=\"{}\"",
+                v.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            )
+        })
+        .collect();
+    body.join(",")
+}
+
+impl Events {
+    /// Events that log and count.
+    pub fn new() -> Self {
+        Events::default()
+    }
+
+    /// Events that only count (backtests run millions of ticks).
+    pub fn quiet() -> Self {
+        Events {
+            quiet: true,
+            ..Events::default()
+        }
+    }
+
+    fn count(&self, name: &'static str, pairs: &[(&str, &str)]) {
+        let mut r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        *r.counters.entry((name, labels(pairs))).or_default() += 1;
+    }
+
+    /// Records one event.
+    pub fn emit(&self, event: Event<'_>) {
+        let loud = !self.quiet;
+        match event {
+            Event::TickFinished {
+                service,
+                action,
+                summary,
+            } => {
+                self.count("autoscaler_ticks_total", &[("service", service)]);
+                self.count(
+                    "autoscaler_decisions_total",
+                    &[("service", service), ("action", action)],
+                );
+                if loud {
+                    tracing::info!(service, action, "{summary}");
+                }
+            }
+            Event::GatherFailed { service, error } => {
+                self.count("autoscaler_gather_failures_total", &[("service", service)]);
+                if loud {
+                    tracing::warn!(
+                        service,
+                        "Could not gather a snapshot, so this tick holds: {error}"
+                    );
+                }
+            }
+            Event::PolicyCalled { service, elapsed } => {
+                let mut r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+                let h = r
+                    .call_time
+                    .entry(labels(&[("service", service)]))
+                    .or_default();
+                let secs = elapsed.as_secs_f64();
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    if secs <= *b {
+                        h.counts[i] += 1;
+                    }
+                }
+                h.sum += secs;
+                h.count += 1;
+            }
+            Event::PolicyFaulted {
+                service,
+                policy,
+                kind,
+                message,
+                shadow,
+            } => {
+                let role = if shadow { "shadow" } else { "live" };
+                self.count(
+                    "autoscaler_policy_faults_total",
+                    &[
+                        ("service", service),
+                        ("policy", policy),
+                        ("kind", kind),
+                        ("role", role),
+                    ],
+                );
+                if loud {
+                    tracing::warn!(
+                        service,
+                        policy,
+                        kind,
+                        role,
+                        "The {role} policy faulted and its decision is void: {message}"
+                    );
+                }
+            }
+            Event::GuardAdjusted {
+                service,
+                rule,
+                reason,
+            } => {
+                self.count(
+                    "autoscaler_guard_adjustments_total",
+                    &[("service", service), ("rule", rule)],
+                );
+                if loud {
+                    tracing::debug!(service, rule, "The guard adjusted the decision: {reason}");
+                }
+            }
+            Event::DesiredSet { service, desired } => {
+                self.count("autoscaler_desired_changes_total", &[("service", service)]);
+                if loud {
+                    tracing::info!(service, desired, "Set the desired count to {desired}.");
+                }
+            }
+            Event::ActionFailed { service, error } => {
+                self.count("autoscaler_action_failures_total", &[("service", service)]);
+                if loud {
+                    tracing::warn!(
+                        service,
+                        "An action failed; the next tick decides again: {error}"
+                    );
+                }
+            }
+            Event::DrainStep {
+                service,
+                task,
+                step,
+            } => {
+                self.count(
+                    "autoscaler_drain_steps_total",
+                    &[("service", service), ("step", step)],
+                );
+                if loud {
+                    tracing::debug!(
+                        service,
+                        task,
+                        step,
+                        "Drain step {step} done for task {task}."
+                    );
+                }
+            }
+            Event::DrainFinished {
+                service,
+                task,
+                outcome,
+                detail,
+            } => {
+                self.count(
+                    "autoscaler_drains_total",
+                    &[("service", service), ("outcome", outcome)],
+                );
+                if loud {
+                    tracing::info!(
+                        service,
+                        task,
+                        outcome,
+                        "Drain of task {task} finished: {outcome}. {detail}"
+                    );
+                }
+            }
+            Event::PolicyReloaded {
+                service,
+                path,
+                error,
+            } => {
+                let result = if error.is_some() {
+                    "refused"
+                } else {
+                    "swapped"
+                };
+                self.count(
+                    "autoscaler_policy_reloads_total",
+                    &[("service", service), ("result", result)],
+                );
+                match error {
+                    None if loud => tracing::info!(
+                        service,
+                        path,
+                        "Reloaded the policy from {path}; it decides from the next tick on."
+                    ),
+                    Some(e) if loud => tracing::error!(
+                        service,
+                        path,
+                        "Refused the changed policy file {path}; the previous policy keeps running: {e}"
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// A counter's value, for tests and summaries.
+    pub fn counter(&self, name: &str, pairs: &[(&str, &str)]) -> u64 {
+        let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let want = labels(pairs);
+        r.counters
+            .iter()
+            .filter(|((n, l), _)| *n == name && *l == want)
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
+    /// All metrics in the Prometheus text exposition format.
+    pub fn prometheus(&self) -> String {
+        let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        let mut last = "";
+        for ((name, l), v) in &r.counters {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last = name;
+            }
+            let _ = writeln!(out, "{name}{{{l}}} {v}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP autoscaler_policy_call_seconds Time of one policy decide call."
+        );
+        let _ = writeln!(out, "# TYPE autoscaler_policy_call_seconds histogram");
+        for (l, h) in &r.call_time {
+            for (b, c) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    out,
+                    "autoscaler_policy_call_seconds_bucket{{{l},le=\"{b}\"}} {c}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "autoscaler_policy_call_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "autoscaler_policy_call_seconds_sum{{{l}}} {}", h.sum);
+            let _ = writeln!(
+                out,
+                "autoscaler_policy_call_seconds_count{{{l}}} {}",
+                h.count
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_update_counters_and_the_exposition() {
+        let ev = Events::quiet();
+        ev.emit(Event::TickFinished {
+            service: "c/s",
+            action: "hold",
+            summary: "",
+        });
+        ev.emit(Event::TickFinished {
+            service: "c/s",
+            action: "hold",
+            summary: "",
+        });
+        ev.emit(Event::PolicyCalled {
+            service: "c/s",
+            elapsed: Duration::from_micros(30),
+        });
+        ev.emit(Event::DrainFinished {
+            service: "c/s",
+            task: "t",
+            outcome: "aborted",
+            detail: "",
+        });
+        assert_eq!(
+            ev.counter("autoscaler_ticks_total", &[("service", "c/s")]),
+            2
+        );
+        let text = ev.prometheus();
+        assert!(
+            text.contains("autoscaler_decisions_total{service=\"c/s\",action=\"hold\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("autoscaler_drains_total{service=\"c/s\",outcome=\"aborted\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "autoscaler_policy_call_seconds_bucket{service=\"c/s\",le=\"0.00005\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "autoscaler_policy_call_seconds_bucket{service=\"c/s\",le=\"0.000025\"} 0"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("autoscaler_policy_call_seconds_count{service=\"c/s\"} 1"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! One tick of one service: gather, decide, guard, execute, record.
+//!
+//! [`Service`] holds what a service carries between ticks (its policies,
+//! history, guard state and drains in flight); [`Service::tick`] runs the
+//! five stages in order, and [`Service::pump`] advances the drains that come
+//! due between ticks.
+
+pub mod decide;
+pub mod execute;
+pub mod gather;
+pub mod guard;
+pub mod record;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::events::{Event, Events};
+use crate::model::{ParamValue, Snapshot, TickSummary};
+use crate::providers::{Provider, ServiceRef};
+use crate::runtime::Policy;
+use crate::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError};
+
+use execute::ActionOutcome;
+use guard::{Action, GuardConfig, GuardState};
+use record::{PolicyRef, TickRecord, TickState};
+
+/// How a service is run: fixed for its lifetime (a config reload makes a new one).
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// The service.
+    pub svc: ServiceRef,
+    /// Seconds between ticks.
+    pub interval: u64,
+    /// Its guardrails.
+    pub guard: GuardConfig,
+    /// Its drain timing.
+    pub drain: DrainConfig,
+    /// The policy's parameters.
+    pub params: BTreeMap<String, ParamValue>,
+    /// How far back the snapshot's history reaches, in seconds.
+    pub history_window: u64,
+    /// Decide and record, but execute nothing.
+    pub dry_run: bool,
+}
+
+/// A service and everything it carries between ticks.
+pub struct Service {
+    /// How it is run.
+    pub spec: ServiceSpec,
+    /// The live policy.
+    pub policy: Policy,
+    /// Shadow policies: decide on every tick, never executed.
+    pub shadows: Vec<Policy>,
+    /// Summaries of earlier ticks, oldest first.
+    pub history: VecDeque<TickSummary>,
+    /// The guard's memory.
+    pub guard_state: GuardState,
+    /// Drains in flight.
+    pub drains: Vec<DrainWorkflow>,
+    /// When the next tick is due, in seconds.
+    pub next_tick: u64,
+    /// The last snapshot gathered (hot reload probes new policies with it).
+    pub last_snapshot: Option<Snapshot>,
+    /// The last record written.
+    pub last_record: Option<TickRecord>,
+}
+
+impl Service {
+    /// A service whose first tick is due at `first_tick`.
+    pub fn new(spec: ServiceSpec, policy: Policy, shadows: Vec<Policy>, first_tick: u64) -> Self {
+        Service {
+            spec,
+            policy,
+            shadows,
+            history: VecDeque::new(),
+            guard_state: GuardState::default(),
+            drains: Vec::new(),
+            next_tick: first_tick,
+            last_snapshot: None,
+            last_record: None,
+        }
+    }
+
+    /// The service's key.
+    pub fn key(&self) -> String {
+        self.spec.svc.key()
+    }
+
+    /// When this service next has something to do: a tick or a drain step.
+    pub fn wake_at(&self) -> u64 {
+        self.drains
+            .iter()
+            .filter_map(DrainWorkflow::wake_at)
+            .fold(self.next_tick, u64::min)
+    }
+
+    /// Advances the drains due at `now`.
+    pub async fn pump<P: Provider>(
+        &mut self,
+        p: &P,
+        journal: &dyn Journal,
+        events: &Events,
+        now: u64,
+    ) -> Result<Vec<ActionOutcome>, JournalError> {
+        execute::advance_drains(
+            p,
+            &self.spec.svc,
+            &mut self.drains,
+            &self.spec.drain,
+            journal,
+            events,
+            now,
+        )
+        .await
+    }
+
+    /// Runs one tick at `now` and schedules the next.
+    pub async fn tick<P: Provider>(
+        &mut self,
+        p: &P,
+        journal: &dyn Journal,
+        events: &Events,
+        now: u64,
+    ) -> Result<TickRecord, JournalError> {
+        self.next_tick = now + self.spec.interval.max(1);
+        let key = self.key();
+        let mut outcomes = self.pump(p, journal, events, now).await?;
+        let component = self.policy.component().clone();
+        let mut record = TickRecord {
+            at: now,
+            service: key.clone(),
+            dry_run: self.spec.dry_run,
+            snapshot_digest: None,
+            state: None,
+            problems: Vec::new(),
+            policy: PolicyRef {
+                name: component.name.clone(),
+                version: component.version.clone(),
+                sha256: component.sha256.clone(),
+            },
+            decision: None,
+            fault: None,
+            call_micros: 0,
+            adjustments: Vec::new(),
+            action: Action::Hold,
+            outcomes: Vec::new(),
+            shadows: Vec::new(),
+        };
+
+        // gather
+        let spec = gather::GatherSpec {
+            svc: &self.spec.svc,
+            min: self.spec.guard.min,
+            max: self.spec.guard.max,
+            params: &self.spec.params,
+            max_metric_age: self.spec.guard.max_metric_age.as_secs(),
+        };
+        let gathered = match gather::gather(p, &spec, &self.history, &self.drains, now).await {
+            Ok(g) => g,
+            Err(e) => {
+                let error = e.to_string();
+                events.emit(Event::GatherFailed {
+                    service: &key,
+                    error: &error,
+                });
+                record.problems.push(error);
+                record.outcomes = outcomes;
+                self.finish(&record, events);
+                return Ok(record);
+            }
+        };
+        let snapshot = &gathered.snapshot;
+        record.snapshot_digest = Some(snapshot.digest());
+        record.problems = gathered.problems.clone();
+        record.state = Some(TickState {
+            desired: snapshot.desired,
+            running: snapshot.running,
+            pending: snapshot.pending,
+            draining: snapshot.drains.len() as u32,
+            cpu: snapshot.cpu,
+            memory: snapshot.memory,
+            sessions: snapshot.sessions_known.then(|| snapshot.total_sessions()),
+        });
+
+        // decide
+        let decided = decide::decide(&mut self.policy, &mut self.shadows, snapshot);
+        events.emit(Event::PolicyCalled {
+            service: &key,
+            elapsed: decided.live.elapsed,
+        });
+        record.call_micros = decided.live.elapsed.as_micros() as u64;
+        for log in &decided.live.logs {
+            tracing::debug!(service = %key, policy = %component.name, level = log.level, "Policy says: {}", log.message);
+        }
+        match &decided.live.result {
+            Ok(d) => record.decision = Some(d.clone()),
+            Err(f) => {
+                let message = f.to_string();
+                events.emit(Event::PolicyFaulted {
+                    service: &key,
+                    policy: &component.name,
+                    kind: f.kind(),
+                    message: &message,
+                    shadow: false,
+                });
+                record.fault = Some(f.into());
+            }
+        }
+        for shadow in &decided.shadows {
+            if let Some(f) = &shadow.fault {
+                events.emit(Event::PolicyFaulted {
+                    service: &key,
+                    policy: &shadow.policy,
+                    kind: &f.kind,
+                    message: &f.message,
+                    shadow: true,
+                });
+            }
+        }
+        record.shadows = decided.shadows;
+
+        // guard
+        let guarded = guard::guard(
+            decided.live.result.as_ref().ok(),
+            snapshot,
+            gathered.health,
+            &self.spec.guard,
+            &mut self.guard_state,
+            now,
+        );
+        for a in &guarded.adjustments {
+            events.emit(Event::GuardAdjusted {
+                service: &key,
+                rule: &a.rule,
+                reason: &a.reason,
+            });
+        }
+
+        // execute
+        if !self.spec.dry_run {
+            let done = execute::execute(
+                p,
+                &self.spec.svc,
+                &guarded.action,
+                &gathered,
+                &mut self.drains,
+                &self.spec.drain,
+                journal,
+                events,
+                now,
+            )
+            .await?;
+            if done.iter().all(|o| o.ok || o.what != "set-desired") {
+                self.guard_state.executed(&guarded.action, now);
+            }
+            outcomes.extend(done);
+        }
+        record.adjustments = guarded.adjustments;
+        record.action = guarded.action;
+        record.outcomes = outcomes;
+
+        // record (the caller writes it to its sink)
+        self.history.push_back(gather::summarize(snapshot));
+        let window = self.spec.history_window;
+        while self.history.front().is_some_and(|h| h.at + window < now) {
+            self.history.pop_front();
+        }
+        self.last_snapshot = Some(gathered.snapshot);
+        self.finish(&record, events);
+        Ok(record)
+    }
+
+    fn finish(&mut self, record: &TickRecord, events: &Events) {
+        let summary = status_line(record);
+        events.emit(Event::TickFinished {
+            service: &record.service,
+            action: record.action_name(),
+            summary: &summary,
+        });
+        self.last_record = Some(record.clone());
+    }
+}
+
+/// A one-line summary of a tick: counts, load, action and reason.
+pub fn status_line(r: &TickRecord) -> String {
+    let counts = match &r.state {
+        Some(s) => format!(
+            "desired {:>3}  running {:>3}  sessions {:>5}  cpu {:>5}",
+            s.desired,
+            s.running,
+            s.sessions.map_or("?".into(), |n| n.to_string()),
+            s.cpu.map_or("?".into(), |c| format!("{c:.0}%")),
+        ),
+        None => "no snapshot".to_string(),
+    };
+    let action = match &r.action {
+        Action::Hold => "hold".to_string(),
+        Action::ScaleOut { from, to } => format!("scale-out {from}->{to}"),
+        Action::ScaleIn { from, to, .. } => format!("scale-in {from}->{to}"),
+    };
+    let dry = if r.dry_run && r.action != Action::Hold {
+        " (dry run)"
+    } else {
+        ""
+    };
+    format!("{counts}  {action}{dry}: {}", r.reason())
+}

@@ -1,0 +1,175 @@
+//! record: one structured decision record per tick, written as a JSON line.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Decision;
+
+use super::decide::{FaultRecord, ShadowDecision};
+use super::execute::ActionOutcome;
+use super::guard::{Action, Adjustment};
+
+/// Which policy decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRef {
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// sha256 of its `.wasm`.
+    pub sha256: String,
+}
+
+/// Counts and load at the tick, for status lines, charts and backtests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TickState {
+    /// The desired count.
+    pub desired: u32,
+    /// Tasks running.
+    pub running: u32,
+    /// Tasks starting.
+    pub pending: u32,
+    /// Drains in flight.
+    pub draining: u32,
+    /// Service CPU, when known.
+    pub cpu: Option<f64>,
+    /// Service memory, when known.
+    pub memory: Option<f64>,
+    /// Total sessions, when known.
+    pub sessions: Option<u32>,
+}
+
+/// One tick of one service, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TickRecord {
+    /// When, in seconds.
+    pub at: u64,
+    /// The service key.
+    pub service: String,
+    /// Whether actions were suppressed (`--dry-run`).
+    pub dry_run: bool,
+    /// sha256 prefix of the snapshot's JSON; none when gathering failed.
+    pub snapshot_digest: Option<String>,
+    /// Counts and load.
+    pub state: Option<TickState>,
+    /// Reads that failed during gather.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    /// The live policy.
+    pub policy: PolicyRef,
+    /// Its decision, as it made it.
+    pub decision: Option<Decision>,
+    /// Its fault, if it faulted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultRecord>,
+    /// How long the live call took, in microseconds.
+    pub call_micros: u64,
+    /// What the guard changed.
+    pub adjustments: Vec<Adjustment>,
+    /// What the guard allowed.
+    pub action: Action,
+    /// What execution and the drains came to.
+    pub outcomes: Vec<ActionOutcome>,
+    /// The shadow policies' decisions, never executed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadows: Vec<ShadowDecision>,
+}
+
+impl TickRecord {
+    /// `hold`, `scale-out` or `scale-in`.
+    pub fn action_name(&self) -> &'static str {
+        match self.action {
+            Action::Hold => "hold",
+            Action::ScaleOut { .. } => "scale-out",
+            Action::ScaleIn { .. } => "scale-in",
+        }
+    }
+
+    /// The reason to show: the fault, the problem, or the policy's reason.
+    pub fn reason(&self) -> String {
+        if let Some(f) = &self.fault {
+            return format!("policy fault ({}): {}", f.kind, f.message);
+        }
+        if self.state.is_none() {
+            return self
+                .problems
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "gather failed".into());
+        }
+        let mut reason = self
+            .decision
+            .as_ref()
+            .map(|d| d.reason.clone())
+            .unwrap_or_default();
+        if let Some(a) = self
+            .adjustments
+            .iter()
+            .rfind(|a| a.rule != "drain-candidate")
+        {
+            reason = format!("{reason} [guard: {}]", a.reason);
+        }
+        reason
+    }
+}
+
+/// Where tick records go.
+pub trait RecordSink: Send {
+    /// Writes one record.
+    fn write(&mut self, record: &TickRecord) -> std::io::Result<()>;
+    /// Flushes buffered records.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Records as JSON lines in a file, appended.
+pub struct JsonlSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl JsonlSink {
+    /// Opens (or creates) `path` for appending.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(JsonlSink {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl RecordSink for JsonlSink {
+    fn write(&mut self, record: &TickRecord) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")?;
+        // A record per tick is little data; flush so a crash loses none.
+        self.out.flush()
+    }
+}
+
+/// Records kept in memory (backtests, tests).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    /// Every record written, in order.
+    pub records: Vec<TickRecord>,
+}
+
+impl RecordSink for MemorySink {
+    fn write(&mut self, record: &TickRecord) -> std::io::Result<()> {
+        self.records.push(record.clone());
+        Ok(())
+    }
+}

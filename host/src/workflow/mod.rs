@@ -1,0 +1,236 @@
+//! The durable drain workflow: how one idle task leaves a service without
+//! any session being cut.
+//!
+//! Steps, each journaled before it runs so a restarted host resumes it:
+//! 1. **protect**: scale-in protection on for every task of the service,
+//!    the victim included (new tasks start unprotected);
+//! 2. **deregister** the victim's target, so no new session reaches it;
+//! 3. **wait** for the deregistration: the first check after most of the
+//!    target group's deregistration delay, then every interval;
+//! 4. **recheck** the victim's sessions: if one appeared, step back
+//!    (register the target again) and abort;
+//! 5. **scale in**: re-protect any task that is not protected, unprotect
+//!    the victim, and set the desired count to the value journaled for
+//!    this step (an absolute value, so a resumed step is not applied twice);
+//! 6. **confirm** that the victim reaches STOPPED.
+//!
+//! The victim is unprotected only at step 5, after its sessions were
+//! re-checked: until then a concurrent desired-count decrease can only stop
+//! tasks that have passed their own recheck. Transient errors are retried
+//! with backoff and jitter; other errors and the workflow's deadline roll it
+//! back (register the target again, keep the task protected).
+
+mod journal;
+mod retry;
+mod steps;
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+pub use journal::{FileJournal, Journal, JournalError, MemoryJournal};
+pub use retry::backoff;
+pub use steps::{StepReport, advance};
+
+use crate::model::DrainStep;
+use crate::providers::Target;
+
+/// Timing and limits of drain workflows for a service.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrainConfig {
+    /// The target group's deregistration delay: how long a deregistered target drains.
+    #[serde(with = "humantime_serde")]
+    pub deregistration_delay: Duration,
+    /// The first deregistration check comes after this fraction of the delay (each check is an API call).
+    pub first_check_fraction: f64,
+    /// Then a check every interval.
+    #[serde(with = "humantime_serde")]
+    pub check_interval: Duration,
+    /// How long a workflow may take from start to a stopped task before it rolls back.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
+    /// How long scale-in protection lasts once set (ECS allows up to 48 hours).
+    #[serde(with = "humantime_serde")]
+    pub protection_expiry: Duration,
+    /// The most retries of one step on transient errors before the workflow rolls back.
+    pub max_attempts: u32,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        DrainConfig {
+            deregistration_delay: Duration::from_secs(300),
+            first_check_fraction: 0.8,
+            check_interval: Duration::from_secs(30),
+            deadline: Duration::from_secs(30 * 60),
+            protection_expiry: Duration::from_secs(120 * 60),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// Where a workflow is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    /// Protect every task of the service.
+    Protect,
+    /// Deregister the victim's target.
+    Deregister,
+    /// Wait for the deregistration to finish; check again at `next_check_at`.
+    Wait {
+        /// When to look next, in seconds.
+        next_check_at: u64,
+    },
+    /// Re-check the victim's sessions.
+    Recheck,
+    /// Lower the desired count to `to` (decided when this step was journaled).
+    ScaleIn {
+        /// The absolute desired count to set.
+        to: Option<u32>,
+    },
+    /// Wait for the victim to reach STOPPED.
+    Confirm,
+    /// Undo: register the target again and keep the task protected.
+    RollBack {
+        /// Why the workflow is rolling back.
+        reason: String,
+        /// Whether a session on the victim caused it (the outcome is then "aborted").
+        #[serde(default)]
+        session_appeared: bool,
+    },
+    /// Finished, one way or another.
+    Done {
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+impl Step {
+    /// The step as shown to policies; none once finished.
+    pub fn public(&self) -> Option<DrainStep> {
+        Some(match self {
+            Step::Protect => DrainStep::Protecting,
+            Step::Deregister => DrainStep::Deregistering,
+            Step::Wait { .. } => DrainStep::Waiting,
+            Step::Recheck | Step::RollBack { .. } => DrainStep::Rechecking,
+            Step::ScaleIn { .. } => DrainStep::ScalingIn,
+            Step::Confirm => DrainStep::Confirming,
+            Step::Done { .. } => return None,
+        })
+    }
+
+    /// A short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Protect => "protect",
+            Step::Deregister => "deregister",
+            Step::Wait { .. } => "wait",
+            Step::Recheck => "recheck",
+            Step::ScaleIn { .. } => "scale-in",
+            Step::Confirm => "confirm",
+            Step::RollBack { .. } => "roll-back",
+            Step::Done { .. } => "done",
+        }
+    }
+}
+
+/// How a workflow ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The victim stopped: the service is one task smaller.
+    Stopped,
+    /// A session appeared on the victim; it rejoined the pool.
+    Aborted {
+        /// Why.
+        reason: String,
+    },
+    /// The workflow could not finish and was undone.
+    RolledBack {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// `stopped`, `aborted` or `rolled-back`, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Stopped => "stopped",
+            Outcome::Aborted { .. } => "aborted",
+            Outcome::RolledBack { .. } => "rolled-back",
+        }
+    }
+}
+
+/// One drain workflow: its identity and where it is. This whole struct is
+/// what the journal stores, one line per change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrainWorkflow {
+    /// Unique ID: service key, task ID and start time.
+    pub id: String,
+    /// The service's key (`cluster/service`).
+    pub service: String,
+    /// The victim's task ID.
+    pub task_id: String,
+    /// The victim's target, if it had one.
+    pub target: Option<Target>,
+    /// The current step.
+    #[serde(flatten)]
+    pub step: Step,
+    /// When the workflow began, in seconds.
+    pub started_at: u64,
+    /// When it must be finished by, in seconds.
+    pub deadline_at: u64,
+    /// Failed attempts at the current step.
+    pub attempts: u32,
+    /// Not before this time, in seconds (backoff after a transient error).
+    pub not_before: u64,
+    /// The last error met, for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl DrainWorkflow {
+    /// A new workflow for `task_id` of `service`, starting at `now`.
+    pub fn new(
+        service: &str,
+        task_id: &str,
+        target: Option<Target>,
+        now: u64,
+        cfg: &DrainConfig,
+    ) -> Self {
+        DrainWorkflow {
+            id: format!("{service}/{task_id}/{now}"),
+            service: service.to_string(),
+            task_id: task_id.to_string(),
+            target,
+            step: Step::Protect,
+            started_at: now,
+            deadline_at: now + cfg.deadline.as_secs(),
+            attempts: 0,
+            not_before: now,
+            last_error: None,
+        }
+    }
+
+    /// Whether it has finished.
+    pub fn is_done(&self) -> bool {
+        matches!(self.step, Step::Done { .. })
+    }
+
+    /// Whether the desired count still includes the victim (the scale-in step has not happened).
+    pub fn counts_in_desired(&self) -> bool {
+        !matches!(self.step, Step::Confirm | Step::Done { .. })
+    }
+
+    /// When this workflow next has something to do, in seconds.
+    pub fn wake_at(&self) -> Option<u64> {
+        match &self.step {
+            Step::Done { .. } => None,
+            Step::Wait { next_check_at } => Some((*next_check_at).max(self.not_before)),
+            _ => Some(self.not_before),
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Advancing one drain workflow: run every step that is due, journaling each
+//! new state before acting on it.
+
+use super::{DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, backoff};
+use crate::model::{TargetHealth, TaskStatus};
+use crate::providers::{Provider, ProviderError, ServiceRef};
+
+/// How often a stopping victim is checked, in seconds.
+const CONFIRM_POLL: u64 = 15;
+
+/// What one call to [`advance`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepReport {
+    /// Each step that completed, by name, in order.
+    pub completed: Vec<&'static str>,
+    /// Transient errors met (the step will be retried).
+    pub retried: Vec<String>,
+    /// The outcome, if the workflow finished.
+    pub finished: Option<Outcome>,
+}
+
+/// Moves `wf` forward as far as it can go at `now`. Every state change is
+/// made durable in `journal` before the step it leads to runs; a journal
+/// failure stops the workflow where it is (nothing is done that is not journaled).
+pub async fn advance<P: Provider>(
+    p: &P,
+    svc: &ServiceRef,
+    wf: &mut DrainWorkflow,
+    cfg: &DrainConfig,
+    journal: &dyn Journal,
+    now: u64,
+) -> Result<StepReport, JournalError> {
+    let mut report = StepReport::default();
+    // Bounded: a workflow has at most a handful of steps per wake-up.
+    for _ in 0..16 {
+        match wf.wake_at() {
+            Some(t) if t <= now => {}
+            _ => break,
+        }
+        let past_deadline = now >= wf.deadline_at
+            && matches!(
+                wf.step,
+                Step::Protect | Step::Deregister | Step::Wait { .. } | Step::Recheck
+            );
+        if past_deadline {
+            set(
+                wf,
+                Step::RollBack {
+                    reason: "the drain did not finish before its deadline".into(),
+                    session_appeared: false,
+                },
+                journal,
+            )?;
+            continue;
+        }
+        let name = wf.step.name();
+        match run_step(p, svc, wf, cfg, now).await {
+            Ok(next) => {
+                report.completed.push(name);
+                wf.attempts = 0;
+                wf.last_error = None;
+                if let Step::Done { outcome } = &next {
+                    report.finished = Some(outcome.clone());
+                }
+                let waits = matches!(next, Step::Wait { .. }) || next == wf.step;
+                if next == wf.step {
+                    wf.not_before = now + CONFIRM_POLL;
+                }
+                set(wf, next, journal)?;
+                if waits {
+                    break;
+                }
+            }
+            Err(e) => {
+                wf.attempts += 1;
+                wf.last_error = Some(e.to_string());
+                let give_up = !e.is_retryable() || wf.attempts > cfg.max_attempts;
+                if give_up {
+                    let reason = format!("step {name} failed: {e}");
+                    let next = match wf.step {
+                        // A failed roll-back ends the workflow; the task stays protected.
+                        Step::RollBack { .. } => Step::Done {
+                            outcome: Outcome::RolledBack { reason },
+                        },
+                        _ => Step::RollBack {
+                            reason,
+                            session_appeared: false,
+                        },
+                    };
+                    if let Step::Done { outcome } = &next {
+                        report.finished = Some(outcome.clone());
+                    }
+                    wf.attempts = 0;
+                    set(wf, next, journal)?;
+                } else {
+                    report.retried.push(e.to_string());
+                    wf.not_before = now + backoff(&wf.id, wf.attempts);
+                    journal.record(wf)?;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn set(wf: &mut DrainWorkflow, step: Step, journal: &dyn Journal) -> Result<(), JournalError> {
+    wf.step = step;
+    journal.record(wf)
+}
+
+/// Runs the current step once and says which step comes next (the same step to poll again).
+async fn run_step<P: Provider>(
+    p: &P,
+    svc: &ServiceRef,
+    wf: &mut DrainWorkflow,
+    cfg: &DrainConfig,
+    now: u64,
+) -> Result<Step, ProviderError> {
+    let expiry = (cfg.protection_expiry.as_secs() / 60).max(1) as u32;
+    match wf.step.clone() {
+        Step::Protect => {
+            let tasks = p.tasks(svc).await?;
+            let Some(victim) = tasks.iter().find(|t| t.id == wf.task_id) else {
+                return Ok(Step::Done {
+                    outcome: Outcome::Aborted {
+                        reason: "the task is gone already".into(),
+                    },
+                });
+            };
+            if victim.status != TaskStatus::Running {
+                return Ok(Step::Done {
+                    outcome: Outcome::Aborted {
+                        reason: format!("the task is {:?}, not running", victim.status),
+                    },
+                });
+            }
+            let unprotected: Vec<String> = tasks
+                .iter()
+                .filter(|t| t.status != TaskStatus::Stopped && !t.protected)
+                .map(|t| t.id.clone())
+                .collect();
+            if !unprotected.is_empty() {
+                p.set_protection(svc, &unprotected, true, expiry).await?;
+            }
+            Ok(if wf.target.is_some() {
+                Step::Deregister
+            } else {
+                Step::Recheck
+            })
+        }
+        Step::Deregister => {
+            let target = wf
+                .target
+                .clone()
+                .expect("deregister only runs with a target");
+            p.deregister(&svc.target_group, std::slice::from_ref(&target))
+                .await?;
+            let first = (cfg.deregistration_delay.as_secs_f64() * cfg.first_check_fraction) as u64;
+            Ok(Step::Wait {
+                next_check_at: now + first.max(1),
+            })
+        }
+        Step::Wait { .. } => {
+            let target = wf.target.clone().expect("wait only runs with a target");
+            let targets = p.targets(&svc.target_group).await?;
+            let state = targets
+                .iter()
+                .find(|t| t.target == target)
+                .map(|t| t.health);
+            Ok(match state {
+                None | Some(TargetHealth::Unregistered) => Step::Recheck,
+                Some(TargetHealth::Draining) | Some(TargetHealth::Unknown) => Step::Wait {
+                    next_check_at: now + cfg.check_interval.as_secs().max(1),
+                },
+                // Registered again by someone else: deregister once more.
+                Some(_) => Step::Deregister,
+            })
+        }
+        Step::Recheck => {
+            let sessions = p.sessions_by_task(svc, now).await?;
+            let n = sessions.get(&wf.task_id).copied().unwrap_or(0);
+            Ok(if n > 0 {
+                Step::RollBack {
+                    reason: format!("{n} session(s) appeared on the task during its drain"),
+                    session_appeared: true,
+                }
+            } else {
+                Step::ScaleIn { to: None }
+            })
+        }
+        Step::ScaleIn { to: None } => {
+            // Decide the absolute count once, and journal it before acting.
+            let counts = p.service(svc).await?;
+            Ok(Step::ScaleIn {
+                to: Some(counts.desired.saturating_sub(1)),
+            })
+        }
+        Step::ScaleIn { to: Some(n) } => {
+            let tasks = p.tasks(svc).await?;
+            let keepers: Vec<String> = tasks
+                .iter()
+                .filter(|t| t.id != wf.task_id && t.status != TaskStatus::Stopped && !t.protected)
+                .map(|t| t.id.clone())
+                .collect();
+            if !keepers.is_empty() {
+                p.set_protection(svc, &keepers, true, expiry).await?;
+            }
+            p.set_protection(svc, std::slice::from_ref(&wf.task_id), false, expiry)
+                .await?;
+            p.set_desired(svc, n).await?;
+            Ok(Step::Confirm)
+        }
+        Step::Confirm => {
+            let status = p
+                .task_status(svc, std::slice::from_ref(&wf.task_id))
+                .await?;
+            let stopped = status
+                .iter()
+                .find(|(id, _)| *id == wf.task_id)
+                .is_none_or(|(_, s)| *s == TaskStatus::Stopped);
+            Ok(if stopped {
+                Step::Done {
+                    outcome: Outcome::Stopped,
+                }
+            } else if now >= wf.deadline_at {
+                Step::RollBack {
+                    reason: "the task did not stop before the deadline".into(),
+                    session_appeared: false,
+                }
+            } else {
+                Step::Confirm
+            })
+        }
+        Step::RollBack {
+            reason,
+            session_appeared,
+        } => {
+            let alive = p
+                .task_status(svc, std::slice::from_ref(&wf.task_id))
+                .await?
+                .into_iter()
+                .any(|(id, s)| id == wf.task_id && s == TaskStatus::Running);
+            if alive {
+                p.set_protection(svc, std::slice::from_ref(&wf.task_id), true, expiry)
+                    .await?;
+                if let Some(target) = &wf.target {
+                    p.register(&svc.target_group, std::slice::from_ref(target))
+                        .await?;
+                }
+            }
+            let outcome = if session_appeared {
+                Outcome::Aborted { reason }
+            } else {
+                Outcome::RolledBack { reason }
+            };
+            Ok(Step::Done { outcome })
+        }
+        Step::Done { outcome } => Ok(Step::Done { outcome }),
+    }
+}
