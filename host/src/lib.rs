@@ -37,3 +37,5 @@ pub mod artifacts {
 pub mod events;
 pub mod tick;
 pub mod workflow;
+pub mod config;
+pub mod daemon;

@@ -14,6 +14,7 @@ mod convert;
 pub mod engine;
 pub mod fault;
 pub mod load;
+pub mod reload;
 mod state;
 
 pub use call::{CallReport, Policy, PolicyLog};

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod record;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
 
 use crate::events::{Event, Events};
 use crate::model::{ParamValue, Snapshot, TickSummary};
@@ -40,6 +41,10 @@ pub struct ServiceSpec {
     pub history_window: u64,
     /// Decide and record, but execute nothing.
     pub dry_run: bool,
+    /// The live policy's file, watched for hot reload (none when loaded from memory).
+    pub policy_path: Option<PathBuf>,
+    /// The shadow policies' files, in the order of `Service::shadows`.
+    pub shadow_paths: Vec<PathBuf>,
 }
 
 /// A service and everything it carries between ticks.
@@ -62,6 +67,8 @@ pub struct Service {
     pub last_snapshot: Option<Snapshot>,
     /// The last record written.
     pub last_record: Option<TickRecord>,
+    /// Drain outcomes from between ticks, carried into the next record.
+    pub carried: Vec<ActionOutcome>,
 }
 
 impl Service {
@@ -77,6 +84,7 @@ impl Service {
             next_tick: first_tick,
             last_snapshot: None,
             last_record: None,
+            carried: Vec::new(),
         }
     }
 
@@ -123,7 +131,8 @@ impl Service {
     ) -> Result<TickRecord, JournalError> {
         self.next_tick = now + self.spec.interval.max(1);
         let key = self.key();
-        let mut outcomes = self.pump(p, journal, events, now).await?;
+        self.pump(p, journal, events, now).await?;
+        let mut outcomes = std::mem::take(&mut self.carried);
         let component = self.policy.component().clone();
         let mut record = TickRecord {
             at: now,

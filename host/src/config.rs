@@ -1,0 +1,252 @@
+//! The daemon's TOML config: the provider, the policy limits, and one
+//! `[[service]]` table per service, each with its policy, shadows,
+//! parameters, guardrails and drain timing.
+//!
+//! Every struct denies unknown fields, durations are written like "90s" or
+//! "5m", and every error names the file and the field. Relative paths are
+//! resolved against the config file's folder.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::model::ParamValue;
+use crate::runtime::Limits;
+use crate::sim::{SimConfig, SimServiceConfig};
+use crate::tick::guard::GuardConfig;
+use crate::workflow::DrainConfig;
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the drain journal, the decision records and saved state live.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// Where compiled policy components are cached; default: the user's cache folder.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// The HTTP endpoint (/healthz, /metrics, /v1/services); none to serve nothing.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
+    /// Limits on every policy call.
+    #[serde(default)]
+    pub limits: Limits,
+    /// What the daemon autoscales: the simulated cluster or AWS.
+    pub provider: ProviderConfig,
+    /// The services, one `[[service]]` table each.
+    #[serde(rename = "service")]
+    pub services: Vec<ServiceConfig>,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("autoscaler-state")
+}
+
+/// The HTTP endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The address to listen on, such as "127.0.0.1:9090".
+    pub listen: SocketAddr,
+}
+
+/// Which world the daemon acts on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ProviderConfig {
+    /// The built-in simulated Fargate cluster: no AWS account needed.
+    Sim {
+        /// The simulated world (seed, metrics delay).
+        #[serde(default)]
+        world: SimConfig,
+        /// Simulated seconds per wall-clock second; 0 runs as fast as the machine allows.
+        #[serde(default = "default_speed")]
+        speed: f64,
+        /// Stop after this much simulated time, and print a summary.
+        #[serde(default, with = "humantime_serde::option")]
+        duration: Option<Duration>,
+    },
+    /// Real AWS (or an AWS-compatible endpoint), with the default credential chain.
+    Aws {
+        /// The region; default: from the environment or profile.
+        #[serde(default)]
+        region: Option<String>,
+        /// An endpoint to use instead of AWS's (also read from AWS_ENDPOINT_URL).
+        #[serde(default)]
+        endpoint_url: Option<String>,
+        /// The DynamoDB table of active sessions.
+        #[serde(default = "default_sessions_table")]
+        sessions_table: String,
+    },
+}
+
+fn default_speed() -> f64 {
+    60.0
+}
+
+fn default_sessions_table() -> String {
+    "autoscaler-sessions".into()
+}
+
+/// One service to autoscale.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The ECS service name.
+    pub name: String,
+    /// The ECS cluster name.
+    pub cluster: String,
+    /// The ELBv2 target group ARN (any name in the sim).
+    pub target_group: String,
+    /// Time between ticks.
+    #[serde(default = "default_interval", with = "humantime_serde")]
+    pub interval: Duration,
+    /// The live policy component (.wasm).
+    pub policy: PathBuf,
+    /// Shadow policies: they decide on every tick beside the live one; their
+    /// decisions are recorded and never executed.
+    #[serde(default)]
+    pub shadows: Vec<PathBuf>,
+    /// Parameters passed to the policies (numbers, booleans or strings).
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamValue>,
+    /// How far back the snapshot's history window reaches.
+    #[serde(default = "default_history", with = "humantime_serde")]
+    pub history: Duration,
+    /// Decide and record for this service, but execute nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The guardrails.
+    #[serde(default)]
+    pub guard: GuardConfig,
+    /// The drain workflow's timing.
+    #[serde(default)]
+    pub drain: DrainConfig,
+    /// The simulated service (with `provider.kind = "sim"` only).
+    #[serde(default)]
+    pub sim: Option<SimServiceConfig>,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_history() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the right shape.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, with the line, column and field.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{path}: field `{field}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The field, as a dotted path.
+        field: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads, parses, resolves and checks the config at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses `text` as if read from `path`, then resolves and checks it.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut cfg: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut cfg.state_dir);
+        if let Some(c) = cfg.cache_dir.as_mut() {
+            resolve(c);
+        }
+        for s in &mut cfg.services {
+            resolve(&mut s.policy);
+            s.shadows.iter_mut().for_each(resolve);
+        }
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field: String, message: String| ConfigError::Invalid { path: path.to_path_buf(), field, message };
+        if self.services.is_empty() {
+            return Err(invalid("service".into(), "add at least one [[service]] table".into()));
+        }
+        if let ProviderConfig::Sim { speed, world, .. } = &self.provider {
+            if !speed.is_finite() || *speed < 0.0 {
+                return Err(invalid("provider.speed".into(), format!("expected a number of at least 0, found {speed}")));
+            }
+            world.validate().map_err(|e| invalid("provider.world".into(), e.to_string()))?;
+        }
+        let sim = matches!(self.provider, ProviderConfig::Sim { .. });
+        let mut seen = BTreeSet::new();
+        for (i, s) in self.services.iter().enumerate() {
+            let field = |name: &str| format!("service[{i}].{name}");
+            if !seen.insert((s.cluster.clone(), s.name.clone())) {
+                return Err(invalid(field("name"), format!("service {}/{} is listed twice", s.cluster, s.name)));
+            }
+            if s.guard.min > s.guard.max {
+                return Err(invalid(
+                    field("guard.min"),
+                    format!("min ({}) is greater than max ({}); lower min or raise max", s.guard.min, s.guard.max),
+                ));
+            }
+            if s.interval < Duration::from_secs(1) {
+                return Err(invalid(field("interval"), "expected at least \"1s\"".into()));
+            }
+            if s.guard.max_step_up == 0 {
+                return Err(invalid(field("guard.max_step_up"), "expected at least 1, or the service can never grow".into()));
+            }
+            if !(0.0..=1.0).contains(&s.drain.first_check_fraction) {
+                return Err(invalid(field("drain.first_check_fraction"), "expected a fraction within 0..=1".into()));
+            }
+            for (f, p) in std::iter::once((field("policy"), &s.policy))
+                .chain(s.shadows.iter().enumerate().map(|(j, p)| (field(&format!("shadows[{j}]")), p)))
+            {
+                if !p.is_file() {
+                    return Err(invalid(f, format!("policy file {} does not exist; build it first (see README)", p.display())));
+                }
+            }
+            match (&s.sim, sim) {
+                (Some(_), false) => {
+                    return Err(invalid(field("sim"), "a [service.sim] table needs provider.kind = \"sim\"".into()));
+                }
+                (Some(c), true) => c.validate().map_err(|e| invalid(field("sim"), e.to_string()))?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
