@@ -27,3 +27,4 @@
 
 pub mod model;
 pub mod providers;
+pub mod sim;
