@@ -25,17 +25,18 @@
 //! - [`config`]: the TOML config;
 //! - [`model`]: the snapshot and decision types every stage shares.
 
+pub mod config;
+pub mod daemon;
+pub mod events;
 pub mod golden;
 pub mod model;
 pub mod providers;
 pub mod runtime;
+pub mod sim;
+pub mod tick;
+pub mod workflow;
 
 /// Paths of the policy components built with the host (by `host/build.rs`), for tests, benches and the demo.
 pub mod artifacts {
     include!(concat!(env!("OUT_DIR"), "/policy_artifacts.rs"));
 }
-pub mod events;
-pub mod tick;
-pub mod workflow;
-pub mod config;
-pub mod daemon;

@@ -8,6 +8,8 @@ use std::future::Future;
 
 use crate::model::{TargetHealth, TaskStatus};
 
+pub mod sim;
+
 /// Which service a call is about, and where its tasks are load-balanced.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServiceRef {

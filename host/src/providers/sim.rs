@@ -1,0 +1,407 @@
+//! The simulated provider: [`SimProvider`], a cheap clonable handle on a
+//! [`SimWorld`] that implements every provider trait, plus the controls a
+//! backtest or a fault test needs (the clock, task stops and failures,
+//! injected API errors, statistics).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{
+    Clock, Cluster, ClusterTask, LoadBalancer, Metrics, ProviderError, ProviderResult,
+    ServiceCounts, ServiceRef, Sessions, Target, TargetState, Utilization,
+};
+use crate::model::TaskStatus;
+use crate::sim::{SimConfig, SimError, SimServiceConfig, SimStats, SimTask, SimWorld};
+
+/// A provider call, for fault injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SimOp {
+    /// [`Cluster::service`].
+    Service,
+    /// [`Cluster::tasks`].
+    Tasks,
+    /// [`Cluster::task_status`].
+    TaskStatus,
+    /// [`Cluster::set_desired`].
+    SetDesired,
+    /// [`Cluster::set_protection`].
+    SetProtection,
+    /// [`LoadBalancer::targets`].
+    Targets,
+    /// [`LoadBalancer::deregister`].
+    Deregister,
+    /// [`LoadBalancer::register`].
+    Register,
+    /// [`Metrics::utilization`].
+    Utilization,
+    /// [`Sessions::sessions_by_task`].
+    Sessions,
+}
+
+/// Errors waiting to be returned by one kind of call.
+#[derive(Debug)]
+struct Fault {
+    remaining: u32,
+    error: ProviderError,
+    /// Whether the call takes effect before failing (a timeout after the
+    /// request landed).
+    applied: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    world: SimWorld,
+    faults: BTreeMap<SimOp, Fault>,
+    faults_served: u64,
+}
+
+/// The simulated world behind the provider traits. Clones share one world;
+/// every call acts at the world's virtual time, which moves only through
+/// [`SimProvider::advance_to`] and [`SimProvider::advance`].
+#[derive(Debug, Clone)]
+pub struct SimProvider {
+    state: Arc<Mutex<State>>,
+}
+
+impl SimProvider {
+    /// An empty world at virtual time 0.
+    pub fn new(config: SimConfig) -> Result<SimProvider, SimError> {
+        Ok(SimProvider::from_world(SimWorld::new(config)?))
+    }
+
+    /// A provider over an existing world (a fork of another run, say).
+    pub fn from_world(world: SimWorld) -> SimProvider {
+        let state = State {
+            world,
+            faults: BTreeMap::new(),
+            faults_served: 0,
+        };
+        SimProvider {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect(
+            "the simulated world's lock is poisoned: an earlier call panicked while holding it",
+        )
+    }
+
+    /// Runs `f` on the world directly.
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut SimWorld) -> R) -> R {
+        f(&mut self.lock().world)
+    }
+
+    /// Adds a service at the current time (see [`SimWorld::add_service`]).
+    pub fn add_service(&self, svc: ServiceRef, config: &SimServiceConfig) -> Result<(), SimError> {
+        self.lock().world.add_service(svc, config)
+    }
+
+    /// Processes every event up to and including `t`, then sets the clock to `t`.
+    pub fn advance_to(&self, t: u64) {
+        self.lock().world.advance_to(t);
+    }
+
+    /// Advances the clock by `secs`.
+    pub fn advance(&self, secs: u64) {
+        self.lock().world.advance(secs);
+    }
+
+    /// The service's figures now.
+    pub fn stats(&self, svc: &ServiceRef) -> Option<SimStats> {
+        self.lock().world.stats(svc)
+    }
+
+    /// Every listed task of the service with its session figures.
+    pub fn sim_tasks(&self, svc: &ServiceRef) -> Option<Vec<SimTask>> {
+        self.lock().world.sim_tasks(svc)
+    }
+
+    /// ECS StopTask with the desired count unchanged: the task drains and
+    /// stops, and a replacement starts.
+    pub fn stop_task(&self, svc: &ServiceRef, id: &str) -> ProviderResult<()> {
+        self.lock().world.stop_task(svc, id)
+    }
+
+    /// The task's container exits now, killing its sessions; a replacement starts.
+    pub fn fail_task(&self, svc: &ServiceRef, id: &str) -> ProviderResult<()> {
+        self.lock().world.fail_task(svc, id)
+    }
+
+    /// Makes the next `times` calls of `op` fail with `error`, without effect.
+    /// A later injection for the same call replaces this one.
+    pub fn inject_fault(&self, op: SimOp, times: u32, error: ProviderError) {
+        self.set_fault(
+            op,
+            Fault {
+                remaining: times,
+                error,
+                applied: false,
+            },
+        );
+    }
+
+    /// Makes the next `times` calls of `op` take effect and then fail with
+    /// `error`, as when a request lands but its response is lost.
+    pub fn inject_fault_after_effect(&self, op: SimOp, times: u32, error: ProviderError) {
+        self.set_fault(
+            op,
+            Fault {
+                remaining: times,
+                error,
+                applied: true,
+            },
+        );
+    }
+
+    fn set_fault(&self, op: SimOp, fault: Fault) {
+        let mut state = self.lock();
+        if fault.remaining == 0 {
+            state.faults.remove(&op);
+        } else {
+            state.faults.insert(op, fault);
+        }
+    }
+
+    /// How many injected errors calls have returned.
+    pub fn faults_served(&self) -> u64 {
+        self.lock().faults_served
+    }
+
+    /// Runs a provider call, unless an injected fault answers it.
+    fn call<R>(
+        &self,
+        op: SimOp,
+        f: impl FnOnce(&mut SimWorld) -> ProviderResult<R>,
+    ) -> ProviderResult<R> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(fault) = state.faults.get_mut(&op) else {
+            return f(&mut state.world);
+        };
+        fault.remaining -= 1;
+        let (error, applied) = (fault.error.clone(), fault.applied);
+        if fault.remaining == 0 {
+            state.faults.remove(&op);
+        }
+        state.faults_served += 1;
+        if applied {
+            // The effect lands; the caller still sees the error.
+            let _ = f(&mut state.world);
+        }
+        Err(error)
+    }
+}
+
+impl Clock for SimProvider {
+    fn now(&self) -> u64 {
+        self.lock().world.now()
+    }
+}
+
+impl Cluster for SimProvider {
+    async fn service(&self, svc: &ServiceRef) -> ProviderResult<ServiceCounts> {
+        self.call(SimOp::Service, |w| w.service_counts(svc))
+    }
+
+    async fn tasks(&self, svc: &ServiceRef) -> ProviderResult<Vec<ClusterTask>> {
+        self.call(SimOp::Tasks, |w| w.tasks(svc))
+    }
+
+    async fn task_status(
+        &self,
+        svc: &ServiceRef,
+        ids: &[String],
+    ) -> ProviderResult<Vec<(String, TaskStatus)>> {
+        self.call(SimOp::TaskStatus, |w| w.task_status(svc, ids))
+    }
+
+    async fn set_desired(&self, svc: &ServiceRef, desired: u32) -> ProviderResult<()> {
+        self.call(SimOp::SetDesired, |w| w.set_desired(svc, desired))
+    }
+
+    async fn set_protection(
+        &self,
+        svc: &ServiceRef,
+        ids: &[String],
+        protected: bool,
+        expires_minutes: u32,
+    ) -> ProviderResult<()> {
+        self.call(SimOp::SetProtection, |w| {
+            w.set_protection(svc, ids, protected, expires_minutes)
+        })
+    }
+}
+
+impl LoadBalancer for SimProvider {
+    async fn targets(&self, target_group: &str) -> ProviderResult<Vec<TargetState>> {
+        self.call(SimOp::Targets, |w| w.targets(target_group))
+    }
+
+    async fn deregister(&self, target_group: &str, targets: &[Target]) -> ProviderResult<()> {
+        self.call(SimOp::Deregister, |w| w.deregister(target_group, targets))
+    }
+
+    async fn register(&self, target_group: &str, targets: &[Target]) -> ProviderResult<()> {
+        self.call(SimOp::Register, |w| w.register(target_group, targets))
+    }
+}
+
+impl Metrics for SimProvider {
+    /// Figures as of the world's clock; `now` is ignored (the sim cannot read
+    /// ahead of its clock, and keeps only the recent minutes).
+    async fn utilization(
+        &self,
+        services: &[ServiceRef],
+        _now: u64,
+    ) -> ProviderResult<HashMap<String, Utilization>> {
+        self.call(SimOp::Utilization, |w| Ok(w.utilization(services)))
+    }
+}
+
+impl Sessions for SimProvider {
+    /// Exact, fresh counts; the sim's sessions have no heartbeat to expire.
+    async fn sessions_by_task(
+        &self,
+        svc: &ServiceRef,
+        _now: u64,
+    ) -> ProviderResult<HashMap<String, u32>> {
+        self.call(SimOp::Sessions, |w| w.sessions_by_task(svc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::providers::Provider;
+    use crate::sim::Workload;
+
+    /// Runs a future that never waits (every sim call is ready at once).
+    fn ready<F: Future>(f: F) -> F::Output {
+        match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("a sim call waited"),
+        }
+    }
+
+    fn svc() -> ServiceRef {
+        ServiceRef {
+            cluster: "c".into(),
+            service: "s".into(),
+            target_group: "tg".into(),
+        }
+    }
+
+    fn provider() -> SimProvider {
+        let p = SimProvider::new(SimConfig::default()).expect("config");
+        let cfg = SimServiceConfig {
+            initial_tasks: 3,
+            workload: Workload::Steady { per_min: 6.0 },
+            ..Default::default()
+        };
+        p.add_service(svc(), &cfg).expect("service");
+        p
+    }
+
+    /// What a tick pipeline sees, through nothing but the traits.
+    fn observe<P: Provider>(p: &P) -> (u64, ServiceCounts, usize, usize, u32, Option<f64>) {
+        let s = svc();
+        let counts = ready(p.service(&s)).expect("service");
+        let tasks = ready(p.tasks(&s)).expect("tasks");
+        let targets = ready(p.targets(&s.target_group)).expect("targets");
+        let sessions: u32 = ready(p.sessions_by_task(&s, p.now()))
+            .expect("sessions")
+            .values()
+            .sum();
+        let util = ready(p.utilization(std::slice::from_ref(&s), p.now())).expect("metrics");
+        (
+            p.now(),
+            counts,
+            tasks.len(),
+            targets.len(),
+            sessions,
+            util[&s.key()].cpu,
+        )
+    }
+
+    #[test]
+    fn clones_share_one_world_behind_the_traits() {
+        let p = provider();
+        let q = p.clone();
+        q.advance(600);
+        let (now, counts, tasks, targets, sessions, cpu) = observe(&p);
+        assert_eq!(now, 600);
+        assert_eq!(
+            counts,
+            ServiceCounts {
+                desired: 3,
+                running: 3,
+                pending: 0
+            }
+        );
+        assert_eq!((tasks, targets), (3, 3));
+        assert!(sessions > 0, "sessions arrived at 6 a minute");
+        assert!(cpu.is_some(), "minutes published by now");
+        assert_eq!(
+            p.stats(&svc()).expect("stats").sessions_active,
+            u64::from(sessions)
+        );
+
+        ready(q.set_desired(&svc(), 5)).expect("scale out");
+        assert_eq!(ready(p.service(&svc())).expect("counts").pending, 2);
+        assert_eq!(p.stats(&svc()).expect("stats").scale_outs, 1);
+    }
+
+    #[test]
+    fn an_unknown_service_or_group_is_not_found_and_has_no_metrics() {
+        let p = provider();
+        let other = ServiceRef {
+            cluster: "c".into(),
+            service: "nope".into(),
+            target_group: "nope".into(),
+        };
+        assert!(matches!(
+            ready(p.service(&other)),
+            Err(ProviderError::NotFound { .. })
+        ));
+        assert!(matches!(
+            ready(p.targets("nope")),
+            Err(ProviderError::NotFound { .. })
+        ));
+        let util = ready(p.utilization(std::slice::from_ref(&other), 0)).expect("metrics");
+        assert_eq!(util[&other.key()], Utilization::default());
+    }
+
+    #[test]
+    fn injected_faults_fail_the_next_calls_then_clear() {
+        let p = provider();
+        let throttled = ProviderError::Transient {
+            service: "sim-ecs",
+            message: "throttled".into(),
+        };
+        p.inject_fault(SimOp::SetDesired, 2, throttled.clone());
+        assert_eq!(ready(p.set_desired(&svc(), 4)), Err(throttled.clone()));
+        assert_eq!(ready(p.set_desired(&svc(), 4)), Err(throttled.clone()));
+        assert_eq!(
+            ready(p.service(&svc()))
+                .expect("other calls unaffected")
+                .desired,
+            3
+        );
+        ready(p.set_desired(&svc(), 4)).expect("third call goes through");
+        assert_eq!(ready(p.service(&svc())).expect("counts").desired, 4);
+        assert_eq!(p.faults_served(), 2);
+
+        p.inject_fault_after_effect(SimOp::SetDesired, 1, throttled.clone());
+        assert_eq!(ready(p.set_desired(&svc(), 6)), Err(throttled));
+        assert_eq!(
+            ready(p.service(&svc())).expect("counts").desired,
+            6,
+            "the lost response's call landed"
+        );
+    }
+}

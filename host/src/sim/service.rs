@@ -1,0 +1,215 @@
+//! One simulated service: its state, and the event loop that carries it
+//! through virtual time from one event to the next.
+
+use std::collections::HashMap;
+
+use super::config::{SessionLength, SimConfig, SimServiceConfig, Usage};
+use super::error::SimError;
+use super::events::{Event, EventQueue};
+use super::random::{self, Rngs};
+use super::sessions::Arrivals;
+use super::stats::Counters;
+use super::targets::Routing;
+use super::task::{Task, TaskKey};
+use super::usage::MetricSeries;
+use super::workload::WorkloadModel;
+use crate::providers::ServiceRef;
+
+/// A service's config in whole seconds, as the event loop uses it.
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
+    pub port: u16,
+    pub provisioning: u64,
+    pub startup: u64,
+    pub health_check: u64,
+    pub deregistration: u64,
+    pub stopping: u64,
+    pub deprovisioning: u64,
+    pub retention: u64,
+    pub capacity: u32,
+    pub session_mean: f64,
+    pub session_length: SessionLength,
+    pub usage: Usage,
+    pub metrics_delay: u64,
+    pub metrics_lookback: u64,
+}
+
+impl Params {
+    fn new(world: &SimConfig, c: &SimServiceConfig) -> Params {
+        Params {
+            port: c.container_port,
+            provisioning: c.provisioning.as_secs(),
+            startup: c.startup.as_secs(),
+            health_check: c.health_check_delay.as_secs(),
+            deregistration: c.deregistration_delay.as_secs(),
+            stopping: c.stopping.as_secs(),
+            deprovisioning: c.deprovisioning.as_secs(),
+            retention: world.stopped_retention.as_secs(),
+            capacity: c.session_capacity,
+            session_mean: c.session_mean.as_secs() as f64,
+            session_length: c.session_length,
+            usage: c.usage,
+            metrics_delay: world.metrics_delay.as_secs(),
+            metrics_lookback: world.metrics_lookback.as_secs(),
+        }
+    }
+}
+
+/// What comes next in the event loop, in this order among equal times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Minute,
+    Event,
+    Arrival,
+}
+
+/// One simulated service, its tasks, its target group and its sessions.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceSim {
+    pub svc: ServiceRef,
+    pub p: Params,
+    pub workload: WorkloadModel,
+    pub seed: u64,
+    pub subnet: u8,
+    pub rng: Rngs,
+    /// The time up to which the service has been carried.
+    pub now: u64,
+    /// The next minute boundary.
+    next_minute: u64,
+    pub queue: EventQueue,
+    /// Every task ever created, by key; `None` once purged.
+    pub slab: Vec<Option<Task>>,
+    /// Keys of the tasks not purged, oldest first.
+    pub live: Vec<TaskKey>,
+    pub by_id: HashMap<String, TaskKey>,
+    pub by_ip: HashMap<u32, TaskKey>,
+    pub next_host: u32,
+    pub desired: u32,
+    pub routing: Routing,
+    pub arrivals: Arrivals,
+    pub metrics: MetricSeries,
+    pub counters: Counters,
+    /// Tasks not yet STOPPED (billed by Fargate).
+    pub billable: u32,
+    /// Tasks RUNNING.
+    pub running: u32,
+    /// Sessions active across tasks.
+    pub active_sessions: u64,
+}
+
+impl ServiceSim {
+    /// A service added at `now` with its initial tasks running and healthy.
+    pub fn new(
+        svc: ServiceRef,
+        world: &SimConfig,
+        config: &SimServiceConfig,
+        subnet: u8,
+        now: u64,
+    ) -> Result<ServiceSim, SimError> {
+        config.validate()?;
+        let workload = config.workload.load()?;
+        let seed = random::service_seed(world.seed, &svc.cluster, &svc.service);
+        let p = Params::new(world, config);
+        let metrics = MetricSeries::new(p.metrics_delay, p.metrics_lookback);
+        let mut s = ServiceSim {
+            svc,
+            p,
+            workload,
+            seed,
+            subnet,
+            rng: Rngs::new(seed),
+            now,
+            next_minute: now - now % 60 + 60,
+            queue: EventQueue::default(),
+            slab: Vec::new(),
+            live: Vec::new(),
+            by_id: HashMap::new(),
+            by_ip: HashMap::new(),
+            next_host: 4,
+            desired: config.initial_tasks,
+            routing: Routing::default(),
+            arrivals: Arrivals::default(),
+            metrics,
+            counters: Counters::default(),
+            billable: 0,
+            running: 0,
+            active_sessions: 0,
+        };
+        for _ in 0..config.initial_tasks {
+            s.launch(now, true);
+        }
+        s.start_segment(now);
+        Ok(s)
+    }
+
+    pub fn task(&self, k: TaskKey) -> Option<&Task> {
+        self.slab.get(k as usize).and_then(Option::as_ref)
+    }
+
+    pub fn task_mut(&mut self, k: TaskKey) -> Option<&mut Task> {
+        self.slab.get_mut(k as usize).and_then(Option::as_mut)
+    }
+
+    /// Processes every event up to and including `t`, then sets the clock to `t`.
+    pub fn advance_to(&mut self, t: u64) {
+        loop {
+            let mut at = self.next_minute;
+            let mut next = Next::Minute;
+            if let Some(e) = self.queue.next_time()
+                && e < at
+            {
+                (at, next) = (e, Next::Event);
+            }
+            if let Some(a) = self.arrivals.next
+                && a < at
+            {
+                (at, next) = (a, Next::Arrival);
+            }
+            if at > t {
+                break;
+            }
+            self.integrate(at);
+            match next {
+                Next::Minute => {
+                    self.close_minute(at);
+                    self.start_segment(at);
+                    self.next_minute = at + 60;
+                }
+                Next::Event => {
+                    if let Some((_, event)) = self.queue.pop() {
+                        self.dispatch(event, at);
+                    }
+                }
+                Next::Arrival => self.on_arrival(at),
+            }
+        }
+        self.integrate(t);
+    }
+
+    /// Moves the clock to `t`, adding task-seconds for the time passed.
+    fn integrate(&mut self, t: u64) {
+        if t > self.now {
+            let dt = t - self.now;
+            self.counters.task_seconds += u64::from(self.billable) * dt;
+            self.counters.running_task_seconds += u64::from(self.running) * dt;
+            self.now = t;
+        }
+    }
+
+    fn dispatch(&mut self, event: Event, now: u64) {
+        match event {
+            Event::Pending(k) => self.on_pending(k, now),
+            Event::Running(k) => self.on_running(k, now),
+            Event::Deactivated(k) => self.on_deactivated(k, now),
+            Event::Deprovisioning(k) => self.on_deprovisioning(k, now),
+            Event::Stopped(k) => self.on_stopped(k, now),
+            Event::Purge(k) => self.purge(k, now),
+            Event::TargetHealthy { task, generation } => self.on_target_healthy(task, generation),
+            Event::TargetDrained { task, generation } => self.on_target_drained(task, generation),
+            Event::ProtectionExpired { task, generation } => {
+                self.on_protection_expired(task, generation, now)
+            }
+            Event::SessionEnd(k) => self.on_session_end(k, now),
+        }
+    }
+}
