@@ -173,14 +173,19 @@ pub enum ConfigError {
 impl Config {
     /// Reads, parses, resolves and checks the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 
     /// Parses `text` as if read from `path`, then resolves and checks it.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut cfg: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -200,50 +205,91 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |field: String, message: String| ConfigError::Invalid { path: path.to_path_buf(), field, message };
+        let invalid = |field: String, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field,
+            message,
+        };
         if self.services.is_empty() {
-            return Err(invalid("service".into(), "add at least one [[service]] table".into()));
+            return Err(invalid(
+                "service".into(),
+                "add at least one [[service]] table".into(),
+            ));
         }
         if let ProviderConfig::Sim { speed, world, .. } = &self.provider {
             if !speed.is_finite() || *speed < 0.0 {
-                return Err(invalid("provider.speed".into(), format!("expected a number of at least 0, found {speed}")));
+                return Err(invalid(
+                    "provider.speed".into(),
+                    format!("expected a number of at least 0, found {speed}"),
+                ));
             }
-            world.validate().map_err(|e| invalid("provider.world".into(), e.to_string()))?;
+            world
+                .validate()
+                .map_err(|e| invalid("provider.world".into(), e.to_string()))?;
         }
         let sim = matches!(self.provider, ProviderConfig::Sim { .. });
         let mut seen = BTreeSet::new();
         for (i, s) in self.services.iter().enumerate() {
             let field = |name: &str| format!("service[{i}].{name}");
             if !seen.insert((s.cluster.clone(), s.name.clone())) {
-                return Err(invalid(field("name"), format!("service {}/{} is listed twice", s.cluster, s.name)));
+                return Err(invalid(
+                    field("name"),
+                    format!("service {}/{} is listed twice", s.cluster, s.name),
+                ));
             }
             if s.guard.min > s.guard.max {
                 return Err(invalid(
                     field("guard.min"),
-                    format!("min ({}) is greater than max ({}); lower min or raise max", s.guard.min, s.guard.max),
+                    format!(
+                        "min ({}) is greater than max ({}); lower min or raise max",
+                        s.guard.min, s.guard.max
+                    ),
                 ));
             }
             if s.interval < Duration::from_secs(1) {
-                return Err(invalid(field("interval"), "expected at least \"1s\"".into()));
+                return Err(invalid(
+                    field("interval"),
+                    "expected at least \"1s\"".into(),
+                ));
             }
             if s.guard.max_step_up == 0 {
-                return Err(invalid(field("guard.max_step_up"), "expected at least 1, or the service can never grow".into()));
+                return Err(invalid(
+                    field("guard.max_step_up"),
+                    "expected at least 1, or the service can never grow".into(),
+                ));
             }
             if !(0.0..=1.0).contains(&s.drain.first_check_fraction) {
-                return Err(invalid(field("drain.first_check_fraction"), "expected a fraction within 0..=1".into()));
+                return Err(invalid(
+                    field("drain.first_check_fraction"),
+                    "expected a fraction within 0..=1".into(),
+                ));
             }
-            for (f, p) in std::iter::once((field("policy"), &s.policy))
-                .chain(s.shadows.iter().enumerate().map(|(j, p)| (field(&format!("shadows[{j}]")), p)))
-            {
+            for (f, p) in std::iter::once((field("policy"), &s.policy)).chain(
+                s.shadows
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| (field(&format!("shadows[{j}]")), p)),
+            ) {
                 if !p.is_file() {
-                    return Err(invalid(f, format!("policy file {} does not exist; build it first (see README)", p.display())));
+                    return Err(invalid(
+                        f,
+                        format!(
+                            "policy file {} does not exist; build it first (see README)",
+                            p.display()
+                        ),
+                    ));
                 }
             }
             match (&s.sim, sim) {
                 (Some(_), false) => {
-                    return Err(invalid(field("sim"), "a [service.sim] table needs provider.kind = \"sim\"".into()));
+                    return Err(invalid(
+                        field("sim"),
+                        "a [service.sim] table needs provider.kind = \"sim\"".into(),
+                    ));
                 }
-                (Some(c), true) => c.validate().map_err(|e| invalid(field("sim"), e.to_string()))?,
+                (Some(c), true) => c
+                    .validate()
+                    .map_err(|e| invalid(field("sim"), e.to_string()))?,
                 _ => {}
             }
         }

@@ -181,7 +181,10 @@ impl Events {
                     "autoscaler_decisions_total",
                     &[("service", service), ("action", action)],
                 );
-                if loud {
+                // Holds are the common case; actions are worth a line at info.
+                if loud && action == "hold" {
+                    tracing::debug!(service, action, "{summary}");
+                } else if loud {
                     tracing::info!(service, action, "{summary}");
                 }
             }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod policy;
+mod run;
 
 /// Autoscale ECS Fargate services with policies written as WebAssembly
 /// components, without ever stopping a task that carries a live session.
@@ -24,6 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Autoscale the configured services (the built-in simulated cluster, or AWS).
+    Run(run::RunArgs),
     /// Check, evaluate and test policy components.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -33,6 +36,7 @@ impl Cli {
     /// Runs the chosen subcommand.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
+            Command::Run(args) => args.run(),
             Command::Policy(cmd) => cmd.run(),
         }
     }

@@ -26,7 +26,10 @@ pub fn router(board: Board, events: Events) -> Router {
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.events.prometheus())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.events.prometheus(),
+    )
 }
 
 async fn services(State(s): State<AppState>) -> impl IntoResponse {
@@ -40,5 +43,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -5,6 +5,7 @@
 pub mod http;
 pub mod pace;
 pub mod reload;
+pub mod setup;
 pub mod state;
 
 use std::collections::BTreeMap;
@@ -129,7 +130,9 @@ impl<P: Provider> Daemon<P> {
         for i in 0..self.services.len() {
             let svc = &mut self.services[i];
             if svc.next_tick <= now {
-                let record = svc.tick(&self.provider, self.journal.as_ref(), &self.events, now).await?;
+                let record = svc
+                    .tick(&self.provider, self.journal.as_ref(), &self.events, now)
+                    .await?;
                 self.sink.write(&record).map_err(DaemonError::Records)?;
                 let totals = self.totals.entry(record.service.clone()).or_default();
                 totals.ticks += 1;
@@ -139,7 +142,11 @@ impl<P: Provider> Daemon<P> {
                     _ => {}
                 }
                 totals.faults += u64::from(record.fault.is_some());
-                for o in record.outcomes.iter().filter(|o| o.what == "drain-finished") {
+                for o in record
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.what == "drain-finished")
+                {
                     let kind = o.detail.split(':').next().unwrap_or_default().to_string();
                     *totals.drains.entry(kind).or_default() += 1;
                 }
@@ -150,7 +157,8 @@ impl<P: Provider> Daemon<P> {
                     self.save_state();
                 }
             } else if svc.wake_at() <= now {
-                svc.pump(&self.provider, self.journal.as_ref(), &self.events, now).await?;
+                svc.pump(&self.provider, self.journal.as_ref(), &self.events, now)
+                    .await?;
             }
             self.publish(i);
         }
@@ -162,18 +170,34 @@ impl<P: Provider> Daemon<P> {
         let c = s.policy.component();
         let status = ServiceStatus {
             service: s.key(),
-            policy: PolicyRef { name: c.name.clone(), version: c.version.clone(), sha256: c.sha256.clone() },
-            shadows: s.shadows.iter().map(|p| p.component().name.clone()).collect(),
+            policy: PolicyRef {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                sha256: c.sha256.clone(),
+            },
+            shadows: s
+                .shadows
+                .iter()
+                .map(|p| p.component().name.clone())
+                .collect(),
             next_tick: s.next_tick,
             drains: s.drains.clone(),
             last: s.last_record.clone(),
         };
-        self.board.lock().unwrap_or_else(|p| p.into_inner()).insert(status.service.clone(), status);
+        self.board
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(status.service.clone(), status);
     }
 
     /// When the next thing is due.
     pub fn next_wake(&self) -> u64 {
-        let next = self.services.iter().map(Service::wake_at).min().unwrap_or(u64::MAX);
+        let next = self
+            .services
+            .iter()
+            .map(Service::wake_at)
+            .min()
+            .unwrap_or(u64::MAX);
         self.stop_at.map_or(next, |s| next.min(s))
     }
 

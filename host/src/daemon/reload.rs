@@ -48,7 +48,12 @@ impl<P: Provider> Daemon<P> {
             .iter()
             .enumerate()
             .flat_map(|(i, s)| {
-                let live = s.spec.policy_path.iter().filter(|p| canonical(p) == path).map(move |_| (i, Slot::Live));
+                let live = s
+                    .spec
+                    .policy_path
+                    .iter()
+                    .filter(|p| canonical(p) == path)
+                    .map(move |_| (i, Slot::Live));
                 let shadows = s
                     .spec
                     .shadow_paths
@@ -67,8 +72,10 @@ impl<P: Provider> Daemon<P> {
             Err(e) => return self.refuse(&slots, &path, &format!("cannot read the file: {e}")),
         };
         let sha = hex::encode(Sha256::digest(&bytes));
-        let changed: Vec<(usize, Slot)> =
-            slots.into_iter().filter(|&(i, slot)| self.policy_at(i, slot).component().sha256 != sha).collect();
+        let changed: Vec<(usize, Slot)> = slots
+            .into_iter()
+            .filter(|&(i, slot)| self.policy_at(i, slot).component().sha256 != sha)
+            .collect();
         if changed.is_empty() {
             return; // Same content (an editor touched the file, or our own read): nothing to do.
         }
@@ -78,10 +85,15 @@ impl<P: Provider> Daemon<P> {
         let component = match loaded {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return self.refuse(&changed, &path, &e.to_string()),
-            Err(e) => return self.refuse(&changed, &path, &format!("the compile task failed: {e}")),
+            Err(e) => {
+                return self.refuse(&changed, &path, &format!("the compile task failed: {e}"));
+            }
         };
         for (i, slot) in changed {
-            let probe = self.services[i].last_snapshot.clone().unwrap_or_else(Snapshot::example);
+            let probe = self.services[i]
+                .last_snapshot
+                .clone()
+                .unwrap_or_else(Snapshot::example);
             match self.swap(i, slot, &component, &probe) {
                 Ok(old) => self.note(i, slot, &path, &old, Some(&component.sha256), None),
                 Err(e) => self.refuse(&[(i, slot)], &path, &e),
@@ -106,7 +118,9 @@ impl<P: Provider> Daemon<P> {
     ) -> Result<String, String> {
         let mut fresh = Policy::new(self.engine.clone(), component.clone());
         if let Err(fault) = fresh.decide(probe).result {
-            return Err(format!("the new policy failed its probe on the last snapshot: {fault}"));
+            return Err(format!(
+                "the new policy failed its probe on the last snapshot: {fault}"
+            ));
         }
         let s = &mut self.services[i];
         let target = match slot {
@@ -126,10 +140,22 @@ impl<P: Provider> Daemon<P> {
         }
     }
 
-    fn note(&self, i: usize, slot: Slot, path: &Path, old: &str, new: Option<&str>, error: Option<&str>) {
+    fn note(
+        &self,
+        i: usize,
+        slot: Slot,
+        path: &Path,
+        old: &str,
+        new: Option<&str>,
+        error: Option<&str>,
+    ) {
         let service = self.services[i].key();
         let shown = path.display().to_string();
-        self.events.emit(Event::PolicyReloaded { service: &service, path: &shown, error });
+        self.events.emit(Event::PolicyReloaded {
+            service: &service,
+            path: &shown,
+            error,
+        });
         let Some(log) = &self.reload_log else { return };
         let record = ReloadRecord {
             at: self.pacer.now(),

@@ -31,7 +31,15 @@ impl<P: Provider> Daemon<P> {
             services: self
                 .services
                 .iter()
-                .map(|s| (s.key(), SavedService { history: s.history.clone(), guard: s.guard_state.clone() }))
+                .map(|s| {
+                    (
+                        s.key(),
+                        SavedService {
+                            history: s.history.clone(),
+                            guard: s.guard_state.clone(),
+                        },
+                    )
+                })
                 .collect(),
         };
         let tmp = path.with_extension("json.tmp");
@@ -46,7 +54,9 @@ impl<P: Provider> Daemon<P> {
 
     /// Restores guard state and history saved by an earlier run, for services still configured.
     pub fn restore_state(&mut self, path: &Path) {
-        let Ok(bytes) = std::fs::read(path) else { return };
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
         match serde_json::from_slice::<Saved>(&bytes) {
             Ok(mut saved) => {
                 for s in &mut self.services {
@@ -56,7 +66,9 @@ impl<P: Provider> Daemon<P> {
                     }
                 }
             }
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "Ignoring an unreadable saved state file."),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "Ignoring an unreadable saved state file.")
+            }
         }
     }
 }

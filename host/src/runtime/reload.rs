@@ -36,7 +36,10 @@ fn relevant(kind: &EventKind) -> bool {
 }
 
 fn normalize(p: &Path) -> PathBuf {
-    match (p.parent().and_then(|d| d.canonicalize().ok()), p.file_name()) {
+    match (
+        p.parent().and_then(|d| d.canonicalize().ok()),
+        p.file_name(),
+    ) {
         (Some(dir), Some(name)) => dir.join(name),
         _ => p.to_path_buf(),
     }
@@ -48,23 +51,30 @@ impl PolicyWatcher {
         let wanted: BTreeSet<PathBuf> = files.iter().map(|f| normalize(f)).collect();
         let (tx, rx) = mpsc::unbounded_channel();
         let filter = wanted.clone();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            let Ok(event) = res else { return };
-            if !relevant(&event.kind) {
-                return;
-            }
-            for p in event.paths {
-                let p = normalize(&p);
-                if filter.contains(&p) {
-                    let _ = tx.send(p);
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                let Ok(event) = res else { return };
+                if !relevant(&event.kind) {
+                    return;
                 }
-            }
-        })?;
-        let dirs: BTreeSet<PathBuf> = wanted.iter().filter_map(|f| f.parent().map(Path::to_path_buf)).collect();
+                for p in event.paths {
+                    let p = normalize(&p);
+                    if filter.contains(&p) {
+                        let _ = tx.send(p);
+                    }
+                }
+            })?;
+        let dirs: BTreeSet<PathBuf> = wanted
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
         for d in dirs {
             watcher.watch(&d, RecursiveMode::NonRecursive)?;
         }
-        Ok(PolicyWatcher { _watcher: watcher, rx })
+        Ok(PolicyWatcher {
+            _watcher: watcher,
+            rx,
+        })
     }
 
     /// Waits for a change, then for the debounce to pass quietly; returns each changed file once.

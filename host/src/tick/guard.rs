@@ -204,7 +204,7 @@ pub fn guard(
                 effective,
                 format!(
                     "The last scale-out was {}s ago; the cooldown is {}s.",
-                    now - last,
+                    now.saturating_sub(last),
                     cfg.scale_out_cooldown.as_secs()
                 ),
             );
@@ -245,7 +245,7 @@ pub fn guard(
             return refuse(
                 log,
                 "scale-in-cooldown",
-                format!("The last scale-in was {}s ago.", now - last),
+                format!("The last scale-in was {}s ago.", now.saturating_sub(last)),
             );
         }
         let to = target.max(effective.saturating_sub(cfg.max_step_down));
@@ -279,7 +279,7 @@ pub fn guard(
             "scale-in-cooldown",
             format!(
                 "The last scaling was {}s ago; the scale-in cooldown is {}s.",
-                now - last,
+                now.saturating_sub(last),
                 cfg.scale_in_cooldown.as_secs()
             ),
         );

@@ -101,24 +101,27 @@ impl Service {
             .fold(self.next_tick, u64::min)
     }
 
-    /// Advances the drains due at `now`.
+    /// Advances the drains due at `now`; what they did goes into the next tick's record.
     pub async fn pump<P: Provider>(
         &mut self,
         p: &P,
         journal: &dyn Journal,
         events: &Events,
         now: u64,
-    ) -> Result<Vec<ActionOutcome>, JournalError> {
-        execute::advance_drains(
+    ) -> Result<(), JournalError> {
+        let svc = &self.spec.svc;
+        let done = execute::advance_drains(
             p,
-            &self.spec.svc,
+            svc,
             &mut self.drains,
             &self.spec.drain,
             journal,
             events,
             now,
         )
-        .await
+        .await?;
+        self.carried.extend(done);
+        Ok(())
     }
 
     /// Runs one tick at `now` and schedules the next.

@@ -1,0 +1,189 @@
+//! `autoscaler run`: the daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use autoscaler::config::{Config, ProviderConfig};
+use autoscaler::daemon::setup::{self, service_ref};
+use autoscaler::daemon::{Daemon, http};
+use autoscaler::events::Events;
+use autoscaler::providers::Provider;
+use autoscaler::runtime::PolicyEngine;
+use autoscaler::runtime::reload::PolicyWatcher;
+use autoscaler::tick::{record::TickRecord, status_line};
+use clap::Args;
+use tokio::sync::watch;
+
+/// Options of `autoscaler run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The TOML config file (see examples/demo.toml).
+    #[arg(long, short, value_name = "FILE")]
+    config: PathBuf,
+    /// Decide and record, but execute nothing, for every service.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not print a status line per tick.
+    #[arg(long)]
+    no_status: bool,
+}
+
+impl RunArgs {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let cfg = Config::load(&self.config)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(self.run_async(cfg))
+    }
+
+    async fn run_async(self, cfg: Config) -> anyhow::Result<ExitCode> {
+        let cache = cfg
+            .cache_dir
+            .clone()
+            .or_else(PolicyEngine::default_cache_dir);
+        let engine = PolicyEngine::new(cfg.limits.clone(), cache)?;
+        let events = Events::new();
+        match &cfg.provider {
+            ProviderConfig::Sim { .. } => {
+                let (sim, pacer, stop_at) =
+                    setup::sim_world(&cfg)?.expect("a sim config gives a sim world");
+                let services = setup::load_services(&cfg, &engine, pacer.now(), self.dry_run)?;
+                let mut daemon =
+                    setup::open(&cfg, sim.clone(), pacer, engine, services, events, true)?;
+                daemon.stop_at = stop_at;
+                let start = daemon.pacer.now();
+                if !self.no_status {
+                    let sim = sim.clone();
+                    let refs: std::collections::HashMap<String, _> = cfg
+                        .services
+                        .iter()
+                        .map(|s| (service_ref(s).key(), service_ref(s)))
+                        .collect();
+                    daemon.on_tick = Some(Box::new(move |r: &TickRecord| {
+                        let t = r.at - start;
+                        let load = refs
+                            .get(&r.service)
+                            .and_then(|svc| sim.with_world(|w| w.arrival_rate(svc)))
+                            .unwrap_or(0.0);
+                        println!(
+                            "[day {} {:02}:{:02}] {}  load {:>5.1}/min  {}",
+                            t / 86_400,
+                            t % 86_400 / 3600,
+                            t % 3600 / 60,
+                            r.service,
+                            load,
+                            status_line(r)
+                        );
+                    }));
+                }
+                let code = drive(&cfg, &mut daemon).await?;
+                print_summary(&daemon);
+                for s in &cfg.services {
+                    if let Some(st) = sim.stats(&service_ref(s)) {
+                        println!(
+                            "  {}/{} (simulated): sessions started {}, ended {}, killed {}, refused {}; task-hours {:.1}; peak tasks {}",
+                            s.cluster,
+                            s.name,
+                            st.sessions_started,
+                            st.sessions_ended,
+                            st.sessions_killed,
+                            st.sessions_refused,
+                            st.task_seconds as f64 / 3600.0,
+                            st.peak_tasks
+                        );
+                    }
+                }
+                Ok(code)
+            }
+            ProviderConfig::Aws { .. } => {
+                anyhow::bail!("provider.kind = \"aws\" is not available in this build yet")
+            }
+        }
+    }
+}
+
+/// Runs `daemon` with the config's HTTP endpoint, hot reload and signal handling.
+async fn drive<P: Provider + 'static>(
+    cfg: &Config,
+    daemon: &mut Daemon<P>,
+) -> anyhow::Result<ExitCode> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signals = stop_tx.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = signals.send(true);
+    });
+    if let Some(h) = &cfg.http {
+        let listener = tokio::net::TcpListener::bind(h.listen)
+            .await
+            .with_context(|| {
+                format!("cannot listen on {} (the `http.listen` setting)", h.listen)
+            })?;
+        tracing::info!(
+            "Serving /healthz, /metrics and /v1/services on http://{}.",
+            h.listen
+        );
+        let router = http::router(daemon.board.clone(), daemon.events.clone());
+        let mut rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = http::serve(listener, router, shutdown).await {
+                tracing::error!("The HTTP endpoint failed: {e}");
+            }
+        });
+    }
+    let files: Vec<PathBuf> = cfg
+        .services
+        .iter()
+        .flat_map(|s| std::iter::once(s.policy.clone()).chain(s.shadows.clone()))
+        .collect();
+    let watcher = match PolicyWatcher::watch(&files) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("Cannot watch the policy files, so hot reload is off: {e}");
+            None
+        }
+    };
+    let result = daemon.run(stop_rx, watcher).await;
+    let _ = stop_tx.send(true);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn print_summary<P: Provider>(daemon: &Daemon<P>) {
+    println!("\nSummary:");
+    for (service, t) in &daemon.totals {
+        let drains: Vec<String> = t.drains.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "  {service}: {} ticks, {} scale-outs, {} scale-ins, drains [{}], {} policy faults, {} reloads",
+            t.ticks,
+            t.scale_outs,
+            t.scale_ins,
+            if drains.is_empty() {
+                "none".to_string()
+            } else {
+                drains.join(", ")
+            },
+            t.faults,
+            t.reloads
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Building a daemon from a [`Config`]: policies, services, the provider,
+//! the journal and the record files. The CLI and the tests share it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{Board, Daemon, Pacer};
+use crate::config::{Config, ProviderConfig};
+use crate::events::Events;
+use crate::providers::sim::SimProvider;
+use crate::providers::{Clock, Provider, ServiceRef};
+use crate::runtime::{LoadError, Policy, PolicyEngine};
+use crate::sim::SimError;
+use crate::tick::record::{JsonlSink, RecordSink};
+use crate::tick::{Service, ServiceSpec};
+use crate::workflow::{FileJournal, JournalError};
+
+/// Why a daemon could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A policy failed to load.
+    #[error("service {service}: {source}")]
+    Policy {
+        /// The service key.
+        service: String,
+        /// The load error (it names the file).
+        source: LoadError,
+    },
+    /// The simulated cluster refused its config.
+    #[error("simulated cluster: {0}")]
+    Sim(#[from] SimError),
+    /// The journal could not be opened.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The state directory or a record file is unusable.
+    #[error("state directory {path}: {source} (check the `state_dir` setting and its permissions)")]
+    StateDir {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The `ServiceRef` of a configured service.
+pub fn service_ref(s: &crate::config::ServiceConfig) -> ServiceRef {
+    ServiceRef {
+        cluster: s.cluster.clone(),
+        service: s.name.clone(),
+        target_group: s.target_group.clone(),
+    }
+}
+
+/// Loads every service's policies and builds its runtime state, first tick at `now`.
+pub fn load_services(
+    cfg: &Config,
+    engine: &PolicyEngine,
+    now: u64,
+    dry_run: bool,
+) -> Result<Vec<Service>, SetupError> {
+    cfg.services
+        .iter()
+        .map(|s| {
+            let svc = service_ref(s);
+            let load = |path: &PathBuf| {
+                engine
+                    .load_file(path)
+                    .map(|c| Policy::new(engine.clone(), c))
+                    .map_err(|source| SetupError::Policy {
+                        service: svc.key(),
+                        source,
+                    })
+            };
+            let policy = load(&s.policy)?;
+            let shadows = s.shadows.iter().map(load).collect::<Result<Vec<_>, _>>()?;
+            let spec = ServiceSpec {
+                svc: svc.clone(),
+                interval: s.interval.as_secs().max(1),
+                guard: s.guard.clone(),
+                drain: s.drain.clone(),
+                params: s.params.clone(),
+                history_window: s.history.as_secs(),
+                dry_run: dry_run || s.dry_run,
+                policy_path: Some(s.policy.clone()),
+                shadow_paths: s.shadows.clone(),
+            };
+            Ok(Service::new(spec, policy, shadows, now))
+        })
+        .collect()
+}
+
+/// The simulated cluster a `provider.kind = "sim"` config describes, with its pacer and end time.
+pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>)>, SetupError> {
+    let ProviderConfig::Sim {
+        world,
+        speed,
+        duration,
+    } = &cfg.provider
+    else {
+        return Ok(None);
+    };
+    let sim = SimProvider::new(world.clone())?;
+    for s in &cfg.services {
+        sim.add_service(service_ref(s), &s.sim.clone().unwrap_or_default())?;
+    }
+    let stop_at = duration.map(|d| sim.now() + d.as_secs());
+    Ok(Some((
+        sim.clone(),
+        Pacer::Sim { sim, speed: *speed },
+        stop_at,
+    )))
+}
+
+/// A daemon over `provider` with the config's journal, records and state files,
+/// unfinished drains resumed and saved state restored.
+///
+/// With `fresh`, the state directory's files are cleared first: a simulated
+/// world is new on every run, so an earlier run's drains, cooldowns and
+/// records would not describe it.
+pub fn open<P: Provider>(
+    cfg: &Config,
+    provider: P,
+    pacer: Pacer,
+    engine: PolicyEngine,
+    services: Vec<Service>,
+    events: Events,
+    fresh: bool,
+) -> Result<Daemon<P>, SetupError> {
+    let dir = &cfg.state_dir;
+    std::fs::create_dir_all(dir).map_err(|source| SetupError::StateDir {
+        path: dir.clone(),
+        source,
+    })?;
+    if fresh {
+        for file in [
+            "drains.jsonl",
+            "state.json",
+            "decisions.jsonl",
+            "reloads.jsonl",
+        ] {
+            match std::fs::remove_file(dir.join(file)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(SetupError::StateDir {
+                        path: dir.join(file),
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    let journal = FileJournal::open(&dir.join("drains.jsonl"))?;
+    let records = dir.join("decisions.jsonl");
+    let sink: Box<dyn RecordSink> =
+        Box::new(
+            JsonlSink::open(&records).map_err(|source| SetupError::StateDir {
+                path: records.clone(),
+                source,
+            })?,
+        );
+    let board: Board = Arc::new(Mutex::new(BTreeMap::new()));
+    let state_file = dir.join("state.json");
+    let mut daemon = Daemon {
+        provider,
+        pacer,
+        engine,
+        services,
+        journal: Arc::new(journal),
+        sink,
+        events,
+        board,
+        state_file: Some(state_file.clone()),
+        reload_log: Some(dir.join("reloads.jsonl")),
+        stop_at: None,
+        on_tick: None,
+        totals: BTreeMap::new(),
+    };
+    daemon.restore_state(&state_file);
+    daemon.resume()?;
+    Ok(daemon)
+}
