@@ -43,6 +43,9 @@ pub struct ServiceStatus {
     pub last: Option<TickRecord>,
 }
 
+/// A callback run with every tick record.
+pub type TickHook = Box<dyn FnMut(&TickRecord) + Send>;
+
 /// The services' current state, shared with the HTTP endpoint.
 pub type Board = Arc<Mutex<BTreeMap<String, ServiceStatus>>>;
 
@@ -99,7 +102,7 @@ pub struct Daemon<P: Provider> {
     /// Stop once this time has come.
     pub stop_at: Option<u64>,
     /// Called with every tick record (the CLI prints status lines with it).
-    pub on_tick: Option<Box<dyn FnMut(&TickRecord) + Send>>,
+    pub on_tick: Option<TickHook>,
     /// Totals per service.
     pub totals: BTreeMap<String, ServiceTotals>,
 }
