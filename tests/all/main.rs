@@ -1,5 +1,9 @@
 //! The one integration-test binary of the project: a module per area.
 
+mod e2e;
 mod golden;
+mod http;
+mod reload;
 mod runtime;
+mod sim_run;
 mod support;

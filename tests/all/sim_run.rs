@@ -1,0 +1,110 @@
+//! A harness for end-to-end runs: a daemon built from a TOML config through
+//! the same setup code as `autoscaler run`, on the simulated cluster, driven
+//! as fast as the machine allows (virtual time, no wall-clock sleeping).
+
+use std::sync::{Arc, Mutex};
+
+use autoscaler::config::Config;
+use autoscaler::daemon::Daemon;
+use autoscaler::daemon::setup;
+use autoscaler::events::Events;
+use autoscaler::providers::sim::SimProvider;
+use autoscaler::providers::{Clock, ServiceRef};
+use autoscaler::runtime::{Limits, PolicyEngine};
+use autoscaler::sim::SimStats;
+use autoscaler::tick::record::TickRecord;
+
+/// One simulated service under the real daemon.
+pub struct SimRun {
+    pub daemon: Daemon<SimProvider>,
+    pub sim: SimProvider,
+    pub svc: ServiceRef,
+    /// Keeps the state directory alive for the run.
+    pub dir: tempfile::TempDir,
+    records: Arc<Mutex<Vec<TickRecord>>>,
+}
+
+/// `[provider]` and `[[service]]` tables around a service body; `policy` is a path.
+pub fn config(policy: &str, service_body: &str) -> String {
+    format!(
+        r#"
+[provider]
+kind = "sim"
+speed = 0
+[provider.world]
+seed = 11
+
+[[service]]
+name = "web"
+cluster = "e2e"
+target_group = "web-tg"
+interval = "60s"
+policy = "{policy}"
+{service_body}
+"#
+    )
+}
+
+impl SimRun {
+    /// Builds the daemon from `toml` (its `state_dir` is set to a temporary folder).
+    pub fn new(toml: &str) -> SimRun {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("state_dir = {:?}\n{toml}", dir.path().join("state"));
+        let cfg = Config::parse(&text, &dir.path().join("e2e.toml")).expect("test config parses");
+        let engine = PolicyEngine::new(cfg.limits.clone(), None).unwrap();
+        let (sim, pacer, stop_at) = setup::sim_world(&cfg).unwrap().unwrap();
+        let services = setup::load_services(&cfg, &engine, sim.now(), false).unwrap();
+        let mut daemon = setup::open(
+            &cfg,
+            sim.clone(),
+            pacer,
+            engine,
+            services,
+            Events::quiet(),
+            true,
+        )
+        .unwrap();
+        daemon.stop_at = stop_at;
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let sink = records.clone();
+        daemon.on_tick = Some(Box::new(move |r: &TickRecord| {
+            sink.lock().unwrap().push(r.clone())
+        }));
+        let svc = setup::service_ref(&cfg.services[0]);
+        SimRun {
+            daemon,
+            sim,
+            svc,
+            dir,
+            records,
+        }
+    }
+
+    /// Runs the daemon until virtual time `t`.
+    pub async fn run_until(&mut self, t: u64) {
+        while self.sim.now() < t {
+            self.daemon.step().await.expect("the daemon steps");
+            let next = self.daemon.next_wake().min(t);
+            self.daemon
+                .pacer
+                .wait_until(next.max(self.sim.now() + 1).min(t))
+                .await;
+        }
+    }
+
+    /// Every tick record so far.
+    pub fn records(&self) -> Vec<TickRecord> {
+        self.records.lock().unwrap().clone()
+    }
+
+    /// The simulated service's figures.
+    pub fn stats(&self) -> SimStats {
+        self.sim.stats(&self.svc).unwrap()
+    }
+}
+
+/// An engine with default limits, for tests that build policies by hand.
+#[allow(dead_code)]
+pub fn engine() -> PolicyEngine {
+    PolicyEngine::new(Limits::default(), None).unwrap()
+}
