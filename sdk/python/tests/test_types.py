@@ -95,3 +95,49 @@ class TypesMatchWit(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+BINDINGS = Path(__file__).resolve().parents[3] / "target" / "polyglot" / "bindings" / "python"
+
+
+@unittest.skipUnless((BINDINGS / "wit_world").is_dir(), "no generated bindings (scripts/build-polyglot makes them)")
+class TypesMatchGeneratedBindings(unittest.TestCase):
+    """When scripts/build-polyglot has generated the bindings, compare with them directly."""
+
+    def test_same_classes_fields_and_members(self):
+        import importlib.util
+        import sys
+
+        sys.path.insert(0, str(BINDINGS))
+        try:
+            spec = importlib.util.spec_from_file_location("_generated_types", BINDINGS / "wit_world" / "imports" / "types.py")
+            generated = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(generated)
+        finally:
+            sys.path.remove(str(BINDINGS))
+        names = [n for n, v in vars(generated).items() if isinstance(v, type) and v.__module__ == generated.__name__]
+        self.assertIn("Snapshot", names)
+        for name in names:
+            with self.subTest(name=name):
+                ours, theirs = getattr(types, name), getattr(generated, name)
+                if issubclass(theirs, Enum):
+                    self.assertEqual([(m.name, m.value) for m in ours], [(m.name, m.value) for m in theirs])
+                else:
+                    self.assertEqual(
+                        [(n, render(t)) for n, t in typing.get_type_hints(ours).items()],
+                        [(n, render(t)) for n, t in typing.get_type_hints(theirs).items()],
+                    )
+
+
+def render(t) -> str:
+    """A type annotation as text, without module paths, e.g. `Optional[List[Task]]`."""
+    args = typing.get_args(t)
+    origin = typing.get_origin(t)
+    if origin is typing.Union and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return f"Optional[{render(inner)}]"
+    if origin is typing.Union:
+        return f"Union[{', '.join(render(a) for a in args)}]"
+    if origin is list:
+        return f"List[{render(args[0])}]"
+    return t.__name__
