@@ -157,9 +157,11 @@ class MorePolicyTests(unittest.TestCase):
         self.assertIsNone(d.desired, "history reaches back only 700 s")
         d = decide(quiet_history(SnapshotBuilder().running_tasks(2)).param("scale-in-window", -5.0).build())
         self.assertEqual(d.reason, "Scale in: utilization under 30% CPU for 0s; 2 -> 1 tasks through idle tasks.")
+        huge = decide(quiet_history(SnapshotBuilder().running_tasks(2)).param("scale-in-window", 1e30).build())
+        self.assertEqual(huge.reason, "Utilization is within its band.")
 
     def test_parameter_checks(self):
-        for name, value in [("session-capacity", 0.5), ("session-headroom", 0.05), ("session-headroom", 1.5)]:
+        for name, value in [("session-capacity", 0.5), ("session-headroom", 0.05), ("session-headroom", 1.5), ("session-headroom", float("nan"))]:
             with self.subTest(name=name, value=value):
                 with self.assertRaisesRegex(PolicyError, "session-capacity must be >= 1"):
                     decide(SnapshotBuilder().running_tasks(1).param(name, value).build())

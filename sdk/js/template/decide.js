@@ -38,6 +38,7 @@ export function decide(s) {
   if (s.cpu == null) return hold("CPU is not reported yet.");
 
   const current = effectiveDesired(s);
+  // toFixed is fine for a new policy; a port of a Rust policy uses fmtFixed to word reasons alike.
   if (s.cpu > high) {
     return scaleTo(current + 1, `CPU ${s.cpu.toFixed(1)}% is over ${high.toFixed(0)}%; ${current} -> ${current + 1} tasks.`);
   }
