@@ -1,0 +1,48 @@
+// The SDK's shapes must be the contract's: reads wit/policy.wit and checks the
+// enums' cases and the records' fields (camelCase, as componentize-qjs passes
+// them) against what the SDK declares and the test builder produces.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { DRAIN_STEPS, TARGET_HEALTHS, TASK_STATUSES, scaleTo } from "../autoscaler.js";
+import { SnapshotBuilder } from "../testing.js";
+
+const wit = readFileSync(new URL("../../../wit/policy.wit", import.meta.url), "utf8").replace(/\/\/[^\n]*/g, "");
+const items = {};
+for (const [, kind, name, body] of wit.matchAll(/\b(record|enum|variant)\s+([\w-]+)\s*\{([^}]*)\}/g)) {
+  const entries = body.split(",").map((e) => e.trim()).filter(Boolean);
+  items[`${kind} ${name}`] = entries.map((e) => e.split(/[:(]/)[0].trim());
+}
+const camel = (name) => name.replace(/-(\w)/g, (_, c) => c.toUpperCase());
+
+test("the WIT was parsed", () => {
+  assert.ok(items["record snapshot"].includes("sessions-known"));
+});
+
+test("enums", () => {
+  assert.deepEqual(TASK_STATUSES, items["enum task-status"]);
+  assert.deepEqual(TARGET_HEALTHS, items["enum target-health"]);
+  assert.deepEqual(DRAIN_STEPS, items["enum drain-step"]);
+});
+
+test("records", () => {
+  const s = new SnapshotBuilder()
+    .task((t) => t.draining())
+    .historyCpu([[1, 2]])
+    .param("x", 1)
+    .build();
+  const fields = (name) => items[`record ${name}`].map(camel);
+  assert.deepEqual(Object.keys(s), fields("snapshot"));
+  assert.deepEqual(Object.keys(s.tasks[0]), fields("task"));
+  assert.deepEqual(Object.keys(s.drains[0]), fields("drain"));
+  assert.deepEqual(Object.keys(s.history[0]), fields("tick-summary"));
+  assert.deepEqual(Object.keys(s.params[0]), fields("param"));
+  assert.deepEqual(Object.keys(scaleTo(1, "x")), fields("decision"));
+});
+
+test("variants", () => {
+  assert.deepEqual(items["variant param-value"], ["number", "flag", "text"]);
+  const s = new SnapshotBuilder().param("n", 1).param("f", true).param("t", "x").build();
+  assert.deepEqual(s.params.map((p) => p.value.tag), items["variant param-value"]);
+});

@@ -1,0 +1,81 @@
+"""Turns a plain `decide(snapshot)` function into the component's `policy` export."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Type
+
+from . import rust
+from .types import IN_COMPONENT, Decision, PolicyInfo, Snapshot
+
+
+class PolicyError(Exception):
+    """Raise this from `decide` to refuse a snapshot.
+
+    The host records it as a policy fault and holds the service for the tick.
+    Any other exception becomes a fault too, with its type in the message.
+    """
+
+
+def _check(decision: object) -> Decision:
+    """The decision in the bindings' own type, or PolicyError if it is malformed."""
+    for field in ("desired", "drain", "reason"):
+        if not hasattr(decision, field):
+            raise PolicyError(f"decide returned {type(decision).__name__}, not a Decision (no {field!r})")
+    desired = decision.desired  # type: ignore[attr-defined]
+    drain = list(decision.drain)  # type: ignore[attr-defined]
+    reason = decision.reason  # type: ignore[attr-defined]
+
+    def is_u32(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= rust.U32_MAX
+
+    if desired is not None and not is_u32(desired):
+        hint = " (round it: math.ceil or int)" if isinstance(desired, float) and math.isfinite(desired) else ""
+        raise PolicyError(f"decision.desired must be None or an int in 0..=4294967295, not {desired!r}{hint}")
+    for h in drain:
+        if not is_u32(h):
+            raise PolicyError(f"decision.drain must hold task handles (int), not {h!r}")
+    if not isinstance(reason, str):
+        raise PolicyError(f"decision.reason must be a str, not {type(reason).__name__}")
+    return Decision(desired=desired, drain=drain, reason=reason)
+
+
+def export_policy(decide: Callable[[Snapshot], Decision], name: str, version: str) -> Type:
+    """The class componentize-py exports as the world's `policy` interface.
+
+    Bind it to the name `Policy` at the top level of the app module:
+
+        Policy = export_policy(decide, name="my-policy", version="0.1.0")
+
+    `decide` returns a Decision (see `hold` and `scale_to`) or raises
+    PolicyError. Outside a component the class works the same, returning the
+    Decision, which is how a test can call the exported policy directly.
+    """
+    if IN_COMPONENT:
+        from componentize_py_types import Err  # type: ignore[import-not-found]
+        from wit_world import exports  # type: ignore[import-not-found]
+
+        base: Type = exports.Policy
+    else:
+        Err = None  # noqa: N806
+        base = object
+
+    class Policy(base):  # type: ignore[valid-type, misc]
+        def info(self) -> PolicyInfo:
+            return PolicyInfo(name=name, version=version)
+
+        def decide(self, snapshot: Snapshot) -> Decision:
+            try:
+                return _check(decide(snapshot))
+            except Exception as e:  # noqa: BLE001: every failure is a policy fault
+                if isinstance(e, PolicyError):
+                    message = str(e) or "the policy refused the snapshot"
+                else:
+                    message = f"{type(e).__name__}: {e}"
+                if Err is None:
+                    raise PolicyError(message) from e
+                raise Err(message) from None
+
+    Policy.__name__ = Policy.__qualname__ = "Policy"
+    Policy.__doc__ = f"The exported policy {name} {version}."
+    return Policy
