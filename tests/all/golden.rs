@@ -9,7 +9,7 @@ use crate::support::root;
 fn autoscaler(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_autoscaler"))
         .args(args)
-        .env("AUTOSCALER_CACHE_DIR", root().join("target/test-cache"))
+        .env("AUTOSCALER_CACHE_DIR", crate::support::test_cache())
         .output()
         .expect("runs the autoscaler binary")
 }

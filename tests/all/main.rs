@@ -3,6 +3,7 @@
 mod e2e;
 mod golden;
 mod http;
+mod polyglot;
 mod reload;
 mod runtime;
 mod sim_run;

@@ -10,7 +10,7 @@ use autoscaler::daemon::setup;
 use autoscaler::events::Events;
 use autoscaler::providers::sim::SimProvider;
 use autoscaler::providers::{Clock, ServiceRef};
-use autoscaler::runtime::{Limits, PolicyEngine};
+use autoscaler::runtime::PolicyEngine;
 use autoscaler::sim::SimStats;
 use autoscaler::tick::record::TickRecord;
 
@@ -51,7 +51,9 @@ impl SimRun {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("state_dir = {:?}\n{toml}", dir.path().join("state"));
         let cfg = Config::parse(&text, &dir.path().join("e2e.toml")).expect("test config parses");
-        let engine = PolicyEngine::new(cfg.limits.clone(), None).unwrap();
+        // A shared artifact cache: the 18 MB Python policy compiles once per machine, not per test.
+        let engine =
+            PolicyEngine::new(cfg.limits.clone(), Some(crate::support::test_cache())).unwrap();
         let (sim, pacer, stop_at) = setup::sim_world(&cfg).unwrap().unwrap();
         let services = setup::load_services(&cfg, &engine, sim.now(), false).unwrap();
         let mut daemon = setup::open(
@@ -101,10 +103,4 @@ impl SimRun {
     pub fn stats(&self) -> SimStats {
         self.sim.stats(&self.svc).unwrap()
     }
-}
-
-/// An engine with default limits, for tests that build policies by hand.
-#[allow(dead_code)]
-pub fn engine() -> PolicyEngine {
-    PolicyEngine::new(Limits::default(), None).unwrap()
 }

@@ -19,3 +19,8 @@ pub fn root() -> std::path::PathBuf {
         .unwrap()
         .to_path_buf()
 }
+
+/// The compiled-artifact cache the tests share (under target/).
+pub fn test_cache() -> std::path::PathBuf {
+    root().join("target").join("test-cache")
+}
