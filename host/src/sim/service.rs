@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::config::{SessionLength, SimConfig, SimServiceConfig, Usage};
 use super::error::SimError;
 use super::events::{Event, EventQueue};
+use super::lifecycle::FIRST_HOST;
 use super::random::{self, Rngs};
 use super::sessions::Arrivals;
 use super::stats::Counters;
@@ -125,7 +126,7 @@ impl ServiceSim {
             live: Vec::new(),
             by_id: HashMap::new(),
             by_ip: HashMap::new(),
-            next_host: 4,
+            next_host: FIRST_HOST,
             desired: config.initial_tasks,
             routing: Routing::default(),
             arrivals: Arrivals::default(),
