@@ -85,8 +85,8 @@ pub enum Workload {
     },
     /// Replay of a JSON-lines trace file (see [`crate::sim`] for its format).
     Trace {
-        /// The trace file, as given (relative paths are relative to the
-        /// process's working directory).
+        /// The trace file. In a config file, a relative path is relative to
+        /// the config file's folder.
         path: PathBuf,
         /// Whether the trace starts over when it ends; otherwise the rate is 0 after it.
         #[serde(default)]
