@@ -22,9 +22,12 @@
 //! - [`runtime`]: the wasmtime engine, the compiled-component cache and hot reload;
 //! - [`workflow`]: the durable drain state machine and its journal;
 //! - [`daemon`]: the long-running service loops and the HTTP endpoint;
+//! - [`backtest`]: policies run through the daemon on the simulated cluster,
+//!   compared side by side and against an offline oracle, with a report;
 //! - [`config`]: the TOML config;
 //! - [`model`]: the snapshot and decision types every stage shares.
 
+pub mod backtest;
 pub mod config;
 pub mod daemon;
 pub mod events;

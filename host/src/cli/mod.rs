@@ -5,8 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod compare;
 mod policy;
+mod record;
 mod run;
+mod simulate;
 
 /// Autoscale ECS Fargate services with policies written as WebAssembly
 /// components, without ever stopping a task that carries a live session.
@@ -30,6 +33,14 @@ enum Command {
     /// Check, evaluate and test policy components.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Backtest one policy on a scenario, on virtual time, and print its figures.
+    Simulate(simulate::SimulateArgs),
+    /// Run several policies on the identical scenario and seed, side by side.
+    Compare(compare::CompareArgs),
+    /// List the built-in backtest scenarios.
+    Scenarios,
+    /// Run the daemon and record one service's live sessions as a replayable trace.
+    Record(record::RecordArgs),
 }
 
 impl Cli {
@@ -38,6 +49,10 @@ impl Cli {
         match self.command {
             Command::Run(args) => args.run(),
             Command::Policy(cmd) => cmd.run(),
+            Command::Simulate(args) => args.run(),
+            Command::Compare(args) => args.run(),
+            Command::Scenarios => simulate::list_scenarios(),
+            Command::Record(args) => args.run(),
         }
     }
 }

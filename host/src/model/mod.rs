@@ -2,6 +2,7 @@
 //! with the JSON forms that `policy eval`, `policy test` and the decision log use.
 
 mod decision;
+mod digest;
 mod snapshot;
 
 pub use decision::Decision;

@@ -216,11 +216,10 @@ impl Snapshot {
         self.tasks.iter().find(|t| t.id == id)
     }
 
-    /// A sha256 of the snapshot's canonical JSON, for decision records.
+    /// A sha256 (first 12 bytes, hex) of the snapshot's canonical binary
+    /// form, for decision records (see `model/digest.rs`).
     pub fn digest(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let json = serde_json::to_vec(self).expect("a snapshot always serializes");
-        hex::encode(&Sha256::digest(&json)[..12])
+        super::digest::of(self)
     }
 
     /// A realistic sample: four tasks, two of them idle, CPU low, with history.

@@ -127,6 +127,7 @@ mod tests;
 
 pub use config::{MAX_TASKS_PER_SERVICE, SessionLength, SimConfig, SimServiceConfig, Usage};
 pub use error::SimError;
+pub use sessions::SessionArrival;
 pub use stats::SimStats;
 pub use task::{SimTask, StopCause};
 pub use trace::Trace;

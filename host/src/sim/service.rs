@@ -8,7 +8,7 @@ use super::error::SimError;
 use super::events::{Event, EventQueue};
 use super::lifecycle::FIRST_HOST;
 use super::random::{self, Rngs};
-use super::sessions::Arrivals;
+use super::sessions::{Arrivals, SessionArrival};
 use super::stats::Counters;
 use super::targets::Routing;
 use super::task::{Task, TaskKey};
@@ -96,6 +96,8 @@ pub(crate) struct ServiceSim {
     pub running: u32,
     /// Sessions active across tasks.
     pub active_sessions: u64,
+    /// Every arrival since logging was turned on, when it is on (backtests).
+    pub arrival_log: Option<Vec<SessionArrival>>,
 }
 
 impl ServiceSim {
@@ -135,6 +137,7 @@ impl ServiceSim {
             billable: 0,
             running: 0,
             active_sessions: 0,
+            arrival_log: None,
         };
         for _ in 0..config.initial_tasks {
             s.launch(now, true);

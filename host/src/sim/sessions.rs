@@ -7,6 +7,18 @@ use super::random;
 use super::service::ServiceSim;
 use super::task::TaskKey;
 
+/// One session arrival as the workload produced it: when, and how long the
+/// session was drawn to last, whether it then landed on a task or was refused.
+/// Policy-independent: the backtester's oracle and its check that two runs
+/// faced the same users read these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionArrival {
+    /// The arrival time, in seconds.
+    pub at: u64,
+    /// The drawn session length, in seconds (at least 1).
+    pub duration: u64,
+}
+
 /// The arrival process within the current minute.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Arrivals {
@@ -65,6 +77,9 @@ impl ServiceSim {
     /// shift later draws), then it lands on a healthy task with room or is refused.
     pub(crate) fn on_arrival(&mut self, now: u64) {
         let duration = self.draw_duration();
+        if let Some(log) = self.arrival_log.as_mut() {
+            log.push(SessionArrival { at: now, duration });
+        }
         match self.pick_target() {
             Some(k) => self.start_session(k, now, duration),
             None => self.counters.sessions_refused += 1,

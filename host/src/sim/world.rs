@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::config::{SimConfig, SimServiceConfig};
 use super::error::SimError;
 use super::service::ServiceSim;
+use super::sessions::SessionArrival;
 use super::stats::SimStats;
 use super::task::SimTask;
 use crate::model::TaskStatus;
@@ -219,6 +220,26 @@ impl SimWorld {
     /// Every listed task of the service with its session figures.
     pub fn sim_tasks(&self, svc: &ServiceRef) -> Option<Vec<SimTask>> {
         self.find(svc).ok().map(ServiceSim::sim_tasks)
+    }
+
+    /// Starts logging the service's session arrivals (time and drawn length,
+    /// refused ones included), for [`SimWorld::drain_arrivals`].
+    pub fn log_arrivals(&mut self, svc: &ServiceRef) -> ProviderResult<()> {
+        let s = self.find_mut(svc)?;
+        s.arrival_log.get_or_insert_with(Vec::new);
+        Ok(())
+    }
+
+    /// Moves the arrivals logged since the last call to the end of `out`, oldest first.
+    pub fn drain_arrivals(
+        &mut self,
+        svc: &ServiceRef,
+        out: &mut Vec<SessionArrival>,
+    ) -> ProviderResult<()> {
+        if let Some(log) = self.find_mut(svc)?.arrival_log.as_mut() {
+            out.append(log);
+        }
+        Ok(())
     }
 
     /// The workload's arrival rate per minute now, for plots and checks.

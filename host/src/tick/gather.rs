@@ -92,7 +92,7 @@ pub async fn gather<P: Provider>(
             }
         };
 
-    let mut targets = HashMap::new();
+    let mut targets = HashMap::with_capacity(tasks.len());
     let mut infos = Vec::with_capacity(tasks.len());
     for t in tasks
         .into_iter()
@@ -123,7 +123,7 @@ pub async fn gather<P: Provider>(
         });
     }
     // A stable order, so the same world gives the same snapshot (and digest).
-    infos.sort_by(|a, b| a.id.cmp(&b.id));
+    infos.sort_unstable_by(|a, b| a.id.cmp(&b.id));
 
     let snapshot = Snapshot {
         cluster: svc.cluster.clone(),

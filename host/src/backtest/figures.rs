@@ -1,0 +1,443 @@
+//! The figures of a run, and exactly what each one means.
+//!
+//! - **task-hours**: billed task time, from each task's launch
+//!   (PROVISIONING) to STOPPED, as Fargate bills; **cost** is task-hours
+//!   times the task-hour price, `task_vcpu × vcpu_hour + task_memory_gb ×
+//!   gb_hour` (defaults: 1 vCPU and 2 GB at $0.04048 and $0.004445, so
+//!   $0.04937 per task-hour); **vs oracle** is task-hours over the oracle's
+//!   (see [`super::oracle`]).
+//! - **sessions killed**: sessions still active when their task reached
+//!   STOPPING (a scale-in or a stop took the task from under them); the
+//!   safety figure. **Refused**: arrivals that found no healthy task with room.
+//! - **minutes CPU over target**: minutes whose service CPU, as the metrics
+//!   published it (the average over the tasks up in that minute), was over
+//!   the target (default 75 %).
+//! - **scale-outs / scale-ins**: ticks whose guarded action was executed: a
+//!   raised desired count; drains started (or, for the session-unaware
+//!   reference, a lowered desired count).
+//! - **drains**: workflows started, and finished as stopped (the task left),
+//!   aborted (a session appeared; the task rejoined the pool) or rolled back
+//!   (an error or the deadline; undone).
+//! - **reaction time**: the service is *overloaded* in a minute when its
+//!   published CPU for that minute is over the target or a session was
+//!   refused in it. An *episode* starts at the first overloaded minute after
+//!   one that was not (or at the start of the run), at that minute's start.
+//!   Its reaction time runs from there to the first executed scale-out at or
+//!   after it; an overloaded minute that comes back before that scale-out
+//!   belongs to the same episode. p50 and p95 are nearest-rank percentiles
+//!   over the answered episodes; an episode with no scale-out after it is
+//!   counted as unanswered. The figure includes the metrics' publication
+//!   delay, as it would live; a policy that scales out before any overload
+//!   has no episode to answer.
+//! - **policy faults**: ticks whose live policy call faulted (the tick held).
+//! - **policy call time** (wall clock, so not reproducible): the live
+//!   `decide` call's mean and p95, snapshot conversion included.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::oracle::OracleFigures;
+use super::run::{Series, TickLog};
+use super::scenario::Scenario;
+use crate::sim::SimStats;
+
+/// Fargate prices and the task size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pricing {
+    /// USD per vCPU-hour.
+    pub vcpu_hour: f64,
+    /// USD per GB-hour of memory.
+    pub gb_hour: f64,
+    /// vCPUs per task.
+    pub task_vcpu: f64,
+    /// GB of memory per task.
+    pub task_memory_gb: f64,
+}
+
+impl Default for Pricing {
+    fn default() -> Self {
+        Pricing {
+            vcpu_hour: 0.04048,
+            gb_hour: 0.004445,
+            task_vcpu: 1.0,
+            task_memory_gb: 2.0,
+        }
+    }
+}
+
+impl Pricing {
+    /// USD per task-hour.
+    pub fn task_hour_usd(&self) -> f64 {
+        self.task_vcpu * self.vcpu_hour + self.task_memory_gb * self.gb_hour
+    }
+
+    /// Checks every value; the error names the field.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (field, v) in [
+            ("cost.vcpu_hour", self.vcpu_hour),
+            ("cost.gb_hour", self.gb_hour),
+            ("cost.task_vcpu", self.task_vcpu),
+            ("cost.task_memory_gb", self.task_memory_gb),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((field, format!("expected a number at least 0, found {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Prices given on the command line, each replacing the scenario's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PricingOverrides {
+    /// USD per vCPU-hour.
+    pub vcpu_hour: Option<f64>,
+    /// USD per GB-hour.
+    pub gb_hour: Option<f64>,
+    /// vCPUs per task.
+    pub task_vcpu: Option<f64>,
+    /// GB per task.
+    pub task_memory_gb: Option<f64>,
+}
+
+impl PricingOverrides {
+    /// Applies the given values.
+    pub fn apply(&self, p: &mut Pricing) {
+        let set = |dst: &mut f64, v: Option<f64>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut p.vcpu_hour, self.vcpu_hour);
+        set(&mut p.gb_hour, self.gb_hour);
+        set(&mut p.task_vcpu, self.task_vcpu);
+        set(&mut p.task_memory_gb, self.task_memory_gb);
+    }
+}
+
+/// Session counts over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SessionFigures {
+    /// Sessions that arrived (started plus refused).
+    pub arrived: u64,
+    /// Sessions that landed on a task.
+    pub started: u64,
+    /// Sessions refused for lack of capacity.
+    pub refused: u64,
+    /// Sessions killed when their task stopped: the safety figure.
+    pub killed: u64,
+    /// Sessions that ended normally.
+    pub ended: u64,
+    /// Sessions still active at the end.
+    pub active_at_end: u64,
+}
+
+/// Drain workflows over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DrainFigures {
+    /// Started.
+    pub started: u64,
+    /// Finished with the task stopped.
+    pub stopped: u64,
+    /// Aborted because a session appeared.
+    pub aborted: u64,
+    /// Rolled back after an error or the deadline.
+    pub rolled_back: u64,
+}
+
+/// Reaction to overload (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Reaction {
+    /// Overload episodes.
+    pub episodes: u64,
+    /// Episodes a scale-out answered.
+    pub answered: u64,
+    /// Median reaction time, in seconds.
+    pub p50_s: Option<u64>,
+    /// 95th-percentile reaction time, in seconds.
+    pub p95_s: Option<u64>,
+}
+
+/// A run's figures: all of them reproducible from the scenario and seed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// Ticks run.
+    pub ticks: u64,
+    /// Billed task-hours.
+    pub task_hours: f64,
+    /// Their cost in USD.
+    pub cost_usd: f64,
+    /// Task-hours over the oracle's.
+    pub vs_oracle: f64,
+    /// The most tasks alive at once.
+    pub peak_tasks: u32,
+    /// Sessions.
+    pub sessions: SessionFigures,
+    /// Minutes whose published CPU was over the target.
+    pub cpu_over_target_minutes: u64,
+    /// Executed scale-outs.
+    pub scale_outs: u64,
+    /// Executed scale-ins.
+    pub scale_ins: u64,
+    /// Drain workflows.
+    pub drains: DrainFigures,
+    /// Reaction to overload.
+    pub reaction: Reaction,
+    /// Ticks whose live policy faulted.
+    pub policy_faults: u64,
+    /// Ticks whose gather failed.
+    pub gather_failures: u64,
+    /// A digest of every session arrival (time and drawn length): equal
+    /// digests mean the runs faced the same users.
+    pub arrivals_digest: String,
+}
+
+/// What [`Figures::compute`] reads.
+pub struct Inputs<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The sim's totals at the end.
+    pub stats: &'a SimStats,
+    /// What the ticks recorded.
+    pub ticks: &'a TickLog,
+    /// Minute by minute.
+    pub series: &'a Series,
+    /// The oracle over the run.
+    pub oracle: &'a OracleFigures,
+    /// Arrivals counted from the sim's log.
+    pub arrivals: u64,
+    /// Their digest.
+    pub arrivals_digest: String,
+    /// The CPU target, in percent.
+    pub cpu_target: f64,
+    /// When the run started.
+    pub start: u64,
+}
+
+impl Figures {
+    /// The figures of a finished run.
+    pub fn compute(i: &Inputs<'_>) -> Figures {
+        let task_hours = i.stats.task_seconds as f64 / 3600.0;
+        let finished = |kind: &str| {
+            i.ticks
+                .drains_finished
+                .iter()
+                .filter(|(_, k)| k == kind)
+                .count() as u64
+        };
+        Figures {
+            ticks: i.ticks.ticks,
+            task_hours: round(task_hours, 4),
+            cost_usd: round(task_hours * i.scenario.cost.task_hour_usd(), 4),
+            vs_oracle: if i.oracle.task_hours > 0.0 {
+                round(task_hours / i.oracle.task_hours, 4)
+            } else {
+                0.0
+            },
+            peak_tasks: i.stats.peak_tasks,
+            sessions: SessionFigures {
+                arrived: i.arrivals,
+                started: i.stats.sessions_started,
+                refused: i.stats.sessions_refused,
+                killed: i.stats.sessions_killed,
+                ended: i.stats.sessions_ended,
+                active_at_end: i.stats.sessions_active,
+            },
+            cpu_over_target_minutes: i
+                .series
+                .cpu
+                .iter()
+                .filter(|c| c.is_some_and(|c| f64::from(c) > i.cpu_target))
+                .count() as u64,
+            scale_outs: i.ticks.scale_outs.len() as u64,
+            scale_ins: i.ticks.scale_ins.len() as u64,
+            drains: DrainFigures {
+                started: i.ticks.drains_started.len() as u64,
+                stopped: finished("stopped"),
+                aborted: finished("aborted"),
+                rolled_back: finished("rolled-back"),
+            },
+            reaction: reaction(i.series, i.cpu_target, &i.ticks.scale_outs, i.start),
+            policy_faults: i.ticks.faults.values().sum(),
+            gather_failures: i.ticks.gather_failures,
+            arrivals_digest: i.arrivals_digest.clone(),
+        }
+    }
+}
+
+/// Rounds to `places` decimals, so JSON stays readable.
+pub fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// Reaction times to overload episodes (see the module docs). `scale_outs`
+/// are executed scale-out times, in order.
+pub fn reaction(series: &Series, cpu_target: f64, scale_outs: &[u64], start: u64) -> Reaction {
+    let minutes = series.refused.len().min(series.cpu.len());
+    let overloaded = |m: usize| {
+        series.cpu[m].is_some_and(|c| f64::from(c) > cpu_target) || series.refused[m] > 0
+    };
+    let (mut episodes, mut times) = (0u64, Vec::new());
+    // Overloads before this time belong to the episode already open.
+    let mut open_until = 0u64;
+    for m in 0..minutes {
+        if !overloaded(m) || (m > 0 && overloaded(m - 1)) {
+            continue;
+        }
+        let onset = start + 60 * m as u64;
+        if onset < open_until {
+            continue;
+        }
+        episodes += 1;
+        let i = scale_outs.partition_point(|&t| t < onset);
+        match scale_outs.get(i) {
+            Some(&answer) => {
+                times.push(answer - onset);
+                open_until = answer;
+            }
+            None => open_until = u64::MAX,
+        }
+    }
+    times.sort_unstable();
+    Reaction {
+        episodes,
+        answered: times.len() as u64,
+        p50_s: percentile(&times, 50.0),
+        p95_s: percentile(&times, 95.0),
+    }
+}
+
+/// The nearest-rank percentile of sorted values.
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Counts drains per minute into the series.
+pub fn bucket_ticks(ticks: &TickLog, start: u64, series: &mut Series) {
+    let minute = |t: u64| ((t - start) / 60) as usize;
+    for &t in &ticks.drains_started {
+        if let Some(n) = series.drains_started.get_mut(minute(t)) {
+            *n += 1;
+        }
+    }
+    for (t, kind) in &ticks.drains_finished {
+        let column = if kind == "stopped" {
+            &mut series.drains_stopped
+        } else {
+            &mut series.drains_aborted
+        };
+        if let Some(n) = column.get_mut(minute(*t)) {
+            *n += 1;
+        }
+    }
+}
+
+/// Wall-clock figures: they vary from machine to machine and run to run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timing {
+    /// Mean live policy call time, in microseconds.
+    pub call_mean_us: f64,
+    /// 95th-percentile live policy call time, in microseconds.
+    pub call_p95_us: u32,
+    /// Wall time of the run, in seconds.
+    pub wall_seconds: f64,
+    /// Ticks per wall-clock second.
+    pub ticks_per_second: f64,
+}
+
+impl Timing {
+    /// The timing of a run that took `wall`.
+    pub fn compute(ticks: &TickLog, wall: Duration) -> Timing {
+        let mut calls = ticks.call_micros.clone();
+        calls.sort_unstable();
+        let mean = if calls.is_empty() {
+            0.0
+        } else {
+            calls.iter().map(|&c| f64::from(c)).sum::<f64>() / calls.len() as f64
+        };
+        let secs = wall.as_secs_f64();
+        Timing {
+            call_mean_us: round(mean, 1),
+            call_p95_us: percentile(&calls, 95.0).unwrap_or(0),
+            wall_seconds: round(secs, 3),
+            ticks_per_second: if secs > 0.0 {
+                round(ticks.ticks as f64 / secs, 0)
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(cpu: &[Option<f32>], refused: &[u32]) -> Series {
+        Series {
+            cpu: cpu.to_vec(),
+            refused: refused.to_vec(),
+            ..Series::default()
+        }
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u64> = (1..=20).collect();
+        assert_eq!(percentile(&v, 50.0), Some(10));
+        assert_eq!(percentile(&v, 95.0), Some(19));
+        assert_eq!(percentile(&v, 100.0), Some(20));
+        assert_eq!(percentile(&[7u64], 95.0), Some(7));
+        assert_eq!(percentile::<u64>(&[], 50.0), None);
+    }
+
+    #[test]
+    fn reaction_runs_from_the_first_overloaded_minute_to_the_next_scale_out() {
+        let hot = Some(90.0);
+        let ok = Some(50.0);
+        // Minutes 2-4 hot, answered at 400 s; minute 7 refuses, answered at 430.
+        // Minute 9 hot again, never answered; minute 11 joins that open episode.
+        let s = series(
+            &[ok, ok, hot, hot, hot, ok, ok, ok, ok, hot, ok, hot, ok],
+            &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+        );
+        let r = reaction(&s, 75.0, &[100, 400, 430], 0);
+        assert_eq!(r.episodes, 3);
+        assert_eq!(r.answered, 2);
+        assert_eq!(r.p50_s, Some(10), "430 - 420");
+        assert_eq!(r.p95_s, Some(280), "400 - 120");
+    }
+
+    #[test]
+    fn an_overload_returning_before_its_answer_is_the_same_episode() {
+        let (hot, ok) = (Some(80.0), Some(10.0));
+        let s = series(&[hot, ok, hot, ok], &[0; 4]);
+        let r = reaction(&s, 75.0, &[300], 0);
+        assert_eq!((r.episodes, r.answered, r.p50_s), (1, 1, Some(300)));
+        let calm = series(&[ok, None, ok], &[0; 3]);
+        let r = reaction(&calm, 75.0, &[60], 0);
+        assert_eq!((r.episodes, r.p50_s), (0, None));
+    }
+
+    #[test]
+    fn the_default_task_hour_costs_what_fargate_charges_for_1_vcpu_2_gb() {
+        let p = Pricing::default();
+        assert!((p.task_hour_usd() - 0.04937).abs() < 1e-12);
+        let mut q = p;
+        PricingOverrides {
+            task_memory_gb: Some(4.0),
+            ..Default::default()
+        }
+        .apply(&mut q);
+        assert!((q.task_hour_usd() - (0.04048 + 4.0 * 0.004445)).abs() < 1e-12);
+        q.vcpu_hour = -1.0;
+        assert_eq!(q.validate().unwrap_err().0, "cost.vcpu_hour");
+    }
+}

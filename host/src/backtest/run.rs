@@ -1,0 +1,442 @@
+//! One policy on one scenario, through the real daemon on virtual time.
+//!
+//! The run builds a [`Daemon`] exactly as `autoscaler run` does for one
+//! simulated service (a [`Service`] with its policy component, guardrails,
+//! drain timing and parameters; the [`SimProvider`] behind the provider
+//! traits; the [`Pacer::Sim`] clock at speed 0), except that its drain
+//! journal and decision records stay in memory. Then it loops, as
+//! `Daemon::run` does without the sleeping: `step()` runs whatever is due
+//! (ticks, drain steps), and the pacer moves the sim to the next wake-up, or
+//! to the next minute boundary, whichever is sooner. At every minute boundary
+//! it samples the sim (tasks, sessions, CPU as published) and feeds the
+//! minute's arrivals to the [`Oracle`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::BacktestError;
+use super::figures::{self, Figures, Timing};
+use super::journal::LatestJournal;
+use super::oracle::{Oracle, OracleFigures};
+use super::scenario::Scenario;
+use crate::daemon::{Daemon, Pacer};
+use crate::events::Events;
+use crate::providers::sim::SimProvider;
+use crate::providers::{Clock, ServiceRef};
+use crate::runtime::{Policy, PolicyComponent, PolicyEngine};
+use crate::sim::SessionArrival;
+use crate::tick::guard::Action;
+use crate::tick::record::{JsonlSink, PolicyRef, RecordSink, TickRecord};
+use crate::tick::{Service, ServiceSpec};
+
+/// The label of the session-unaware reference run.
+pub const REFERENCE_LABEL: &str = "AWS-style (session-unaware)";
+
+/// One run to make.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Its label in tables and reports.
+    pub label: String,
+    /// The policy component.
+    pub component: Arc<PolicyComponent>,
+    /// Run as the session-unaware reference: scale-in lowers the desired
+    /// count and ECS picks the tasks to stop, sessions or not.
+    pub reference: bool,
+    /// Also write every decision record to this JSON-lines file.
+    pub records: Option<PathBuf>,
+}
+
+/// What a run measured, minute by minute: entry `i` is the minute `[60 i, 60 i + 60)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    /// The desired count at the minute's end.
+    pub desired: Vec<u32>,
+    /// Tasks running at the minute's end.
+    pub running: Vec<u32>,
+    /// Tasks billed (launched and not yet stopped) at the minute's end.
+    pub billed: Vec<u32>,
+    /// Active sessions at the minute's end.
+    pub sessions: Vec<u32>,
+    /// Sessions that arrived in the minute.
+    pub arrivals: Vec<u32>,
+    /// Sessions refused in the minute.
+    pub refused: Vec<u32>,
+    /// Sessions killed in the minute.
+    pub killed: Vec<u32>,
+    /// The service CPU of the minute as CloudWatch-like metrics published it, if any.
+    pub cpu: Vec<Option<f32>>,
+    /// The oracle's tasks, averaged over the minute.
+    pub oracle_tasks: Vec<f32>,
+    /// Drain workflows started in the minute.
+    pub drains_started: Vec<u32>,
+    /// Drains that stopped their task in the minute.
+    pub drains_stopped: Vec<u32>,
+    /// Drains aborted (a session appeared) or rolled back in the minute.
+    pub drains_aborted: Vec<u32>,
+}
+
+/// What a run's ticks recorded.
+#[derive(Debug, Clone, Default)]
+pub struct TickLog {
+    /// Ticks run.
+    pub ticks: u64,
+    /// Ticks whose live policy faulted, by fault kind.
+    pub faults: BTreeMap<String, u64>,
+    /// Ticks whose gather failed.
+    pub gather_failures: u64,
+    /// Each tick's live policy call time, in microseconds.
+    pub call_micros: Vec<u32>,
+    /// Times of executed scale-outs.
+    pub scale_outs: Vec<u64>,
+    /// Times of executed scale-ins (drains started, or a lowered desired count).
+    pub scale_ins: Vec<u64>,
+    /// Times drain workflows started.
+    pub drains_started: Vec<u64>,
+    /// Times and outcomes (`stopped`, `aborted`, `rolled-back`) of finished drains.
+    pub drains_finished: Vec<(u64, String)>,
+}
+
+impl TickLog {
+    fn observe(&mut self, r: &TickRecord) {
+        self.ticks += 1;
+        if let Some(f) = &r.fault {
+            *self.faults.entry(f.kind.clone()).or_default() += 1;
+        }
+        self.gather_failures += u64::from(r.state.is_none());
+        if r.state.is_some() {
+            self.call_micros
+                .push(u32::try_from(r.call_micros).unwrap_or(u32::MAX));
+        }
+        let set_ok = r.outcomes.iter().any(|o| o.what == "set-desired" && o.ok);
+        match &r.action {
+            Action::ScaleOut { .. } if set_ok => self.scale_outs.push(r.at),
+            Action::ScaleIn { victims, .. } if set_ok || !victims.is_empty() => {
+                self.scale_ins.push(r.at)
+            }
+            _ => {}
+        }
+        for o in &r.outcomes {
+            match o.what.as_str() {
+                "drain-start" => self.drains_started.push(r.at),
+                "drain-finished" => {
+                    let kind = o.detail.split(':').next().unwrap_or_default();
+                    self.drains_finished.push((r.at, kind.to_string()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The daemon's record sink in a backtest: tallies each record, and writes
+/// it to a file too when asked.
+struct Tap {
+    log: Arc<Mutex<TickLog>>,
+    file: Option<JsonlSink>,
+}
+
+impl RecordSink for Tap {
+    fn write(&mut self, record: &TickRecord) -> std::io::Result<()> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(record);
+        match self.file.as_mut() {
+            Some(f) => f.write(record),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// Its label.
+    pub label: String,
+    /// The policy that decided.
+    pub policy: PolicyRef,
+    /// Whether it ran as the session-unaware reference.
+    pub reference: bool,
+    /// The figures.
+    pub figures: Figures,
+    /// The wall-clock figures.
+    pub timing: Timing,
+    /// The oracle over this run's arrivals.
+    pub oracle: OracleFigures,
+    /// Minute by minute.
+    pub series: Series,
+    /// What the ticks recorded.
+    pub ticks: TickLog,
+}
+
+/// The service a scenario simulates.
+pub fn service_ref(scenario: &Scenario) -> ServiceRef {
+    ServiceRef {
+        cluster: "backtest".into(),
+        service: scenario.name.clone(),
+        target_group: format!("{}-tg", scenario.name),
+    }
+}
+
+/// Runs `spec` on `scenario`. `progress` is told the simulated seconds done,
+/// about once per simulated hour.
+pub fn run(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    engine: &PolicyEngine,
+    cpu_target: f64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunOutput, BacktestError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|source| BacktestError::Io {
+            what: "cannot start the backtest's runtime",
+            path: PathBuf::new(),
+            source,
+        })?;
+    rt.block_on(run_async(scenario, spec, engine, cpu_target, progress))
+}
+
+async fn run_async(
+    scenario: &Scenario,
+    spec: &RunSpec,
+    engine: &PolicyEngine,
+    cpu_target: f64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RunOutput, BacktestError> {
+    let sim_err = |source| BacktestError::Sim {
+        scenario: scenario.name.clone(),
+        source,
+    };
+    let svc = service_ref(scenario);
+    let sim = SimProvider::new(scenario.world.clone()).map_err(sim_err)?;
+    sim.add_service(svc.clone(), &scenario.sim)
+        .map_err(sim_err)?;
+    sim.with_world(|w| w.log_arrivals(&svc))
+        .expect("the service was just added");
+
+    let start = sim.now();
+    let end = start + scenario.duration.as_secs();
+    let mut guard = scenario.guard.clone();
+    guard.session_unaware_reference = spec.reference;
+    let service = Service::new(
+        ServiceSpec {
+            svc: svc.clone(),
+            interval: scenario.interval.as_secs().max(1),
+            guard,
+            drain: scenario.drain.clone(),
+            params: scenario.params.clone(),
+            history_window: scenario.history.as_secs(),
+            dry_run: false,
+            policy_path: None,
+            shadow_paths: Vec::new(),
+        },
+        Policy::new(engine.clone(), spec.component.clone()),
+        Vec::new(),
+        start,
+    );
+    let log = Arc::new(Mutex::new(TickLog::default()));
+    let file = match &spec.records {
+        Some(path) => Some(JsonlSink::open(path).map_err(|source| BacktestError::Io {
+            what: "cannot write decision records to",
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let mut daemon = Daemon {
+        provider: sim.clone(),
+        pacer: Pacer::Sim {
+            sim: sim.clone(),
+            speed: 0.0,
+        },
+        engine: engine.clone(),
+        services: vec![service],
+        journal: Arc::new(LatestJournal::default()),
+        sink: Box::new(Tap {
+            log: log.clone(),
+            file,
+        }),
+        events: Events::quiet(),
+        board: Arc::new(Mutex::new(BTreeMap::new())),
+        state_file: None,
+        reload_log: None,
+        stop_at: Some(end),
+        on_tick: None,
+        totals: BTreeMap::new(),
+    };
+
+    let minutes = scenario.duration.as_secs().div_ceil(60) as usize;
+    let mut sampler = Sampler::new(scenario, start, minutes);
+    let wall = Instant::now();
+    let mut reported = 0;
+    loop {
+        let now = sim.now();
+        if now >= end {
+            break;
+        }
+        daemon.step().await?;
+        let next = daemon
+            .next_wake()
+            .min(sampler.next_minute)
+            .min(end)
+            .max(now + 1);
+        daemon.pacer.wait_until(next).await;
+        sampler.observe(&sim, &svc);
+        if sampler.minute >= reported + 60 {
+            reported = sampler.minute;
+            progress(sim.now() - start);
+        }
+    }
+    let wall = wall.elapsed();
+    daemon.sink.flush().map_err(|source| BacktestError::Io {
+        what: "cannot write decision records to",
+        path: spec.records.clone().unwrap_or_default(),
+        source,
+    })?;
+    drop(daemon);
+
+    let stats = sim.stats(&svc).expect("the service is in the sim");
+    let ticks = std::mem::take(&mut *log.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut series = sampler.series;
+    figures::bucket_ticks(&ticks, start, &mut series);
+    let oracle = sampler.oracle.figures(scenario.cost.task_hour_usd());
+    let component = spec.component.as_ref();
+    let figures = Figures::compute(&figures::Inputs {
+        scenario,
+        stats: &stats,
+        ticks: &ticks,
+        series: &series,
+        oracle: &oracle,
+        arrivals: sampler.arrivals,
+        arrivals_digest: hex::encode(&sampler.digest.finalize()[..16]),
+        cpu_target,
+        start,
+    });
+    let timing = Timing::compute(&ticks, wall);
+    Ok(RunOutput {
+        label: spec.label.clone(),
+        policy: PolicyRef {
+            name: component.name.clone(),
+            version: component.version.clone(),
+            sha256: component.sha256.clone(),
+        },
+        reference: spec.reference,
+        figures,
+        timing,
+        oracle,
+        series,
+        ticks,
+    })
+}
+
+/// Reads the sim between steps: arrivals for the oracle and the digest, and
+/// a sample at every minute boundary.
+struct Sampler {
+    start: u64,
+    next_minute: u64,
+    /// Minutes sampled so far.
+    minute: usize,
+    oracle: Oracle,
+    digest: Sha256,
+    arrivals: u64,
+    buf: Vec<SessionArrival>,
+    series: Series,
+    oracle_before: u128,
+    refused_before: u64,
+    killed_before: u64,
+}
+
+impl Sampler {
+    fn new(scenario: &Scenario, start: u64, minutes: usize) -> Sampler {
+        let floor = scenario.guard.min.min(scenario.sim.initial_tasks);
+        let zeros = vec![0u32; minutes];
+        Sampler {
+            start,
+            next_minute: start + 60,
+            minute: 0,
+            oracle: Oracle::new(scenario.capacity(), floor, start),
+            digest: Sha256::new(),
+            arrivals: 0,
+            buf: Vec::new(),
+            series: Series {
+                desired: Vec::with_capacity(minutes),
+                running: Vec::with_capacity(minutes),
+                billed: Vec::with_capacity(minutes),
+                sessions: Vec::with_capacity(minutes),
+                arrivals: zeros.clone(),
+                refused: Vec::with_capacity(minutes),
+                killed: Vec::with_capacity(minutes),
+                cpu: vec![None; minutes],
+                oracle_tasks: Vec::with_capacity(minutes),
+                drains_started: zeros.clone(),
+                drains_stopped: zeros.clone(),
+                drains_aborted: zeros,
+            },
+            oracle_before: 0,
+            refused_before: 0,
+            killed_before: 0,
+        }
+    }
+
+    fn observe(&mut self, sim: &SimProvider, svc: &ServiceRef) {
+        let now = sim.now();
+        let at_minute = now >= self.next_minute;
+        let (stats, util) = sim.with_world(|w| {
+            w.drain_arrivals(svc, &mut self.buf)
+                .expect("the service is in the sim");
+            if at_minute {
+                let util = w.utilization(std::slice::from_ref(svc)).remove(&svc.key());
+                (w.stats(svc), util)
+            } else {
+                (None, None)
+            }
+        });
+        for a in self.buf.drain(..) {
+            self.digest.update(a.at.to_le_bytes());
+            self.digest.update(a.duration.to_le_bytes());
+            self.arrivals += 1;
+            if let Some(n) = self
+                .series
+                .arrivals
+                .get_mut(((a.at - self.start) / 60) as usize)
+            {
+                *n += 1;
+            }
+            self.oracle.arrive(a);
+        }
+        self.oracle.advance_to(now);
+        let Some(stats) = stats else { return };
+        let s = &mut self.series;
+        if s.desired.len() < s.arrivals.len() {
+            s.desired.push(stats.desired);
+            s.running.push(stats.running);
+            s.billed
+                .push(stats.running + stats.pending + stats.stopping);
+            s.sessions
+                .push(u32::try_from(stats.sessions_active).unwrap_or(u32::MAX));
+            s.refused
+                .push((stats.sessions_refused - self.refused_before) as u32);
+            s.killed
+                .push((stats.sessions_killed - self.killed_before) as u32);
+            let oracle_now = self.oracle.task_seconds();
+            s.oracle_tasks
+                .push(((oracle_now - self.oracle_before) as f64 / 60.0) as f32);
+            self.oracle_before = oracle_now;
+        }
+        self.refused_before = stats.sessions_refused;
+        self.killed_before = stats.sessions_killed;
+        if let Some(u) = util
+            && let (Some(cpu), Some(at)) = (u.cpu, u.at)
+            && let Some(slot) = s.cpu.get_mut((at.saturating_sub(self.start) / 60) as usize)
+        {
+            *slot = Some(cpu as f32);
+        }
+        self.minute += 1;
+        self.next_minute += 60;
+    }
+}
