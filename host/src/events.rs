@@ -134,18 +134,26 @@ impl std::fmt::Debug for Events {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> String {
-    let body: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}=\"{}\"",
-                v.replace('\\', "\\\\")
-                    .replace('"', "\\\"")
-                    .replace('\n', "\\n")
-            )
-        })
-        .collect();
-    body.join(",")
+    // One string, escaped in place: this runs several times a tick, and
+    // backtests run tens of thousands of ticks a second.
+    let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out
 }
 
 impl Events {
@@ -389,6 +397,15 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_escaped_for_the_exposition_format() {
+        assert_eq!(
+            labels(&[("service", "c/s"), ("kind", "a\"b\\c\nd")]),
+            "service=\"c/s\",kind=\"a\\\"b\\\\c\\nd\""
+        );
+        assert_eq!(labels(&[]), "");
+    }
 
     #[test]
     fn events_update_counters_and_the_exposition() {
