@@ -199,7 +199,9 @@ impl Config {
         for s in &mut cfg.services {
             resolve(&mut s.policy);
             s.shadows.iter_mut().for_each(resolve);
-            if let Some(crate::sim::Workload::Trace { path, .. }) = s.sim.as_mut().map(|c| &mut c.workload) {
+            if let Some(crate::sim::Workload::Trace { path, .. }) =
+                s.sim.as_mut().map(|c| &mut c.workload)
+            {
                 resolve(path);
             }
         }

@@ -2,8 +2,9 @@
 //! any session being cut.
 //!
 //! Steps, each journaled before it runs so a restarted host resumes it:
-//! 1. **protect**: scale-in protection on for every task of the service,
-//!    the victim included (new tasks start unprotected);
+//! 1. **protect**: scale-in protection on for every running or starting task
+//!    of the service, the victim included (new tasks start unprotected), but
+//!    not the victims of other drains that were already released;
 //! 2. **deregister** the victim's target, so no new session reaches it;
 //! 3. **wait** for the deregistration: the first check after most of the
 //!    target group's deregistration delay, then every interval;
@@ -223,6 +224,12 @@ impl DrainWorkflow {
     /// Whether the desired count still includes the victim (the scale-in step has not happened).
     pub fn counts_in_desired(&self) -> bool {
         !matches!(self.step, Step::Confirm | Step::Done { .. })
+    }
+
+    /// Whether the victim has been unprotected on purpose: it passed its
+    /// re-check and the desired count is being (or was) lowered for it.
+    pub fn is_released(&self) -> bool {
+        matches!(self.step, Step::ScaleIn { to: Some(_) } | Step::Confirm)
     }
 
     /// When this workflow next has something to do, in seconds.

@@ -22,11 +22,16 @@ pub struct StepReport {
 /// Moves `wf` forward as far as it can go at `now`. Every state change is
 /// made durable in `journal` before the step it leads to runs; a journal
 /// failure stops the workflow where it is (nothing is done that is not journaled).
+///
+/// `released` names the victims of other drains that have passed their
+/// re-check and were unprotected on purpose: protecting "every task" must
+/// not protect them again, or ECS would have no task left to stop.
 pub async fn advance<P: Provider>(
     p: &P,
     svc: &ServiceRef,
     wf: &mut DrainWorkflow,
     cfg: &DrainConfig,
+    released: &[String],
     journal: &dyn Journal,
     now: u64,
 ) -> Result<StepReport, JournalError> {
@@ -54,7 +59,7 @@ pub async fn advance<P: Provider>(
             continue;
         }
         let name = wf.step.name();
-        match run_step(p, svc, wf, cfg, now).await {
+        match run_step(p, svc, wf, cfg, released, now).await {
             Ok(next) => {
                 report.completed.push(name);
                 wf.attempts = 0;
@@ -115,9 +120,20 @@ async fn run_step<P: Provider>(
     svc: &ServiceRef,
     wf: &mut DrainWorkflow,
     cfg: &DrainConfig,
+    released: &[String],
     now: u64,
 ) -> Result<Step, ProviderError> {
     let expiry = (cfg.protection_expiry.as_secs() / 60).max(1) as u32;
+    // The tasks that stay: up or starting, not yet protected, neither this
+    // victim nor another drain's released one.
+    let keepers = |tasks: &[crate::providers::ClusterTask]| -> Vec<String> {
+        tasks
+            .iter()
+            .filter(|t| t.id != wf.task_id && !t.protected && !released.contains(&t.id))
+            .filter(|t| t.status == TaskStatus::Running || t.status.is_starting())
+            .map(|t| t.id.clone())
+            .collect()
+    };
     match wf.step.clone() {
         Step::Protect => {
             let tasks = p.tasks(svc).await?;
@@ -135,11 +151,11 @@ async fn run_step<P: Provider>(
                     },
                 });
             }
-            let unprotected: Vec<String> = tasks
-                .iter()
-                .filter(|t| t.status != TaskStatus::Stopped && !t.protected)
-                .map(|t| t.id.clone())
-                .collect();
+            // The victim too: it stays protected until its re-check has passed.
+            let mut unprotected = keepers(&tasks);
+            if !victim.protected {
+                unprotected.push(victim.id.clone());
+            }
             if !unprotected.is_empty() {
                 p.set_protection(svc, &unprotected, true, expiry).await?;
             }
@@ -198,11 +214,7 @@ async fn run_step<P: Provider>(
         }
         Step::ScaleIn { to: Some(n) } => {
             let tasks = p.tasks(svc).await?;
-            let keepers: Vec<String> = tasks
-                .iter()
-                .filter(|t| t.id != wf.task_id && t.status != TaskStatus::Stopped && !t.protected)
-                .map(|t| t.id.clone())
-                .collect();
+            let keepers = keepers(&tasks);
             if !keepers.is_empty() {
                 p.set_protection(svc, &keepers, true, expiry).await?;
             }
@@ -257,5 +269,116 @@ async fn run_step<P: Provider>(
             Ok(Step::Done { outcome })
         }
         Step::Done { outcome } => Ok(Step::Done { outcome }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::sim::SimProvider;
+    use crate::providers::{Cluster, ServiceRef};
+    use crate::sim::{SimConfig, SimServiceConfig, Workload};
+    use crate::workflow::MemoryJournal;
+
+    fn world(tasks: u32) -> (SimProvider, ServiceRef) {
+        let sim = SimProvider::new(SimConfig::default()).unwrap();
+        let svc = ServiceRef {
+            cluster: "c".into(),
+            service: "s".into(),
+            target_group: "tg".into(),
+        };
+        let cfg = SimServiceConfig {
+            initial_tasks: tasks,
+            workload: Workload::Steady { per_min: 0.0 },
+            ..SimServiceConfig::default()
+        };
+        sim.add_service(svc.clone(), &cfg).unwrap();
+        (sim, svc)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn protect_spares_released_victims_and_covers_the_rest() {
+        let (sim, svc) = world(4);
+        let tasks = sim.sim_tasks(&svc).unwrap();
+        let (victim, released) = (tasks[0].id.clone(), tasks[1].id.clone());
+        let cfg = DrainConfig::default();
+        let target = Some(tasks[0].target.clone());
+        let mut wf = DrainWorkflow::new(&svc.key(), &victim, target, 0, &cfg);
+        let journal = MemoryJournal::default();
+        let report = block_on(advance(
+            &sim,
+            &svc,
+            &mut wf,
+            &cfg,
+            std::slice::from_ref(&released),
+            &journal,
+            0,
+        ))
+        .unwrap();
+        assert_eq!(report.completed, vec!["protect", "deregister"]);
+        let protected: Vec<(String, bool)> = sim
+            .sim_tasks(&svc)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id, t.protected))
+            .collect();
+        for (id, p) in protected {
+            assert_eq!(p, id != released, "task {id}");
+        }
+        // Every state was journaled before acting on it.
+        let steps: Vec<&str> = journal.entries().iter().map(|w| w.step.name()).collect();
+        assert_eq!(steps, vec!["deregister", "wait"]);
+    }
+
+    #[test]
+    fn a_full_drain_stops_exactly_the_victim_once() {
+        let (sim, svc) = world(3);
+        let tasks = sim.sim_tasks(&svc).unwrap();
+        let victim = tasks[2].id.clone();
+        let cfg = DrainConfig::default();
+        let mut wf =
+            DrainWorkflow::new(&svc.key(), &victim, Some(tasks[2].target.clone()), 0, &cfg);
+        let journal = MemoryJournal::default();
+        let mut t = 0;
+        while !wf.is_done() {
+            t = wf.wake_at().unwrap().max(t);
+            sim.advance_to(t);
+            block_on(advance(&sim, &svc, &mut wf, &cfg, &[], &journal, t)).unwrap();
+            assert!(t < 3600, "the drain finishes within an hour");
+        }
+        assert_eq!(
+            wf.step,
+            Step::Done {
+                outcome: Outcome::Stopped
+            }
+        );
+        let stats = sim.stats(&svc).unwrap();
+        assert_eq!(
+            (stats.desired, stats.set_desired_calls, stats.tasks_stopped),
+            (2, 1, 1)
+        );
+        let after = sim.sim_tasks(&svc).unwrap();
+        let stopped: Vec<&str> = after
+            .iter()
+            .filter(|t| t.status == TaskStatus::Stopped)
+            .map(|t| t.id.as_str())
+            .collect();
+        assert_eq!(stopped, vec![victim.as_str()]);
+        // The first check came after most of the deregistration delay, not every second.
+        let waits = journal
+            .entries()
+            .iter()
+            .filter(|w| matches!(w.step, Step::Wait { .. }))
+            .count();
+        assert!(waits <= 3, "{waits} wait states");
+        assert_eq!(block_on(sim.service(&svc)).unwrap().desired, 2);
     }
 }
