@@ -18,7 +18,7 @@
 //!   `start` (no deadline: the session lives until `end`), required on
 //!   `heartbeat`, ignored on `end`.
 //!
-//! Answers, always JSON:
+//! Answers to a POST, always JSON:
 //!
 //! | case | status | body |
 //! |---|---|---|
@@ -28,6 +28,7 @@
 //! | heartbeat, no such session | 404 | `{"error": "...", "field": "session_id"}`: send `start` again |
 //! | end (repeated or not) | 200 | `{"outcome": "ended"}` or `{"outcome": "already_ended"}` |
 //! | malformed | 400 | `{"error": "...", "field": "ttl_seconds"}` (`field` absent when the body as a whole is wrong) |
+//! | body over 16 KiB | 413 | `{"error": "..."}` |
 //! | DynamoDB throttled or down | 503 | `{"error": "..."}`: retry with backoff |
 //! | other storage failure | 500 | `{"error": "..."}` |
 //!
@@ -37,6 +38,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -224,7 +226,17 @@ pub fn router_with_clock(store: SessionStore, clock: Arc<dyn Clock>) -> Router {
         .with_state(Arc::new(Ingest { store, clock }))
 }
 
-async fn post_session(State(ingest): State<Arc<Ingest>>, body: Bytes) -> Response {
+async fn post_session(
+    State(ingest): State<Arc<Ingest>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let error = format!("the body could not be read: {}", rejection.body_text());
+            return (rejection.status(), axum::Json(json!({ "error": error }))).into_response();
+        }
+    };
     let event = match SessionEvent::parse(&body) {
         Ok(event) => event,
         Err(bad) => {
