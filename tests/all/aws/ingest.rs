@@ -180,6 +180,10 @@ async fn ingest_api_refuses_malformed_requests_naming_the_field() {
             "{json}"
         );
     }
+    let huge = event("start", &"x".repeat(20_000), "");
+    let reply = post(addr, &huge).await;
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.json()["error"].as_str().is_some(), "{}", reply.body);
     assert!(
         world.items("sessions").await.is_empty(),
         "nothing malformed is written"
