@@ -80,7 +80,7 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = drive(&cfg, &mut daemon, None).await?;
+                let code = Box::pin(drive(&cfg, &mut daemon, None)).await?;
                 print_summary(&daemon);
                 for s in &cfg.services {
                     if let Some(st) = sim.stats(&service_ref(s)) {
@@ -100,7 +100,7 @@ impl RunArgs {
                 Ok(code)
             }
             ProviderConfig::Aws { .. } => {
-                let provider = AwsProvider::from_env(aws_config(&cfg)).await?;
+                let provider = Box::pin(AwsProvider::from_env(aws_config(&cfg))).await?;
                 let ingest = autoscaler::sessions::ingest::router(provider.session_store().clone());
                 let services =
                     setup::load_services(&cfg, &engine, SystemClock.now(), self.dry_run)?;
@@ -116,7 +116,7 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = drive(&cfg, &mut daemon, Some(ingest)).await?;
+                let code = Box::pin(drive(&cfg, &mut daemon, Some(ingest))).await?;
                 print_summary(&daemon);
                 Ok(code)
             }
