@@ -1,0 +1,45 @@
+//! Prints the cost of one `decide` call on a 100-task snapshot, as the
+//! minimum over many batches (robust to a busy machine). Usage:
+//! `cargo run --release -p autoscaler --example call_cost [-- PATH.wasm]`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use autoscaler::model::{Snapshot, TargetHealth, TaskInfo, TaskStatus};
+use autoscaler::runtime::{Limits, Policy, PolicyEngine};
+
+fn main() {
+    let path = std::env::args().nth(1).unwrap_or_else(|| autoscaler::artifacts::SESSION_AWARE.to_string());
+    let engine = PolicyEngine::new(Limits::default(), None).expect("engine");
+    let component = engine.load_file(Path::new(&path)).expect("policy loads");
+    let mut s = Snapshot::example();
+    s.cpu = Some(50.0);
+    let n: u128 = std::env::var("TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    s.tasks = (0..n)
+        .map(|i| TaskInfo {
+            id: format!("{:032x}", 0xabcdef_u128 * (i + 1)),
+            status: TaskStatus::Running,
+            health: TargetHealth::Healthy,
+            age_seconds: 600 + i as u32 * 60,
+            protected: false,
+            sessions: if i % 2 == 0 { 3 } else { 0 },
+            cpu: Some(50.0),
+            memory: Some(30.0),
+            draining: false,
+        })
+        .collect();
+    s.desired = 100;
+    s.running = 100;
+    s.max = 200;
+    let mut policy = Policy::new(engine, component);
+    assert!(policy.decide(&s).result.is_ok());
+    let mut best = f64::MAX;
+    for _ in 0..50 {
+        let started = Instant::now();
+        for _ in 0..200 {
+            std::hint::black_box(policy.decide(&s));
+        }
+        best = best.min(started.elapsed().as_secs_f64() / 200.0);
+    }
+    println!("{path}: {:.2} us per decide call (min over 50 batches of 200)", best * 1e6);
+}
