@@ -9,12 +9,17 @@ use autoscaler::model::{Snapshot, TargetHealth, TaskInfo, TaskStatus};
 use autoscaler::runtime::{Limits, Policy, PolicyEngine};
 
 fn main() {
-    let path = std::env::args().nth(1).unwrap_or_else(|| autoscaler::artifacts::SESSION_AWARE.to_string());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| autoscaler::artifacts::SESSION_AWARE.to_string());
     let engine = PolicyEngine::new(Limits::default(), None).expect("engine");
     let component = engine.load_file(Path::new(&path)).expect("policy loads");
     let mut s = Snapshot::example();
     s.cpu = Some(50.0);
-    let n: u128 = std::env::var("TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let n: u128 = std::env::var("TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     s.tasks = (0..n)
         .map(|i| TaskInfo {
             id: format!("{:032x}", 0xabcdef_u128 * (i + 1)),
@@ -41,5 +46,8 @@ fn main() {
         }
         best = best.min(started.elapsed().as_secs_f64() / 200.0);
     }
-    println!("{path}: {:.2} us per decide call (min over 50 batches of 200)", best * 1e6);
+    println!(
+        "{path}: {:.2} us per decide call (min over 50 batches of 200)",
+        best * 1e6
+    );
 }

@@ -107,7 +107,11 @@ impl host::Host for HostState {
     fn task_id(&mut self, handle: u32) -> Option<String> {
         let i = handle as usize;
         let end = *self.task_id_ends.get(i)? as usize;
-        let start = if i == 0 { 0 } else { self.task_id_ends[i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.task_id_ends[i - 1] as usize
+        };
         Some(self.task_ids[start..end].to_string())
     }
 }
