@@ -108,6 +108,7 @@
 
 mod api;
 mod config;
+mod ends;
 mod error;
 mod events;
 mod lifecycle;
