@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use autoscaler::model::{Snapshot, TargetHealth, TaskInfo, TaskStatus};
+use autoscaler::model::Snapshot;
 use autoscaler::runtime::{Limits, Policy, PolicyEngine};
 
 fn main() {
@@ -14,28 +14,11 @@ fn main() {
         .unwrap_or_else(|| autoscaler::artifacts::SESSION_AWARE.to_string());
     let engine = PolicyEngine::new(Limits::default(), None).expect("engine");
     let component = engine.load_file(Path::new(&path)).expect("policy loads");
-    let mut s = Snapshot::example();
-    s.cpu = Some(50.0);
-    let n: u128 = std::env::var("TASKS")
+    let n = std::env::var("TASKS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    s.tasks = (0..n)
-        .map(|i| TaskInfo {
-            id: format!("{:032x}", 0xabcdef_u128 * (i + 1)),
-            status: TaskStatus::Running,
-            health: TargetHealth::Healthy,
-            age_seconds: 600 + i as u32 * 60,
-            protected: false,
-            sessions: if i % 2 == 0 { 3 } else { 0 },
-            cpu: Some(50.0),
-            memory: Some(30.0),
-            draining: false,
-        })
-        .collect();
-    s.desired = 100;
-    s.running = 100;
-    s.max = 200;
+    let s = Snapshot::example_sized(n, 50.0);
     let mut policy = Policy::new(engine, component);
     assert!(policy.decide(&s).result.is_ok());
     let mut best = f64::MAX;
