@@ -80,7 +80,9 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = drive(&cfg, &mut daemon, None).await?;
+                // Boxed: the daemon loop's future is large, and inlining it for both
+                // providers in this one async body overflows the compiler's layout query depth.
+                let code = Box::pin(drive(&cfg, &mut daemon, None)).await?;
                 print_summary(&daemon);
                 for s in &cfg.services {
                     if let Some(st) = sim.stats(&service_ref(s)) {
@@ -116,7 +118,7 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = drive(&cfg, &mut daemon, Some(ingest)).await?;
+                let code = Box::pin(drive(&cfg, &mut daemon, Some(ingest))).await?;
                 print_summary(&daemon);
                 Ok(code)
             }
