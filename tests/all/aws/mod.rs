@@ -24,6 +24,7 @@
 //! - task start-up and stopping: ECS task state transitions are frozen here.
 
 mod moto;
+mod proxy;
 mod seed;
 
 mod calls;
@@ -32,4 +33,6 @@ mod ecs;
 mod elb;
 mod iam;
 mod ingest;
+mod journal;
+mod restart;
 mod sessions;
