@@ -33,7 +33,9 @@
 //! - task start-up and stopping: ECS task state transitions are frozen here.
 
 mod moto;
+mod process;
 mod proxy;
+mod scheduler;
 mod seed;
 
 mod calls;

@@ -1,7 +1,8 @@
 //! The restart guarantee, end to end with the real binary: `autoscaler run`
-//! against moto starts draining an idle task, is killed with SIGKILL once
-//! the target is deregistered, and a second process with the same config
-//! resumes that very workflow from the journal and finishes it exactly once.
+//! against moto starts draining an idle task, is killed with SIGKILL
+//! mid-drain (after the target's deregistration), and a second process with
+//! the same config resumes that very workflow from the journal and finishes
+//! it exactly once.
 //!
 //! What stands in for the parts of AWS moto lacks (and so which layer this
 //! proves): the [`Proxy`] answers task scale-in protection calls from its own
@@ -12,21 +13,24 @@
 //! ListTasks, DescribeTasks, UpdateService, target deregistration,
 //! CloudWatch, the sessions Query, the DynamoDB journal) is moto's.
 //!
-//! Two journals, two runs of the same scenario: the local file
-//! (`STATE_DIR/drains.jsonl`) and the DynamoDB table.
+//! Two runs of the scenario: killed in the wait step, with the local file
+//! journal (`STATE_DIR/drains.jsonl`); and killed while its UpdateService
+//! call has reached ECS but its answer has not come back, with the DynamoDB
+//! journal.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use autoscaler::providers::ServiceRef;
 use autoscaler::workflow::dynamodb::attr;
 use autoscaler::workflow::{DrainWorkflow, Outcome, Step};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
+use super::process::Host;
 use super::proxy::Proxy;
+use super::scheduler::Scheduler;
 use super::seed::{World, now};
-use autoscaler::providers::ServiceRef;
 
 const SESSIONS: &str = "sessions";
 const DRAINS: &str = "autoscaler-drains";
@@ -34,69 +38,6 @@ const DRAINS: &str = "autoscaler-drains";
 const PHASE: Duration = Duration::from_secs(120);
 /// How often conditions are polled.
 const POLL: Duration = Duration::from_millis(100);
-
-/// One `autoscaler run` process, killed (SIGKILL) on drop.
-struct Host {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Host {
-    fn start(config: &Path, dir: &Path, log: PathBuf) -> Host {
-        let out = std::fs::File::create(&log).expect("the host's log file");
-        // Empty AWS config files: no profile of the machine's user leaks in.
-        let (aws_config, aws_credentials) = (dir.join("aws-config"), dir.join("aws-credentials"));
-        std::fs::write(&aws_config, "").unwrap();
-        std::fs::write(&aws_credentials, "").unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_autoscaler"))
-            .args(["run", "--config"])
-            .arg(config)
-            // The child reaches AWS only through the config's endpoint, with test credentials.
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_DEFAULT_REGION")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", &aws_config)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &aws_credentials)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("the autoscaler binary starts");
-        Host { child, log }
-    }
-
-    /// SIGKILL (`Child::kill` on Unix), and reap it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Fails the test if the process has exited by itself.
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "the host exited by itself ({status}); its log:\n{}",
-                self.log_text()
-            );
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// Where the scenario's journal lives, and how the test reads it.
 enum JournalKind {
@@ -120,103 +61,6 @@ enum KillAt {
 struct Entry {
     wf: DrainWorkflow,
     version: Option<u64>,
-}
-
-/// Plays the ECS scheduler on moto: when the desired count is below the
-/// running tasks, it stops the unprotected one (as the proxy knows protection).
-struct Scheduler<'a> {
-    world: &'a World,
-    proxy: &'a Proxy,
-    svc: ServiceRef,
-    victim: String,
-    stopped: Vec<String>,
-}
-
-impl Scheduler<'_> {
-    async fn running(&self) -> Vec<String> {
-        let listed = self
-            .world
-            .ecs
-            .list_tasks()
-            .cluster(&self.svc.cluster)
-            .send()
-            .await
-            .expect("list_tasks");
-        let arns = listed.task_arns().to_vec();
-        if arns.is_empty() {
-            return Vec::new();
-        }
-        let out = self
-            .world
-            .ecs
-            .describe_tasks()
-            .cluster(&self.svc.cluster)
-            .set_tasks(Some(arns))
-            .send()
-            .await
-            .expect("describe_tasks");
-        let group = format!("service:{}", self.svc.service);
-        out.tasks()
-            .iter()
-            .filter(|t| t.group() == Some(group.as_str()) && t.last_status() == Some("RUNNING"))
-            .map(|t| {
-                t.task_arn()
-                    .unwrap()
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
-    }
-
-    async fn desired(&self) -> i32 {
-        self.world
-            .ecs
-            .describe_services()
-            .cluster(&self.svc.cluster)
-            .services(&self.svc.service)
-            .send()
-            .await
-            .expect("describe_services")
-            .services()[0]
-            .desired_count()
-    }
-
-    async fn step(&mut self) {
-        let desired = self.desired().await;
-        let running = self.running().await;
-        let excess = running.len().saturating_sub(desired.max(0) as usize);
-        if excess == 0 {
-            return;
-        }
-        let now = now();
-        let unprotected: Vec<&String> = running
-            .iter()
-            .filter(|id| !self.proxy.is_protected(id, now))
-            .collect();
-        assert_eq!(
-            unprotected,
-            vec![&self.victim],
-            "desired count {desired} is below {} running tasks: ECS stops unprotected tasks, \
-             and the only unprotected one must be the victim",
-            running.len()
-        );
-        assert_eq!(
-            excess, 1,
-            "the desired count fell by more than the one drain"
-        );
-        self.world
-            .ecs
-            .stop_task()
-            .cluster(&self.svc.cluster)
-            .task(&self.victim)
-            .reason("Scaling activity initiated by (test) ECS scheduler")
-            .send()
-            .await
-            .expect("stop_task");
-        self.stopped.push(self.victim.clone());
-    }
 }
 
 fn read_file_journal(path: &Path) -> Vec<Entry> {
