@@ -9,7 +9,7 @@ use autoscaler::daemon::setup::{self, service_ref};
 use autoscaler::daemon::{Daemon, Pacer, http};
 use autoscaler::events::Events;
 use autoscaler::providers::Provider;
-use autoscaler::providers::aws::{AwsConfig, AwsProvider};
+use autoscaler::providers::aws::AwsProvider;
 use autoscaler::providers::{Clock, SystemClock};
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::runtime::reload::PolicyWatcher;
@@ -80,6 +80,8 @@ impl RunArgs {
                         );
                     }));
                 }
+                // Boxed: the daemon loop's future is large, and inlining it for both
+                // providers in this one async body overflows the compiler's layout query depth.
                 let code = Box::pin(drive(&cfg, &mut daemon, None)).await?;
                 print_summary(&daemon);
                 for s in &cfg.services {
@@ -100,7 +102,8 @@ impl RunArgs {
                 Ok(code)
             }
             ProviderConfig::Aws { .. } => {
-                let provider = Box::pin(AwsProvider::from_env(aws_config(&cfg))).await?;
+                let settings = setup::aws_config(&cfg).expect("an aws config gives AWS settings");
+                let provider = Box::pin(AwsProvider::from_env(settings)).await?;
                 let ingest = autoscaler::sessions::ingest::router(provider.session_store().clone());
                 let services =
                     setup::load_services(&cfg, &engine, SystemClock.now(), self.dry_run)?;
@@ -121,23 +124,6 @@ impl RunArgs {
                 Ok(code)
             }
         }
-    }
-}
-
-/// The AWS provider settings a config describes.
-pub fn aws_config(cfg: &Config) -> AwsConfig {
-    match &cfg.provider {
-        ProviderConfig::Aws {
-            region,
-            endpoint_url,
-            sessions_table,
-        } => AwsConfig {
-            region: region.clone(),
-            endpoint_url: endpoint_url.clone(),
-            sessions_table: sessions_table.clone(),
-            ..AwsConfig::default()
-        },
-        ProviderConfig::Sim { .. } => AwsConfig::default(),
     }
 }
 

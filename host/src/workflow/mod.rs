@@ -21,6 +21,7 @@
 //! with backoff and jitter; other errors and the workflow's deadline roll it
 //! back (register the target again, keep the task protected).
 
+pub mod dynamodb;
 mod journal;
 mod retry;
 mod steps;
@@ -28,6 +29,7 @@ mod steps;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+pub use dynamodb::DynamoJournal;
 pub use journal::{FileJournal, Journal, JournalError, MemoryJournal};
 pub use retry::backoff;
 pub use steps::{StepReport, advance};

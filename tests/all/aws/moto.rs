@@ -119,6 +119,11 @@ impl Moto {
         text
     }
 
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
@@ -330,7 +335,8 @@ impl HttpConnector for FixupConnector {
     }
 }
 
-fn stringify_container_cpu(body: &[u8]) -> Vec<u8> {
+/// `cpu` as a string in every container of an ECS `tasks` list or `task` answer.
+pub(super) fn stringify_container_cpu(body: &[u8]) -> Vec<u8> {
     let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
         return body.to_vec();
     };

@@ -24,8 +24,8 @@ pub const PORT: u16 = 8443;
 
 /// A moto server with SDK clients for seeding and inspecting it.
 pub struct World {
-    /// The server, held for its drop, which kills it.
-    _moto: Moto,
+    /// The server (killed when the world is dropped).
+    pub moto: Moto,
     /// Its SDK configuration.
     pub sdk: SdkConfig,
     /// ECS, for seeding and checking.
@@ -78,7 +78,7 @@ impl World {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
             cw: aws_sdk_cloudwatch::Client::new(&sdk),
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
-            _moto: moto,
+            moto,
             sdk,
             vpc,
             subnet,
@@ -315,6 +315,16 @@ impl World {
 
     /// Creates the sessions table with the documented key schema.
     pub async fn sessions_table(&self, table: &str) {
+        self.table(table, attr::SERVICE, attr::TASK_SESSION).await;
+    }
+
+    /// Creates a drain journal table with the documented key schema.
+    pub async fn drains_table(&self, table: &str) {
+        use autoscaler::workflow::dynamodb::attr as drain;
+        self.table(table, drain::SERVICE, drain::WORKFLOW_ID).await;
+    }
+
+    async fn table(&self, table: &str, partition: &str, sort: &str) {
         let attribute = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
@@ -333,10 +343,10 @@ impl World {
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attribute(attr::SERVICE))
-            .attribute_definitions(attribute(attr::TASK_SESSION))
-            .key_schema(key(attr::SERVICE, KeyType::Hash))
-            .key_schema(key(attr::TASK_SESSION, KeyType::Range))
+            .attribute_definitions(attribute(partition))
+            .attribute_definitions(attribute(sort))
+            .key_schema(key(partition, KeyType::Hash))
+            .key_schema(key(sort, KeyType::Range))
             .send()
             .await
             .expect("create_table");

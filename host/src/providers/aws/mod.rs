@@ -129,6 +129,14 @@ impl AwsProvider {
     /// [`AwsConfig::endpoint_url`] taking precedence when set, and builds the
     /// provider. Fails when no region is configured anywhere.
     pub async fn from_env(config: AwsConfig) -> ProviderResult<AwsProvider> {
+        let sdk = AwsProvider::load_sdk_config(&config).await?;
+        Ok(AwsProvider::from_sdk_config(&sdk, config))
+    }
+
+    /// The SDK configuration [`AwsProvider::from_env`] builds on: the default
+    /// chain, with [`AwsConfig::region`] and [`AwsConfig::endpoint_url`] taking
+    /// precedence when set. Fails when no region is configured anywhere.
+    pub async fn load_sdk_config(config: &AwsConfig) -> ProviderResult<SdkConfig> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = &config.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
@@ -145,7 +153,7 @@ impl AwsProvider {
                         .into(),
             });
         }
-        Ok(AwsProvider::from_sdk_config(&sdk, config))
+        Ok(sdk)
     }
 
     /// Builds the provider from an explicit SDK configuration (tests point
