@@ -218,8 +218,15 @@ async fn run_step<P: Provider>(
             if !keepers.is_empty() {
                 p.set_protection(svc, &keepers, true, expiry).await?;
             }
-            p.set_protection(svc, std::slice::from_ref(&wf.task_id), false, expiry)
-                .await?;
+            // A resumed step may find the victim already on its way out: ECS may
+            // refuse protection changes on a stopping task, and none is needed.
+            let victim_up = tasks.iter().any(|t| {
+                t.id == wf.task_id && (t.status == TaskStatus::Running || t.status.is_starting())
+            });
+            if victim_up {
+                p.set_protection(svc, std::slice::from_ref(&wf.task_id), false, expiry)
+                    .await?;
+            }
             p.set_desired(svc, n).await?;
             Ok(Step::Confirm)
         }
