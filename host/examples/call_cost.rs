@@ -33,4 +33,23 @@ fn main() {
         "{path}: {:.2} us per decide call (min over 50 batches of 200)",
         best * 1e6
     );
+
+    // How long an endless loop runs before the host stops it, at the default limits.
+    let engine = PolicyEngine::new(Limits::default(), None).expect("engine");
+    let looping = engine
+        .load_file(Path::new(autoscaler::artifacts::ADVERSARIAL_ENDLESS_LOOP))
+        .expect("loads");
+    let mut policy = Policy::new(engine, looping);
+    let mut times: Vec<f64> = (0..20)
+        .map(|_| {
+            let report = policy.decide(&s);
+            assert_eq!(report.result.unwrap_err().kind(), "timeout");
+            report.elapsed.as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "endless loop stopped after {:.1} ms (median), {:.1} ms (max) of 20 calls",
+        times[10], times[19]
+    );
 }
