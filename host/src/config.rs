@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::model::ParamValue;
 use crate::runtime::Limits;
-use crate::sim::{SimConfig, SimServiceConfig};
+use crate::sim::{FaultPlan, SimConfig, SimError, SimServiceConfig};
 use crate::tick::guard::GuardConfig;
 use crate::workflow::DrainConfig;
 
@@ -69,6 +69,11 @@ pub enum ProviderConfig {
         /// Stop after this much simulated time, and print a summary.
         #[serde(default, with = "humantime_serde::option")]
         duration: Option<Duration>,
+        /// Random faults in the simulated provider's calls (throttling, 5xx,
+        /// timeouts, partial batches, reads that lag writes); none by default.
+        /// See `autoscaler::sim::faults` for the table's fields.
+        #[serde(default)]
+        faults: Option<Box<FaultPlan>>,
     },
     /// Real AWS (or an AWS-compatible endpoint), with the default credential chain.
     Aws {
@@ -216,7 +221,13 @@ impl Config {
                 "add at least one [[service]] table".into(),
             ));
         }
-        if let ProviderConfig::Sim { speed, world, .. } = &self.provider {
+        if let ProviderConfig::Sim {
+            speed,
+            world,
+            faults,
+            ..
+        } = &self.provider
+        {
             if !speed.is_finite() || *speed < 0.0 {
                 return Err(invalid(
                     "provider.speed".into(),
@@ -226,6 +237,14 @@ impl Config {
             world
                 .validate()
                 .map_err(|e| invalid("provider.world".into(), e.to_string()))?;
+            if let Some(plan) = faults {
+                plan.validate().map_err(|e| match e {
+                    SimError::Config { field, message } => {
+                        invalid(format!("provider.{field}"), message)
+                    }
+                    other => invalid("provider.faults".into(), other.to_string()),
+                })?;
+            }
         }
         let sim = matches!(self.provider, ProviderConfig::Sim { .. });
         let mut seen = BTreeSet::new();

@@ -96,6 +96,7 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
         world,
         speed,
         duration,
+        faults,
     } = &cfg.provider
     else {
         return Ok(None);
@@ -104,6 +105,7 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
     for s in &cfg.services {
         sim.add_service(service_ref(s), &s.sim.clone().unwrap_or_default())?;
     }
+    sim.set_fault_plan(faults.as_deref().cloned())?;
     let stop_at = duration.map(|d| sim.now() + d.as_secs());
     Ok(Some((
         sim.clone(),
