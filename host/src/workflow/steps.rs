@@ -74,7 +74,11 @@ pub async fn advance<P: Provider>(
             Err(e) => {
                 wf.attempts += 1;
                 wf.last_error = Some(e.to_string());
-                let give_up = !e.is_retryable() || wf.attempts > cfg.max_attempts;
+                // A roll-back retries transient errors until it is done: giving
+                // up would leave the task running but deregistered for good.
+                let rolling_back = matches!(wf.step, Step::RollBack { .. });
+                let give_up =
+                    !e.is_retryable() || (wf.attempts > cfg.max_attempts && !rolling_back);
                 if give_up {
                     let reason = format!("step {name} failed: {e}");
                     let next = match wf.step {
@@ -197,10 +201,12 @@ async fn run_step<P: Provider>(
             })
         }
         Step::ScaleIn { to: Some(n) } => {
+            // Every keeper is protected afresh, whatever the listing says: a
+            // listing may lag, showing a protection that has since expired.
             let tasks = p.tasks(svc).await?;
             let keepers: Vec<String> = tasks
                 .iter()
-                .filter(|t| t.id != wf.task_id && t.status != TaskStatus::Stopped && !t.protected)
+                .filter(|t| t.id != wf.task_id && t.status != TaskStatus::Stopped)
                 .map(|t| t.id.clone())
                 .collect();
             if !keepers.is_empty() {
@@ -257,5 +263,133 @@ async fn run_step<P: Provider>(
             Ok(Step::Done { outcome })
         }
         Step::Done { outcome } => Ok(Step::Done { outcome }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::providers::sim::{SimOp, SimProvider};
+    use crate::providers::{Clock, Cluster, LoadBalancer};
+    use crate::sim::{FaultPlan, OpFaults, SimConfig, SimServiceConfig, Workload};
+    use crate::workflow::MemoryJournal;
+
+    fn ready<F: Future>(f: F) -> F::Output {
+        match pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("a sim call waited"),
+        }
+    }
+
+    fn quiet(tasks: u32) -> (SimProvider, ServiceRef) {
+        let svc = ServiceRef {
+            cluster: "c".into(),
+            service: "s".into(),
+            target_group: "tg".into(),
+        };
+        let p = SimProvider::new(SimConfig::default()).unwrap();
+        let config = SimServiceConfig {
+            initial_tasks: tasks,
+            workload: Workload::Steady { per_min: 0.0 },
+            ..SimServiceConfig::default()
+        };
+        p.add_service(svc.clone(), &config).unwrap();
+        (p, svc)
+    }
+
+    #[test]
+    fn the_scale_in_step_protects_every_keeper_even_when_the_listing_lags() {
+        let (p, svc) = quiet(3);
+        let ids: Vec<String> = ready(p.tasks(&svc))
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        // Protected for one minute; a write at 50 s leaves a listing that lags it by 45 s.
+        ready(p.set_protection(&svc, &ids, true, 1)).unwrap();
+        let lagging = OpFaults {
+            stale: 1.0,
+            lag: std::time::Duration::from_secs(45),
+            ..OpFaults::default()
+        };
+        p.set_fault_plan(Some(FaultPlan {
+            tasks: Some(lagging),
+            ..FaultPlan::default()
+        }))
+        .unwrap();
+        p.advance_to(50);
+        ready(p.set_protection(&svc, &ids[..1], true, 1)).unwrap();
+        p.advance_to(61);
+        let listed = ready(p.tasks(&svc)).unwrap();
+        assert!(
+            listed.iter().all(|t| t.protected),
+            "the listing still shows protection"
+        );
+        assert_eq!(
+            p.stats(&svc).unwrap().protected,
+            1,
+            "two protections expired"
+        );
+
+        let cfg = DrainConfig::default();
+        let mut wf = DrainWorkflow::new(&svc.key(), &ids[2], None, 0, &cfg);
+        wf.step = Step::ScaleIn { to: Some(2) };
+        let journal = MemoryJournal::default();
+        ready(advance(&p, &svc, &mut wf, &cfg, &journal, p.now())).unwrap();
+        assert_eq!(wf.step, Step::Confirm);
+        for t in p.sim_tasks(&svc).unwrap() {
+            if t.id == ids[2] {
+                assert!(t.stop_cause.is_some(), "the victim is stopping");
+            } else {
+                assert!(t.protected && t.stop_cause.is_none(), "keeper {t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_roll_back_outlasts_transient_errors_and_registers_the_target_again() {
+        let (p, svc) = quiet(2);
+        let cfg = DrainConfig {
+            max_attempts: 2,
+            ..DrainConfig::default()
+        };
+        let task = ready(p.tasks(&svc)).unwrap().remove(0);
+        let mut wf = DrainWorkflow::new(&svc.key(), &task.id, task.target.clone(), 0, &cfg);
+        let journal = MemoryJournal::default();
+        // Protect, deregister; then the roll-back meets far more throttling than max_attempts.
+        ready(advance(&p, &svc, &mut wf, &cfg, &journal, 0)).unwrap();
+        assert!(matches!(wf.step, Step::Wait { .. }));
+        wf.step = Step::RollBack {
+            reason: "test".into(),
+            session_appeared: false,
+        };
+        let throttled = ProviderError::Transient {
+            service: "sim-elbv2",
+            message: "throttled".into(),
+        };
+        p.inject_fault(SimOp::Register, 10, throttled);
+        while !wf.is_done() {
+            let now = wf.wake_at().expect("a workflow in flight wakes");
+            p.advance_to(now);
+            ready(advance(&p, &svc, &mut wf, &cfg, &journal, p.now())).unwrap();
+            assert!(p.now() < 3600, "the roll-back finishes");
+        }
+        assert_eq!(p.faults_served(), 10, "every error was retried");
+        assert!(matches!(
+            wf.step,
+            Step::Done {
+                outcome: Outcome::RolledBack { .. }
+            }
+        ));
+        let health = ready(p.targets("tg"))
+            .unwrap()
+            .into_iter()
+            .find(|t| Some(&t.target) == task.target.as_ref())
+            .map(|t| t.health);
+        assert_eq!(health, Some(TargetHealth::Initial), "registered again");
     }
 }

@@ -1,0 +1,8 @@
+//! Reliability under faults, crashes and bad input. RELIABILITY.md at the
+//! repository root maps each guarantee to the tests here that prove it.
+//!
+//! - [`property`]: random scenarios and fault mixes through the real daemon;
+//! - [`harness`]: the shared components, an in-memory daemon and the invariants.
+
+mod harness;
+mod property;
