@@ -26,7 +26,9 @@ pub struct GuardConfig {
     /// After a scale-out, no other scale-out for this long.
     #[serde(with = "humantime_serde")]
     pub scale_out_cooldown: Duration,
-    /// After any scaling, no scale-in for this long.
+    /// After any scaling (a scale-out, a scale-in decided, or a drain
+    /// lowering the desired count), no scale-in for this long. Keep it above
+    /// how long the provider's reads may lag its writes.
     #[serde(with = "humantime_serde")]
     pub scale_in_cooldown: Duration,
     /// Scale in only to the highest target the policy asked for within this window.
@@ -66,7 +68,7 @@ impl Default for GuardConfig {
 pub struct GuardState {
     /// When the last scale-out was executed.
     pub last_scale_out: Option<u64>,
-    /// When the last scale-in was started.
+    /// When the last scale-in was started, or a drain last lowered the desired count.
     pub last_scale_in: Option<u64>,
     /// The policy's targets within the stabilization window: (time, target).
     pub recent_targets: VecDeque<(u64, u32)>,

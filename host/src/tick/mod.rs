@@ -120,6 +120,11 @@ impl Service {
             now,
         )
         .await?;
+        if done.iter().any(|o| o.what == "drain-scaled-in") {
+            // The cooldown counts from the desired count's actual change, so the
+            // next scale-in decision reads a count that has caught up with it.
+            self.guard_state.last_scale_in = Some(now);
+        }
         self.carried.extend(done);
         Ok(())
     }

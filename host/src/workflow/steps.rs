@@ -17,6 +17,8 @@ pub struct StepReport {
     pub retried: Vec<String>,
     /// The outcome, if the workflow finished.
     pub finished: Option<Outcome>,
+    /// The desired count the scale-in step set, when it completed.
+    pub lowered_to: Option<u32>,
 }
 
 /// Moves `wf` forward as far as it can go at `now`. Every state change is
@@ -57,6 +59,9 @@ pub async fn advance<P: Provider>(
         match run_step(p, svc, wf, cfg, now).await {
             Ok(next) => {
                 report.completed.push(name);
+                if let (Step::ScaleIn { to: Some(n) }, Step::Confirm) = (&wf.step, &next) {
+                    report.lowered_to = Some(*n);
+                }
                 wf.attempts = 0;
                 wf.last_error = None;
                 if let Step::Done { outcome } = &next {

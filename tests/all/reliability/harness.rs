@@ -197,10 +197,15 @@ impl Invariants {
         if stats.desired >= self.min {
             self.reached_min = true;
         } else if self.reached_min {
+            let context = context(run);
             self.fail(
                 now,
-                format!("desired {} fell below min {}", stats.desired, self.min),
+                format!(
+                    "desired {} fell below min {}\n{context}",
+                    stats.desired, self.min
+                ),
             );
+            self.reached_min = false; // reported once
         }
         let records = run.records.lock().unwrap();
         for r in &records[self.seen_records..] {
@@ -287,4 +292,47 @@ impl Invariants {
             self.fail(now, format!("workflows that never reached Done: {open:?}"));
         }
     }
+}
+
+/// The last journal entries and records, for a failure message.
+fn context(run: &MemRun) -> String {
+    let entries = run.journal.entries();
+    let journal: Vec<String> = entries
+        .iter()
+        .rev()
+        .take(30)
+        .rev()
+        .map(|wf| {
+            format!(
+                "{} {:?} attempts {} not_before {} error {:?}",
+                &wf.task_id[..8],
+                wf.step,
+                wf.attempts,
+                wf.not_before,
+                wf.last_error
+            )
+        })
+        .collect();
+    let records = run.records.lock().unwrap();
+    let recent: Vec<String> = records
+        .iter()
+        .rev()
+        .take(6)
+        .rev()
+        .map(|r| {
+            format!(
+                "t={} desired {:?} action {:?} outcomes {:?} problems {:?}",
+                r.at,
+                r.state.as_ref().map(|s| s.desired),
+                r.action,
+                r.outcomes,
+                r.problems
+            )
+        })
+        .collect();
+    format!(
+        "journal:\n  {}\nrecords:\n  {}",
+        journal.join("\n  "),
+        recent.join("\n  ")
+    )
 }
