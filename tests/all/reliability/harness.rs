@@ -121,6 +121,8 @@ pub struct Invariants {
     seen_records: usize,
     /// Whether a killed session was reported already.
     kill_seen: bool,
+    /// Whether the journal and records were added to the violations.
+    context_added: bool,
     /// Tasks found deregistered while running, with the drain that covers them.
     pub violations: Vec<String>,
 }
@@ -135,6 +137,7 @@ impl Invariants {
             reached_min: false,
             seen_records: 0,
             kill_seen: false,
+            context_added: false,
             violations: Vec::new(),
         }
     }
@@ -142,6 +145,14 @@ impl Invariants {
     fn fail(&mut self, now: u64, what: String) {
         if self.violations.len() < 20 {
             self.violations.push(format!("t={now}: {what}"));
+        }
+    }
+
+    /// Adds what the journal and the records say, once, after the first violation.
+    fn add_context(&mut self, run: &MemRun) {
+        if !self.violations.is_empty() && !self.context_added {
+            self.context_added = true;
+            self.violations.push(context(run));
         }
     }
 
@@ -183,27 +194,18 @@ impl Invariants {
             );
         }
         let drains = run.drains();
-        let pending = drains.iter().filter(|d| d.counts_in_desired()).count() as u32;
-        // The desired count includes victims whose scale-in step has not run yet.
-        if stats.desired > self.max + pending {
+        if stats.desired > self.max {
             self.fail(
                 now,
-                format!(
-                    "desired {} is over max {} with {pending} pending drains",
-                    stats.desired, self.max
-                ),
+                format!("desired {} is over max {}", stats.desired, self.max),
             );
         }
         if stats.desired >= self.min {
             self.reached_min = true;
         } else if self.reached_min {
-            let context = context(run);
             self.fail(
                 now,
-                format!(
-                    "desired {} fell below min {}\n{context}",
-                    stats.desired, self.min
-                ),
+                format!("desired {} fell below min {}", stats.desired, self.min),
             );
             self.reached_min = false; // reported once
         }
@@ -263,6 +265,7 @@ impl Invariants {
                 Some(_) => {}
             }
         }
+        self.add_context(run);
     }
 
     /// At a quiet end: every workflow ever journaled reached Done, none is in flight.
