@@ -2,7 +2,9 @@
 //! repository root maps each guarantee to the tests here that prove it.
 //!
 //! - [`property`]: random scenarios and fault mixes through the real daemon;
+//! - [`crash`]: the host dies at every journal write of a drain and restarts;
 //! - [`harness`]: the shared components, an in-memory daemon and the invariants.
 
+mod crash;
 mod harness;
 mod property;
