@@ -378,6 +378,17 @@ impl Crashed {
             (0, 0),
             "{what}: {s:?}"
         );
+        let started = self
+            .records
+            .iter()
+            .flat_map(|r| &r.outcomes)
+            .filter(|o| o.what == "drain-start")
+            .count();
+        // The tick that started a drain may have died before its record was written.
+        assert!(
+            started <= victims as usize,
+            "{what}: {started} drains started"
+        );
         let victims = self.victims();
         for t in &self.tasks {
             if victims.contains(&t.id) {
