@@ -215,6 +215,26 @@ impl Config {
             field,
             message,
         };
+        // A state directory that can never be created (a regular file in its way).
+        if let Some(file) = self
+            .state_dir
+            .ancestors()
+            .find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir())
+        {
+            let message = if file == self.state_dir {
+                format!(
+                    "{} is a regular file, not a directory; point `state_dir` at a directory",
+                    file.display()
+                )
+            } else {
+                format!(
+                    "cannot create {}: {} is a regular file, not a directory; point `state_dir` elsewhere",
+                    self.state_dir.display(),
+                    file.display()
+                )
+            };
+            return Err(invalid("state_dir".into(), message));
+        }
         if self.services.is_empty() {
             return Err(invalid(
                 "service".into(),

@@ -3,8 +3,10 @@
 //!
 //! - [`property`]: random scenarios and fault mixes through the real daemon;
 //! - [`crash`]: the host dies at every journal write of a drain and restarts;
+//! - [`input`]: decisions and snapshot JSON, arbitrary, mutated and valid;
 //! - [`harness`]: the shared components, an in-memory daemon and the invariants.
 
 mod crash;
 mod harness;
+mod input;
 mod property;
