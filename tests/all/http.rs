@@ -183,7 +183,7 @@ fn bad_configs_are_refused_naming_the_file_and_field() {
             "{name} names the file: {stderr}"
         );
         assert!(
-            stderr.contains(&*want),
+            stderr.contains(want),
             "{name}: expected {want:?} in {stderr}"
         );
     }
