@@ -131,9 +131,62 @@ pub struct ServiceConfig {
     /// The drain workflow's timing.
     #[serde(default)]
     pub drain: DrainConfig,
+    /// What decides when the live policy keeps faulting: `"hold"` (the
+    /// default: every faulted tick holds) or `{ policy = "file.wasm" }`, a
+    /// policy that decides instead once the live one has faulted
+    /// `fallback_after` ticks in a row. The live policy is still called every
+    /// tick, and decides again as soon as it stops faulting. The fallback's
+    /// file is read at start (it is not hot-reloaded).
+    #[serde(default)]
+    pub fallback: Fallback,
+    /// Consecutive live-policy faults before the fallback policy decides.
+    #[serde(default = "default_fallback_after")]
+    pub fallback_after: u32,
     /// The simulated service (with `provider.kind = "sim"` only).
     #[serde(default)]
     pub sim: Option<SimServiceConfig>,
+}
+
+/// What decides when the live policy keeps faulting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Fallback {
+    /// Every faulted tick holds.
+    #[default]
+    Hold,
+    /// This policy component decides instead.
+    Policy(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for Fallback {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            policy: PathBuf,
+        }
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fallback;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"hold\" or a table { policy = \"fallback.wasm\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Fallback, E> {
+                match v {
+                    "hold" => Ok(Fallback::Hold),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Fallback, A::Error> {
+                let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Fallback::Policy(t.policy))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+fn default_fallback_after() -> u32 {
+    3
 }
 
 fn default_interval() -> Duration {
@@ -204,6 +257,9 @@ impl Config {
         for s in &mut cfg.services {
             resolve(&mut s.policy);
             s.shadows.iter_mut().for_each(resolve);
+            if let Fallback::Policy(p) = &mut s.fallback {
+                resolve(p);
+            }
         }
         cfg.validate(path)?;
         Ok(cfg)
@@ -303,12 +359,25 @@ impl Config {
                     "expected a fraction within 0..=1".into(),
                 ));
             }
-            for (f, p) in std::iter::once((field("policy"), &s.policy)).chain(
-                s.shadows
-                    .iter()
-                    .enumerate()
-                    .map(|(j, p)| (field(&format!("shadows[{j}]")), p)),
-            ) {
+            if s.fallback_after == 0 {
+                return Err(invalid(
+                    field("fallback_after"),
+                    "expected at least 1 consecutive fault".into(),
+                ));
+            }
+            let fallback = match &s.fallback {
+                Fallback::Policy(p) => Some((field("fallback.policy"), p)),
+                Fallback::Hold => None,
+            };
+            for (f, p) in std::iter::once((field("policy"), &s.policy))
+                .chain(
+                    s.shadows
+                        .iter()
+                        .enumerate()
+                        .map(|(j, p)| (field(&format!("shadows[{j}]")), p)),
+                )
+                .chain(fallback)
+            {
                 if !p.is_file() {
                     return Err(invalid(
                         f,

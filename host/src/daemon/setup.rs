@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Board, Daemon, Pacer};
-use crate::config::{Config, ProviderConfig};
+use crate::config::{Config, Fallback, ProviderConfig};
 use crate::events::Events;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
@@ -85,7 +85,11 @@ pub fn load_services(
                 policy_path: Some(s.policy.clone()),
                 shadow_paths: s.shadows.clone(),
             };
-            Ok(Service::new(spec, policy, shadows, now))
+            let service = Service::new(spec, policy, shadows, now);
+            Ok(match &s.fallback {
+                Fallback::Policy(path) => service.with_fallback(load(path)?, s.fallback_after),
+                Fallback::Hold => service,
+            })
         })
         .collect()
 }
