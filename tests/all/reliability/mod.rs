@@ -7,6 +7,7 @@
 //! - [`stale`]: the session store down and metrics missing, through the daemon;
 //! - [`fallback`]: a policy that keeps faulting, and the fallback that decides instead;
 //! - [`late_session`]: a session reported late aborts its task's drain;
+//! - [`plan`]: a `[provider.faults]` table reaches the daemon's provider;
 //! - [`harness`]: the shared components, an in-memory daemon and the invariants.
 
 mod crash;
@@ -14,5 +15,6 @@ mod fallback;
 mod harness;
 mod input;
 mod late_session;
+mod plan;
 mod property;
 mod stale;
