@@ -37,6 +37,10 @@ pub struct Config {
     pub limits: Limits,
     /// What the daemon autoscales: the simulated cluster or AWS.
     pub provider: ProviderConfig,
+    /// Where drain workflows are journaled: `{ kind = "file" }` (the default)
+    /// or `{ kind = "dynamodb", table = "autoscaler-drains" }` (AWS only).
+    #[serde(default)]
+    pub journal: JournalConfig,
     /// The services, one `[[service]]` table each.
     #[serde(rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -87,6 +91,26 @@ pub enum ProviderConfig {
         #[serde(default = "default_sessions_table")]
         sessions_table: String,
     },
+}
+
+/// Where the drain journal lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum JournalConfig {
+    /// `drains.jsonl` in `state_dir`, fsynced on every write: one host per set of services.
+    #[default]
+    File,
+    /// A DynamoDB table several hosts can share, with conditional writes
+    /// (schema in [`crate::workflow::dynamodb`]); needs `provider.kind = "aws"`.
+    Dynamodb {
+        /// The table's name.
+        #[serde(default = "default_journal_table")]
+        table: String,
+    },
+}
+
+fn default_journal_table() -> String {
+    crate::workflow::dynamodb::DEFAULT_TABLE.into()
 }
 
 fn default_speed() -> f64 {
@@ -260,6 +284,11 @@ impl Config {
             if let Fallback::Policy(p) = &mut s.fallback {
                 resolve(p);
             }
+            if let Some(crate::sim::Workload::Trace { path, .. }) =
+                s.sim.as_mut().map(|c| &mut c.workload)
+            {
+                resolve(path);
+            }
         }
         cfg.validate(path)?;
         Ok(cfg)
@@ -323,6 +352,21 @@ impl Config {
             }
         }
         let sim = matches!(self.provider, ProviderConfig::Sim { .. });
+        match &self.journal {
+            JournalConfig::Dynamodb { .. } if sim => {
+                return Err(invalid(
+                    "journal.kind".into(),
+                    "a \"dynamodb\" journal needs provider.kind = \"aws\"; the simulated cluster uses kind = \"file\"".into(),
+                ));
+            }
+            JournalConfig::Dynamodb { table } if table.trim().is_empty() => {
+                return Err(invalid(
+                    "journal.table".into(),
+                    "expected the name of a DynamoDB table".into(),
+                ));
+            }
+            _ => {}
+        }
         let mut seen = BTreeSet::new();
         for (i, s) in self.services.iter().enumerate() {
             let field = |name: &str| format!("service[{i}].{name}");

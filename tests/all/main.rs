@@ -1,5 +1,6 @@
 //! The one integration-test binary of the project: a module per area.
 
+mod aws;
 mod e2e;
 mod golden;
 mod http;

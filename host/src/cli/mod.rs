@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod policy;
 mod run;
+mod sessions;
 
 /// Autoscale ECS Fargate services with policies written as WebAssembly
 /// components, without ever stopping a task that carries a live session.
@@ -30,6 +31,9 @@ enum Command {
     /// Check, evaluate and test policy components.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Inspect the session store.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
 }
 
 impl Cli {
@@ -38,6 +42,7 @@ impl Cli {
         match self.command {
             Command::Run(args) => args.run(),
             Command::Policy(cmd) => cmd.run(),
+            Command::Sessions(cmd) => cmd.run(),
         }
     }
 }

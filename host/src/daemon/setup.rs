@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Board, Daemon, Pacer};
-use crate::config::{Config, Fallback, ProviderConfig};
+use crate::config::{Config, Fallback, JournalConfig, ProviderConfig};
 use crate::events::Events;
+use crate::providers::aws::AwsConfig;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
 use crate::runtime::{LoadError, Policy, PolicyEngine};
 use crate::sim::SimError;
 use crate::tick::record::{JsonlSink, RecordSink};
 use crate::tick::{Service, ServiceSpec};
-use crate::workflow::{FileJournal, JournalError};
+use crate::workflow::{DynamoJournal, FileJournal, Journal, JournalError};
 
 /// Why a daemon could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,41 @@ pub fn service_ref(s: &crate::config::ServiceConfig) -> ServiceRef {
         service: s.name.clone(),
         target_group: s.target_group.clone(),
     }
+}
+
+/// The AWS provider settings a `provider.kind = "aws"` config describes; none for the sim.
+pub fn aws_config(cfg: &Config) -> Option<AwsConfig> {
+    match &cfg.provider {
+        ProviderConfig::Aws {
+            region,
+            endpoint_url,
+            sessions_table,
+        } => Some(AwsConfig {
+            region: region.clone(),
+            endpoint_url: endpoint_url.clone(),
+            sessions_table: sessions_table.clone(),
+            ..AwsConfig::default()
+        }),
+        ProviderConfig::Sim { .. } => None,
+    }
+}
+
+/// The drain journal the config asks for: the file in `state_dir`, or the
+/// DynamoDB table (which needs a multi-threaded tokio runtime: see
+/// [`crate::workflow::dynamodb`]).
+pub fn journal(cfg: &Config) -> Result<Arc<dyn Journal>, SetupError> {
+    Ok(match &cfg.journal {
+        JournalConfig::File => Arc::new(FileJournal::open(&cfg.state_dir.join("drains.jsonl"))?),
+        JournalConfig::Dynamodb { table } => {
+            let aws = aws_config(cfg).ok_or_else(|| {
+                JournalError::Remote(
+                    "journal.kind = \"dynamodb\" needs provider.kind = \"aws\"".into(),
+                )
+            })?;
+            let services = cfg.services.iter().map(|s| service_ref(s).key()).collect();
+            Arc::new(DynamoJournal::connect(&aws, table.clone(), services)?)
+        }
+    })
 }
 
 /// Loads every service's policies and builds its runtime state, first tick at `now`.
@@ -118,8 +154,8 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
     )))
 }
 
-/// A daemon over `provider` with the config's journal, records and state files,
-/// unfinished drains resumed and saved state restored.
+/// A daemon over `provider` with the config's journal (see [`journal`]),
+/// records and state files, unfinished drains resumed and saved state restored.
 ///
 /// With `fresh`, the state directory's files are cleared first: a simulated
 /// world is new on every run, so an earlier run's drains, cooldowns and
@@ -156,7 +192,7 @@ pub fn open<P: Provider>(
             }
         }
     }
-    let journal = FileJournal::open(&dir.join("drains.jsonl"))?;
+    let journal = journal(cfg)?;
     let records = dir.join("decisions.jsonl");
     let sink: Box<dyn RecordSink> =
         Box::new(
@@ -172,7 +208,7 @@ pub fn open<P: Provider>(
         pacer,
         engine,
         services,
-        journal: Arc::new(journal),
+        journal,
         sink,
         events,
         board,

@@ -71,20 +71,23 @@ impl ServiceSim {
 
     /// ListTasks plus DescribeTasks: every listed task, oldest first.
     pub(crate) fn cluster_tasks(&self) -> Vec<ClusterTask> {
-        self.live
-            .iter()
-            .filter_map(|&k| self.task(k))
-            .map(|t| ClusterTask {
-                id: t.id.clone(),
-                status: t.status,
-                created_at: t.created_at,
-                started_at: t.started_at,
-                protected: t.protected && t.status != TaskStatus::Stopped,
-                target: (t.status != TaskStatus::Provisioning).then(|| t.target.clone()),
-                cpu: t.cpu,
-                memory: t.memory,
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.live.len());
+        out.extend(
+            self.live
+                .iter()
+                .filter_map(|&k| self.task(k))
+                .map(|t| ClusterTask {
+                    id: t.id.clone(),
+                    status: t.status,
+                    created_at: t.created_at,
+                    started_at: t.started_at,
+                    protected: t.protected && t.status != TaskStatus::Stopped,
+                    target: (t.status != TaskStatus::Provisioning).then(|| t.target.clone()),
+                    cpu: t.cpu,
+                    memory: t.memory,
+                }),
+        );
+        out
     }
 
     /// DescribeTasks: the statuses of the listed tasks among `ids`, in their order.
@@ -140,15 +143,18 @@ impl ServiceSim {
 
     /// DescribeTargetHealth: targets in the group (registered or draining), oldest task first.
     pub(crate) fn target_states(&self) -> Vec<TargetState> {
-        self.live
-            .iter()
-            .filter_map(|&k| self.task(k))
-            .filter(|t| t.slot.health != TargetHealth::Unregistered)
-            .map(|t| TargetState {
-                target: t.target.clone(),
-                health: t.slot.health,
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.live.len());
+        out.extend(
+            self.live
+                .iter()
+                .filter_map(|&k| self.task(k))
+                .filter(|t| t.slot.health != TargetHealth::Unregistered)
+                .map(|t| TargetState {
+                    target: t.target.clone(),
+                    health: t.slot.health,
+                }),
+        );
+        out
     }
 
     /// RegisterTargets. A target that is no task's address fails the call
@@ -181,12 +187,15 @@ impl ServiceSim {
 
     /// The session store: active sessions per task, for tasks that have any.
     pub(crate) fn sessions_by_task(&self) -> HashMap<String, u32> {
-        self.live
-            .iter()
-            .filter_map(|&k| self.task(k))
-            .filter(|t| t.sessions > 0)
-            .map(|t| (t.id.clone(), t.sessions))
-            .collect()
+        let mut out = HashMap::with_capacity(self.live.len());
+        out.extend(
+            self.live
+                .iter()
+                .filter_map(|&k| self.task(k))
+                .filter(|t| t.sessions > 0)
+                .map(|t| (t.id.clone(), t.sessions)),
+        );
+        out
     }
 
     /// StopTask: the task drains and stops like a scale-in victim, the

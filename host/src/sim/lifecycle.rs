@@ -13,13 +13,22 @@ use crate::providers::Target;
 /// ECS's default protection period when none is given.
 const DEFAULT_PROTECTION_MINUTES: u64 = 120;
 
+/// The first host number of a service's /16 that AWS hands out.
+pub(crate) const FIRST_HOST: u32 = 4;
+/// The last one.
+const LAST_HOST: u32 = 0xFFFE;
+
 impl ServiceSim {
     /// Creates a task at `now`: PROVISIONING, or RUNNING with a healthy target
-    /// when `warm` (the tasks a service starts with).
-    pub(crate) fn launch(&mut self, now: u64, warm: bool) -> TaskKey {
+    /// when `warm` (the tasks a service starts with). None when the subnet has
+    /// no free address, as ECS fails to place a task then.
+    pub(crate) fn launch(&mut self, now: u64, warm: bool) -> Option<TaskKey> {
+        let Some(ip) = self.allocate_ip() else {
+            self.counters.launch_failures += 1;
+            return None;
+        };
         let key = self.slab.len() as TaskKey;
         let id = random::task_id(self.seed, u64::from(key));
-        let ip = self.allocate_ip();
         let target = Target {
             ip: Ipv4Addr::from(ip).to_string(),
             port: self.p.port,
@@ -42,20 +51,22 @@ impl ServiceSim {
                 .push(now + self.p.provisioning, Event::Pending(key));
         }
         self.slab.push(Some(task));
-        key
+        Some(key)
     }
 
     /// The next free address in the service's /16 (10.subnet.0.0), skipping
-    /// the first four (AWS reserves them) and addresses held by listed tasks.
-    fn allocate_ip(&mut self) -> u32 {
-        loop {
+    /// the first four and the last (AWS reserves them) and addresses held by
+    /// listed tasks; none when every address is held.
+    fn allocate_ip(&mut self) -> Option<u32> {
+        for _ in FIRST_HOST..=LAST_HOST {
             let h = self.next_host;
-            self.next_host = if h >= 0xFFFE { 4 } else { h + 1 };
+            self.next_host = if h >= LAST_HOST { FIRST_HOST } else { h + 1 };
             let ip = u32::from_be_bytes([10, self.subnet, (h >> 8) as u8, h as u8]);
             if !self.by_ip.contains_key(&ip) {
-                return ip;
+                return Some(ip);
             }
         }
+        None
     }
 
     /// Moves a task to `status`, keeping the usage accumulators and counts right.
@@ -198,6 +209,10 @@ impl ServiceSim {
         self.by_ip.remove(&ip);
         self.live.retain(|&x| x != k);
         self.slab[k as usize] = None;
+        if self.counters.launch_failures > 0 {
+            // An address came free: a launch that failed for want of one can go ahead.
+            self.reconcile(now);
+        }
     }
 
     /// Turns protection on (for `minutes`, 0 meaning ECS's default of 120)
@@ -254,7 +269,9 @@ impl ServiceSim {
         let n = active.len() as u32;
         if n < self.desired {
             for _ in n..self.desired {
-                self.launch(now, false);
+                if self.launch(now, false).is_none() {
+                    break;
+                }
             }
             return;
         }
@@ -282,5 +299,54 @@ impl ServiceSim {
         for k in starting.into_iter().chain(running).take(excess) {
             self.request_stop(k, now, StopCause::ScaleIn);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ServiceRef;
+    use crate::sim::{SimConfig, SimServiceConfig, Workload};
+
+    #[test]
+    fn a_full_subnet_fails_the_launch_instead_of_looping_and_recovers_when_an_address_frees() {
+        let svc = ServiceRef {
+            cluster: "c".into(),
+            service: "s".into(),
+            target_group: "tg".into(),
+        };
+        let config = SimServiceConfig {
+            initial_tasks: 1,
+            workload: Workload::Steady { per_min: 0.0 },
+            ..Default::default()
+        };
+        let mut s = ServiceSim::new(svc, &SimConfig::default(), &config, 0, 0).expect("service");
+        let first = s.live[0];
+        for h in FIRST_HOST..=LAST_HOST {
+            let ip = u32::from_be_bytes([10, 0, (h >> 8) as u8, h as u8]);
+            s.by_ip.entry(ip).or_insert(u32::MAX);
+        }
+        s.set_desired(2, 0).expect("desired");
+        assert_eq!(
+            (s.counters.launch_failures, s.live.len(), s.counts().pending),
+            (1, 1, 0)
+        );
+
+        // The first task stops and is forgotten: its address frees, and the
+        // scheduler launches at last.
+        s.desired = 1;
+        s.stop_task(&s.task(first).expect("task").id.clone(), 0)
+            .expect("stop");
+        assert_eq!(
+            s.counters.launch_failures, 2,
+            "its replacement cannot launch either"
+        );
+        s.advance_to(4 * 3600);
+        assert_eq!(
+            s.counts().pending + s.counts().running,
+            1,
+            "one task once an address freed"
+        );
+        assert_eq!(s.counters.tasks_launched, 2);
     }
 }

@@ -9,8 +9,12 @@
 //! target's health change, a session's arrival or end, a minute boundary) to
 //! the next, so advancing a minute costs in proportion to what happened in it,
 //! not to its length. The same seed and the same sequence of calls give the
-//! same run: every draw comes from a seeded stream, ties between events at the
-//! same second resolve in scheduling order, and no hash map order leaks out.
+//! same run: every draw comes from a seeded stream, events at the same second
+//! run in a fixed order (the minute closes, then sessions end, then tasks and
+//! targets change state in the order those changes were scheduled, then
+//! sessions arrive), and no hash map order leaks out. Arrivals and session
+//! lengths have streams of their own, drawn even for refused sessions, so
+//! whatever a policy does, the same seed brings the same users.
 //!
 //! # What the sim models
 //!
@@ -113,6 +117,7 @@
 
 mod api;
 mod config;
+mod ends;
 mod error;
 mod events;
 pub mod faults;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::service::ServiceSim;
 use crate::model::{TargetHealth, TaskStatus};
@@ -30,12 +30,13 @@ pub(crate) struct Counters {
     pub deregister_calls: u64,
     pub stop_task_calls: u64,
     pub task_failures: u64,
+    pub launch_failures: u64,
     pub killed_by_task: BTreeMap<String, u32>,
 }
 
 /// One service's figures at one moment. Totals count from when the service
 /// was added; counts are as of now.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimStats {
     /// The virtual time, in seconds.
     pub now: u64,
@@ -93,6 +94,8 @@ pub struct SimStats {
     pub stop_task_calls: u64,
     /// Task failures injected.
     pub task_failures: u64,
+    /// Launches that failed because the service's subnet had no free address.
+    pub launch_failures: u64,
     /// Sessions killed per task ID, for the tasks that had any.
     pub killed_by_task: BTreeMap<String, u32>,
 }
@@ -143,6 +146,7 @@ impl ServiceSim {
             deregister_calls: c.deregister_calls,
             stop_task_calls: c.stop_task_calls,
             task_failures: c.task_failures,
+            launch_failures: c.launch_failures,
             killed_by_task: c.killed_by_task.clone(),
         }
     }

@@ -125,11 +125,18 @@ pub async fn advance_drains<P: Provider>(
 ) -> Result<Vec<ActionOutcome>, JournalError> {
     let key = svc.key();
     let mut outcomes = Vec::new();
-    for wf in drains.iter_mut() {
-        if wf.wake_at().is_none_or(|t| t > now) {
+    for i in 0..drains.len() {
+        if drains[i].wake_at().is_none_or(|t| t > now) {
             continue;
         }
-        let report = advance(p, svc, wf, cfg, journal, now).await?;
+        // Victims already unprotected on purpose (past their re-check) stay unprotected.
+        let released: Vec<String> = drains
+            .iter()
+            .filter(|d| d.id != drains[i].id && d.is_released())
+            .map(|d| d.task_id.clone())
+            .collect();
+        let wf = &mut drains[i];
+        let report = advance(p, svc, wf, cfg, &released, journal, now).await?;
         for step in &report.completed {
             events.emit(Event::DrainStep {
                 service: &key,

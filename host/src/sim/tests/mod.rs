@@ -7,6 +7,7 @@ mod metrics;
 mod sessions;
 mod speed;
 mod targets;
+mod workloads;
 
 use std::time::Duration;
 
