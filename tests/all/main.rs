@@ -5,6 +5,7 @@ mod e2e;
 mod golden;
 mod http;
 mod polyglot;
+mod reliability;
 mod reload;
 mod runtime;
 mod sim_run;

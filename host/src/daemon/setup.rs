@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Board, Daemon, Pacer};
-use crate::config::{Config, JournalConfig, ProviderConfig};
+use crate::config::{Config, Fallback, JournalConfig, ProviderConfig};
 use crate::events::Events;
 use crate::providers::aws::AwsConfig;
 use crate::providers::sim::SimProvider;
@@ -121,7 +121,11 @@ pub fn load_services(
                 policy_path: Some(s.policy.clone()),
                 shadow_paths: s.shadows.clone(),
             };
-            Ok(Service::new(spec, policy, shadows, now))
+            let service = Service::new(spec, policy, shadows, now);
+            Ok(match &s.fallback {
+                Fallback::Policy(path) => service.with_fallback(load(path)?, s.fallback_after),
+                Fallback::Hold => service,
+            })
         })
         .collect()
 }
@@ -132,6 +136,7 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
         world,
         speed,
         duration,
+        faults,
     } = &cfg.provider
     else {
         return Ok(None);
@@ -140,6 +145,7 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
     for s in &cfg.services {
         sim.add_service(service_ref(s), &s.sim.clone().unwrap_or_default())?;
     }
+    sim.set_fault_plan(faults.as_deref().cloned())?;
     let stop_at = duration.map(|d| sim.now() + d.as_secs());
     Ok(Some((
         sim.clone(),

@@ -9,7 +9,7 @@ use super::fault::PolicyFault;
 use crate::model::{Decision, DrainStep, ParamValue, Snapshot, TargetHealth, TaskStatus};
 
 /// The largest target count the host takes seriously (ECS allows 5,000 tasks per service).
-pub(crate) const MAX_SANE_DESIRED: u32 = 100_000;
+pub const MAX_SANE_DESIRED: u32 = 100_000;
 
 pub(crate) fn snapshot_to_wit(s: &Snapshot) -> wit::Snapshot {
     let handle_of = |id: &str| s.tasks.iter().position(|t| t.id == id).map(|i| i as u32);
@@ -91,9 +91,40 @@ fn history_columns(s: &Snapshot) -> wit::HistoryColumns {
     }
 }
 
+/// A decision as a policy component returns it, before the host checks it:
+/// drain candidates are task handles (indexes into the snapshot's tasks).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawDecision {
+    /// The absolute task count wanted; none for no change.
+    pub desired: Option<u32>,
+    /// Task handles to drain, best first.
+    pub drain: Vec<u32>,
+    /// Why.
+    pub reason: String,
+}
+
 /// Checks a policy's decision against the snapshot it answered and converts it.
 pub(crate) fn decision_from_wit(
     d: wit::Decision,
+    s: &Snapshot,
+    limits: &Limits,
+) -> Result<Decision, PolicyFault> {
+    validate_decision(
+        RawDecision {
+            desired: d.desired,
+            drain: d.drain,
+            reason: d.reason,
+        },
+        s,
+        limits,
+    )
+}
+
+/// The checks every policy's decision passes before the guard sees it: the
+/// reason and the drain list within the limits, a sane count, and drain
+/// handles that name distinct tasks of `s`. Handles become task IDs.
+pub fn validate_decision(
+    d: RawDecision,
     s: &Snapshot,
     limits: &Limits,
 ) -> Result<Decision, PolicyFault> {

@@ -72,7 +72,7 @@ impl ServiceSim {
         self.draw_next_arrival();
     }
 
-    fn start_session(&mut self, k: TaskKey, now: u64, duration: u64) {
+    pub(crate) fn start_session(&mut self, k: TaskKey, now: u64, duration: u64) {
         let Some(t) = self.task_mut(k) else { return };
         t.flush(now);
         t.sessions += 1;

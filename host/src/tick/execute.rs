@@ -14,7 +14,8 @@ use super::guard::Action;
 /// What an action (or a drain step) came to, for the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ActionOutcome {
-    /// What was done: `set-desired`, `drain-start`, `drain-step`, `drain-finished`.
+    /// What was done: `set-desired`, `drain-start`, `drain-retry`,
+    /// `drain-scaled-in` (a drain lowered the desired count), `drain-finished`.
     pub what: String,
     /// The task, for drain outcomes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,6 +142,14 @@ pub async fn advance_drains<P: Provider>(
                 service: &key,
                 task: &wf.task_id,
                 step,
+            });
+        }
+        if let Some(n) = report.lowered_to {
+            outcomes.push(ActionOutcome {
+                what: "drain-scaled-in".into(),
+                task: Some(wf.task_id.clone()),
+                ok: true,
+                detail: n.to_string(),
             });
         }
         for error in &report.retried {

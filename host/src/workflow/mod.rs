@@ -18,8 +18,10 @@
 //! The victim is unprotected only at step 5, after its sessions were
 //! re-checked: until then a concurrent desired-count decrease can only stop
 //! tasks that have passed their own recheck. Transient errors are retried
-//! with backoff and jitter; other errors and the workflow's deadline roll it
-//! back (register the target again, keep the task protected).
+//! with backoff and jitter; other errors, `max_attempts` transient errors in
+//! a row and the workflow's deadline roll it back (register the target
+//! again, keep the task protected). The roll-back itself retries transient
+//! errors for as long as they last, so no task is left running deregistered.
 
 pub mod dynamodb;
 mod journal;
@@ -55,7 +57,8 @@ pub struct DrainConfig {
     /// How long scale-in protection lasts once set (ECS allows up to 48 hours).
     #[serde(with = "humantime_serde")]
     pub protection_expiry: Duration,
-    /// The most retries of one step on transient errors before the workflow rolls back.
+    /// The most retries of one step on transient errors before the workflow
+    /// rolls back (the roll-back itself retries transient errors until it is done).
     pub max_attempts: u32,
 }
 

@@ -17,6 +17,8 @@ pub struct StepReport {
     pub retried: Vec<String>,
     /// The outcome, if the workflow finished.
     pub finished: Option<Outcome>,
+    /// The desired count the scale-in step set, when it completed.
+    pub lowered_to: Option<u32>,
 }
 
 /// Moves `wf` forward as far as it can go at `now`. Every state change is
@@ -62,6 +64,9 @@ pub async fn advance<P: Provider>(
         match run_step(p, svc, wf, cfg, released, now).await {
             Ok(next) => {
                 report.completed.push(name);
+                if let (Step::ScaleIn { to: Some(n) }, Step::Confirm) = (&wf.step, &next) {
+                    report.lowered_to = Some(*n);
+                }
                 wf.attempts = 0;
                 wf.last_error = None;
                 if let Step::Done { outcome } = &next {
@@ -79,7 +84,11 @@ pub async fn advance<P: Provider>(
             Err(e) => {
                 wf.attempts += 1;
                 wf.last_error = Some(e.to_string());
-                let give_up = !e.is_retryable() || wf.attempts > cfg.max_attempts;
+                // A roll-back retries transient errors until it is done: giving
+                // up would leave the task running but deregistered for good.
+                let rolling_back = matches!(wf.step, Step::RollBack { .. });
+                let give_up =
+                    !e.is_retryable() || (wf.attempts > cfg.max_attempts && !rolling_back);
                 if give_up {
                     let reason = format!("step {name} failed: {e}");
                     let next = match wf.step {
@@ -124,12 +133,12 @@ async fn run_step<P: Provider>(
     now: u64,
 ) -> Result<Step, ProviderError> {
     let expiry = (cfg.protection_expiry.as_secs() / 60).max(1) as u32;
-    // The tasks that stay: up or starting, not yet protected, neither this
-    // victim nor another drain's released one.
-    let keepers = |tasks: &[crate::providers::ClusterTask]| -> Vec<String> {
+    // The tasks that stay: up or starting, neither this victim nor another
+    // drain's released one; with `all`, protected ones too (to renew them).
+    let keepers = |tasks: &[crate::providers::ClusterTask], all: bool| -> Vec<String> {
         tasks
             .iter()
-            .filter(|t| t.id != wf.task_id && !t.protected && !released.contains(&t.id))
+            .filter(|t| t.id != wf.task_id && (all || !t.protected) && !released.contains(&t.id))
             .filter(|t| t.status == TaskStatus::Running || t.status.is_starting())
             .map(|t| t.id.clone())
             .collect()
@@ -152,7 +161,7 @@ async fn run_step<P: Provider>(
                 });
             }
             // The victim too: it stays protected until its re-check has passed.
-            let mut unprotected = keepers(&tasks);
+            let mut unprotected = keepers(&tasks, false);
             if !victim.protected {
                 unprotected.push(victim.id.clone());
             }
@@ -213,8 +222,10 @@ async fn run_step<P: Provider>(
             })
         }
         Step::ScaleIn { to: Some(n) } => {
+            // Every keeper is protected afresh, whatever the listing says: a
+            // listing may lag, showing a protection that has since expired.
             let tasks = p.tasks(svc).await?;
-            let keepers = keepers(&tasks);
+            let keepers = keepers(&tasks, true);
             if !keepers.is_empty() {
                 p.set_protection(svc, &keepers, true, expiry).await?;
             }
@@ -282,9 +293,9 @@ async fn run_step<P: Provider>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::sim::SimProvider;
-    use crate::providers::{Cluster, ServiceRef};
-    use crate::sim::{SimConfig, SimServiceConfig, Workload};
+    use crate::providers::sim::{SimOp, SimProvider};
+    use crate::providers::{Clock, Cluster, LoadBalancer, ServiceRef};
+    use crate::sim::{FaultPlan, OpFaults, SimConfig, SimServiceConfig, Workload};
     use crate::workflow::MemoryJournal;
 
     fn world(tasks: u32) -> (SimProvider, ServiceRef) {
@@ -387,5 +398,97 @@ mod tests {
             .count();
         assert!(waits <= 3, "{waits} wait states");
         assert_eq!(block_on(sim.service(&svc)).unwrap().desired, 2);
+    }
+
+    #[test]
+    fn the_scale_in_step_protects_every_keeper_even_when_the_listing_lags() {
+        let (p, svc) = world(3);
+        let ids: Vec<String> = block_on(p.tasks(&svc))
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        // Protected for one minute; a write at 50 s leaves a listing that lags it by 45 s.
+        block_on(p.set_protection(&svc, &ids, true, 1)).unwrap();
+        let lagging = OpFaults {
+            stale: 1.0,
+            lag: std::time::Duration::from_secs(45),
+            ..OpFaults::default()
+        };
+        p.set_fault_plan(Some(FaultPlan {
+            tasks: Some(lagging),
+            ..FaultPlan::default()
+        }))
+        .unwrap();
+        p.advance_to(50);
+        block_on(p.set_protection(&svc, &ids[..1], true, 1)).unwrap();
+        p.advance_to(61);
+        let listed = block_on(p.tasks(&svc)).unwrap();
+        assert!(
+            listed.iter().all(|t| t.protected),
+            "the listing still shows protection"
+        );
+        assert_eq!(
+            p.stats(&svc).unwrap().protected,
+            1,
+            "two protections expired"
+        );
+
+        let cfg = DrainConfig::default();
+        let mut wf = DrainWorkflow::new(&svc.key(), &ids[2], None, 0, &cfg);
+        wf.step = Step::ScaleIn { to: Some(2) };
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, p.now())).unwrap();
+        assert_eq!(wf.step, Step::Confirm);
+        for t in p.sim_tasks(&svc).unwrap() {
+            if t.id == ids[2] {
+                assert!(t.stop_cause.is_some(), "the victim is stopping");
+            } else {
+                assert!(t.protected && t.stop_cause.is_none(), "keeper {t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_roll_back_outlasts_transient_errors_and_registers_the_target_again() {
+        let (p, svc) = world(2);
+        let cfg = DrainConfig {
+            max_attempts: 2,
+            ..DrainConfig::default()
+        };
+        let task = block_on(p.tasks(&svc)).unwrap().remove(0);
+        let mut wf = DrainWorkflow::new(&svc.key(), &task.id, task.target.clone(), 0, &cfg);
+        let journal = MemoryJournal::default();
+        // Protect, deregister; then the roll-back meets far more throttling than max_attempts.
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert!(matches!(wf.step, Step::Wait { .. }));
+        wf.step = Step::RollBack {
+            reason: "test".into(),
+            session_appeared: false,
+        };
+        let throttled = ProviderError::Transient {
+            service: "sim-elbv2",
+            message: "throttled".into(),
+        };
+        p.inject_fault(SimOp::Register, 10, throttled);
+        while !wf.is_done() {
+            let now = wf.wake_at().expect("a workflow in flight wakes");
+            p.advance_to(now);
+            block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, p.now())).unwrap();
+            assert!(p.now() < 3600, "the roll-back finishes");
+        }
+        assert_eq!(p.faults_served(), 10, "every error was retried");
+        assert!(matches!(
+            wf.step,
+            Step::Done {
+                outcome: Outcome::RolledBack { .. }
+            }
+        ));
+        let health = block_on(p.targets("tg"))
+            .unwrap()
+            .into_iter()
+            .find(|t| Some(&t.target) == task.target.as_ref())
+            .map(|t| t.health);
+        assert_eq!(health, Some(TargetHealth::Initial), "registered again");
     }
 }
