@@ -7,32 +7,14 @@
 use std::path::Path;
 
 use autoscaler::artifacts;
-use autoscaler::model::{Snapshot, TargetHealth, TaskInfo, TaskStatus};
+use autoscaler::model::Snapshot;
 use autoscaler::runtime::{Limits, Policy, PolicyEngine};
 use autoscaler_sdk::testing::SnapshotBuilder;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// A 100-task service: every other task idle. `cpu` picks the path: 50 holds, 10 scales in.
 fn host_snapshot(cpu: f64) -> Snapshot {
-    let mut s = Snapshot::example();
-    s.cpu = Some(cpu);
-    s.tasks = (0..100)
-        .map(|i| TaskInfo {
-            id: format!("{:032x}", 0xabcdef_u128 * (i + 1)),
-            status: TaskStatus::Running,
-            health: TargetHealth::Healthy,
-            age_seconds: 600 + i as u32 * 60,
-            protected: false,
-            sessions: if i % 2 == 0 { 3 } else { 0 },
-            cpu: Some(cpu),
-            memory: Some(30.0),
-            draining: false,
-        })
-        .collect();
-    s.desired = 100;
-    s.running = 100;
-    s.max = 200;
-    s
+    Snapshot::example_sized(100, cpu)
 }
 
 fn sdk_snapshot(cpu: f64) -> autoscaler_sdk::Snapshot {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::model::ParamValue;
 use crate::runtime::Limits;
-use crate::sim::{SimConfig, SimServiceConfig};
+use crate::sim::{FaultPlan, SimConfig, SimError, SimServiceConfig};
 use crate::tick::guard::GuardConfig;
 use crate::workflow::DrainConfig;
 
@@ -37,6 +37,10 @@ pub struct Config {
     pub limits: Limits,
     /// What the daemon autoscales: the simulated cluster or AWS.
     pub provider: ProviderConfig,
+    /// Where drain workflows are journaled: `{ kind = "file" }` (the default)
+    /// or `{ kind = "dynamodb", table = "autoscaler-drains" }` (AWS only).
+    #[serde(default)]
+    pub journal: JournalConfig,
     /// The services, one `[[service]]` table each.
     #[serde(rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -69,6 +73,11 @@ pub enum ProviderConfig {
         /// Stop after this much simulated time, and print a summary.
         #[serde(default, with = "humantime_serde::option")]
         duration: Option<Duration>,
+        /// Random faults in the simulated provider's calls (throttling, 5xx,
+        /// timeouts, partial batches, reads that lag writes); none by default.
+        /// See `autoscaler::sim::faults` for the table's fields.
+        #[serde(default)]
+        faults: Option<Box<FaultPlan>>,
     },
     /// Real AWS (or an AWS-compatible endpoint), with the default credential chain.
     Aws {
@@ -82,6 +91,26 @@ pub enum ProviderConfig {
         #[serde(default = "default_sessions_table")]
         sessions_table: String,
     },
+}
+
+/// Where the drain journal lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum JournalConfig {
+    /// `drains.jsonl` in `state_dir`, fsynced on every write: one host per set of services.
+    #[default]
+    File,
+    /// A DynamoDB table several hosts can share, with conditional writes
+    /// (schema in [`crate::workflow::dynamodb`]); needs `provider.kind = "aws"`.
+    Dynamodb {
+        /// The table's name.
+        #[serde(default = "default_journal_table")]
+        table: String,
+    },
+}
+
+fn default_journal_table() -> String {
+    crate::workflow::dynamodb::DEFAULT_TABLE.into()
 }
 
 fn default_speed() -> f64 {
@@ -126,9 +155,62 @@ pub struct ServiceConfig {
     /// The drain workflow's timing.
     #[serde(default)]
     pub drain: DrainConfig,
+    /// What decides when the live policy keeps faulting: `"hold"` (the
+    /// default: every faulted tick holds) or `{ policy = "file.wasm" }`, a
+    /// policy that decides instead once the live one has faulted
+    /// `fallback_after` ticks in a row. The live policy is still called every
+    /// tick, and decides again as soon as it stops faulting. The fallback's
+    /// file is read at start (it is not hot-reloaded).
+    #[serde(default)]
+    pub fallback: Fallback,
+    /// Consecutive live-policy faults before the fallback policy decides.
+    #[serde(default = "default_fallback_after")]
+    pub fallback_after: u32,
     /// The simulated service (with `provider.kind = "sim"` only).
     #[serde(default)]
     pub sim: Option<SimServiceConfig>,
+}
+
+/// What decides when the live policy keeps faulting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Fallback {
+    /// Every faulted tick holds.
+    #[default]
+    Hold,
+    /// This policy component decides instead.
+    Policy(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for Fallback {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            policy: PathBuf,
+        }
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Fallback;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"hold\" or a table { policy = \"fallback.wasm\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Fallback, E> {
+                match v {
+                    "hold" => Ok(Fallback::Hold),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Fallback, A::Error> {
+                let t = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Fallback::Policy(t.policy))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+fn default_fallback_after() -> u32 {
+    3
 }
 
 fn default_interval() -> Duration {
@@ -199,6 +281,9 @@ impl Config {
         for s in &mut cfg.services {
             resolve(&mut s.policy);
             s.shadows.iter_mut().for_each(resolve);
+            if let Fallback::Policy(p) = &mut s.fallback {
+                resolve(p);
+            }
             if let Some(crate::sim::Workload::Trace { path, .. }) =
                 s.sim.as_mut().map(|c| &mut c.workload)
             {
@@ -215,13 +300,39 @@ impl Config {
             field,
             message,
         };
+        // A state directory that can never be created (a regular file in its way).
+        if let Some(file) = self
+            .state_dir
+            .ancestors()
+            .find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir())
+        {
+            let message = if file == self.state_dir {
+                format!(
+                    "{} is a regular file, not a directory; point `state_dir` at a directory",
+                    file.display()
+                )
+            } else {
+                format!(
+                    "cannot create {}: {} is a regular file, not a directory; point `state_dir` elsewhere",
+                    self.state_dir.display(),
+                    file.display()
+                )
+            };
+            return Err(invalid("state_dir".into(), message));
+        }
         if self.services.is_empty() {
             return Err(invalid(
                 "service".into(),
                 "add at least one [[service]] table".into(),
             ));
         }
-        if let ProviderConfig::Sim { speed, world, .. } = &self.provider {
+        if let ProviderConfig::Sim {
+            speed,
+            world,
+            faults,
+            ..
+        } = &self.provider
+        {
             if !speed.is_finite() || *speed < 0.0 {
                 return Err(invalid(
                     "provider.speed".into(),
@@ -231,8 +342,31 @@ impl Config {
             world
                 .validate()
                 .map_err(|e| invalid("provider.world".into(), e.to_string()))?;
+            if let Some(plan) = faults {
+                plan.validate().map_err(|e| match e {
+                    SimError::Config { field, message } => {
+                        invalid(format!("provider.{field}"), message)
+                    }
+                    other => invalid("provider.faults".into(), other.to_string()),
+                })?;
+            }
         }
         let sim = matches!(self.provider, ProviderConfig::Sim { .. });
+        match &self.journal {
+            JournalConfig::Dynamodb { .. } if sim => {
+                return Err(invalid(
+                    "journal.kind".into(),
+                    "a \"dynamodb\" journal needs provider.kind = \"aws\"; the simulated cluster uses kind = \"file\"".into(),
+                ));
+            }
+            JournalConfig::Dynamodb { table } if table.trim().is_empty() => {
+                return Err(invalid(
+                    "journal.table".into(),
+                    "expected the name of a DynamoDB table".into(),
+                ));
+            }
+            _ => {}
+        }
         let mut seen = BTreeSet::new();
         for (i, s) in self.services.iter().enumerate() {
             let field = |name: &str| format!("service[{i}].{name}");
@@ -269,12 +403,25 @@ impl Config {
                     "expected a fraction within 0..=1".into(),
                 ));
             }
-            for (f, p) in std::iter::once((field("policy"), &s.policy)).chain(
-                s.shadows
-                    .iter()
-                    .enumerate()
-                    .map(|(j, p)| (field(&format!("shadows[{j}]")), p)),
-            ) {
+            if s.fallback_after == 0 {
+                return Err(invalid(
+                    field("fallback_after"),
+                    "expected at least 1 consecutive fault".into(),
+                ));
+            }
+            let fallback = match &s.fallback {
+                Fallback::Policy(p) => Some((field("fallback.policy"), p)),
+                Fallback::Hold => None,
+            };
+            for (f, p) in std::iter::once((field("policy"), &s.policy))
+                .chain(
+                    s.shadows
+                        .iter()
+                        .enumerate()
+                        .map(|(j, p)| (field(&format!("shadows[{j}]")), p)),
+                )
+                .chain(fallback)
+            {
                 if !p.is_file() {
                     return Err(invalid(
                         f,

@@ -89,6 +89,15 @@ pub enum Event<'a> {
         /// Why, for aborts and roll-backs.
         detail: &'a str,
     },
+    /// The live policy kept faulting, so the fallback policy decided this tick.
+    FallbackDecided {
+        /// The service key.
+        service: &'a str,
+        /// The fallback policy's name.
+        policy: &'a str,
+        /// The live policy's consecutive faults so far.
+        faults: u32,
+    },
     /// A policy file was reloaded, or the reload was refused.
     PolicyReloaded {
         /// The service key.
@@ -309,6 +318,24 @@ impl Events {
                         task,
                         outcome,
                         "Drain of task {task} finished: {outcome}. {detail}"
+                    );
+                }
+            }
+            Event::FallbackDecided {
+                service,
+                policy,
+                faults,
+            } => {
+                self.count(
+                    "autoscaler_fallback_decisions_total",
+                    &[("service", service), ("policy", policy)],
+                );
+                if loud {
+                    tracing::warn!(
+                        service,
+                        policy,
+                        faults,
+                        "The live policy has faulted {faults} times in a row, so the fallback policy {policy} decided this tick."
                     );
                 }
             }

@@ -35,6 +35,7 @@ pub mod golden;
 pub mod model;
 pub mod providers;
 pub mod runtime;
+pub mod sessions;
 pub mod sim;
 pub mod tick;
 pub mod workflow;

@@ -29,6 +29,7 @@ import {
   paramF64,
   saturatingSub,
   scaleTo,
+  taskId,
   totalSessions,
   wrappingAddU32,
 } from "../../sdk/js/autoscaler.js";
@@ -94,7 +95,10 @@ export function decide(s) {
   if (wanted >= current) {
     return hold(`Utilization is low, but no idle task can go (${idle.length} idle, ${sessions} sessions).`);
   }
-  log.info(`draining ${current - wanted} idle tasks`);
+  const going = current - wanted;
+  const names = idle.slice(0, Math.min(going, 5)).map((h) => taskId(h) ?? `handle ${h}`);
+  const more = going > names.length ? ", ..." : "";
+  log.info(`draining ${going} idle tasks: ${names.join(", ")}${more}`);
   return scaleTo(
     wanted,
     `Scale in: utilization under ${fmtFixed(p.cpuLow, 0)}% CPU for ${p.window}s; ${current} -> ${wanted} tasks through idle tasks.`,

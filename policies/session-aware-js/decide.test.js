@@ -143,8 +143,29 @@ test("starting tasks are not drained", () => {
   assert.deepEqual(decide(s).drain, [1, 2]);
 });
 
+test("logs the tasks it drains as rust does", (t) => {
+  const logged = (b) => {
+    const error = t.mock.method(console, "error", () => {});
+    try {
+      decide(quietHistory(b).build());
+      return error.mock.calls.map((c) => c.arguments[0]);
+    } finally {
+      error.mock.restore();
+    }
+  };
+  const two = new SnapshotBuilder().task((t) => t.id("a1")).task((t) => t.sessions(1)).task((t) => t.id("c3").ageSeconds(60));
+  assert.deepEqual(logged(two), ["[policy info] draining 2 idle tasks: c3, a1"]);
+  assert.deepEqual(logged(new SnapshotBuilder().runningTasks(8)), [
+    "[policy info] draining 7 idle tasks: task-0, task-1, task-2, task-3, task-4, ...",
+  ]);
+});
+
 test("the exported policy", () => {
   const p = exportPolicy(decide, { name: "session-aware-js", version: "0.1.0" });
   assert.equal(p.decide(new SnapshotBuilder().runningTasks(4).cpu(95).build()).desired, 8);
+  // As the host calls it: tasks and history as columns, rebuilt by the export glue.
+  const b = quietHistory(new SnapshotBuilder().task((t) => t.sessions(2)).runningTasks(2).task((t) => t.ageSeconds(60)));
+  assert.deepEqual(p.decide(b.buildWire()), decide(b.build()));
+  assert.deepEqual(p.decide(b.buildWire()).drain, [3, 1, 2]);
   assert.throws(() => p.decide(new SnapshotBuilder().param("memory-low", 95).build()), (e) => typeof e === "string" && e.startsWith("parameters"));
 });

@@ -30,6 +30,7 @@ from autoscaler_sdk import (
     memory_window,
     param_f64,
     scale_to,
+    task_id,
     total_sessions,
 )
 from autoscaler_sdk.rust import as_u64, ceil_u32, fmax, fmt_fixed, saturating_sub, wrapping_add_u32
@@ -37,6 +38,11 @@ from autoscaler_sdk.rust import as_u64, ceil_u32, fmax, fmt_fixed, saturating_su
 
 def _or(v: Optional[float], default: float) -> float:
     return default if v is None else v
+
+
+def _task_name(handle: int) -> str:
+    name = task_id(handle)
+    return f"handle {handle}" if name is None else name
 
 
 @dataclass
@@ -113,7 +119,10 @@ def decide(s: Snapshot) -> Decision:
         return hold(
             f"Utilization is low, but no idle task can go ({len(idle)} idle, {sessions} sessions)."
         )
-    log.info(f"draining {current - wanted} idle tasks")
+    going = current - wanted
+    names = [_task_name(h) for h in idle[: min(going, 5)]]
+    more = ", ..." if going > len(names) else ""
+    log.info(f"draining {going} idle tasks: {', '.join(names)}{more}")
     return scale_to(
         wanted,
         f"Scale in: utilization under {fmt_fixed(p.cpu_low, 0)}% CPU for {p.window}s; "

@@ -4,6 +4,8 @@ with its exact reasons, plus cases for ordering, drains in flight and parameters
 Run with: PYTHONPATH=../../sdk/python python3 -m unittest
 """
 
+import contextlib
+import io
 import unittest
 
 from app import Policy, decide
@@ -172,10 +174,28 @@ class MorePolicyTests(unittest.TestCase):
         s = quiet_history(SnapshotBuilder().task(lambda t: t.starting()).task(lambda t: t.status(TaskStatus.RUNNING)).task()).build()
         self.assertEqual(decide(s).drain, [1, 2])
 
+    def test_logs_the_tasks_it_drains_as_rust_does(self):
+        def logged(b: SnapshotBuilder) -> str:
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                decide(quiet_history(b).build())
+            return err.getvalue()
+
+        two = SnapshotBuilder().task(lambda t: t.id("a1")).task(lambda t: t.sessions(1)).task(lambda t: t.id("c3").age_seconds(60))
+        self.assertEqual(logged(two), "[policy info] draining 2 idle tasks: c3, a1\n")
+        self.assertEqual(
+            logged(SnapshotBuilder().running_tasks(8)),
+            "[policy info] draining 7 idle tasks: task-0, task-1, task-2, task-3, task-4, ...\n",
+        )
+
     def test_the_exported_policy(self):
         p = Policy()
         self.assertEqual((p.info().name, p.info().version), ("session-aware-py", "0.1.0"))
         self.assertEqual(p.decide(SnapshotBuilder().running_tasks(4).cpu(95.0).build()).desired, 8)
+        # As the host calls it: tasks and history as columns, rebuilt by the export glue.
+        s = quiet_history(SnapshotBuilder().task(lambda t: t.sessions(2)).running_tasks(2).task(lambda t: t.age_seconds(60)))
+        self.assertEqual(p.decide(s.build_wire()), decide(s.build()))
+        self.assertEqual(p.decide(s.build_wire()).drain, [3, 1, 2])
         with self.assertRaises(PolicyError):
             p.decide(SnapshotBuilder().param("memory-low", 95.0).build())
 

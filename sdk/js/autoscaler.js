@@ -14,6 +14,12 @@
  * variants as `{ tag, val }`. `u64` values arrive as numbers from
  * componentize-qjs; the helpers also accept bigints (jco's mapping).
  *
+ * Tasks and history cross the boundary as columns of plain numbers
+ * (`TaskColumns`, `HistoryColumns`), which the host copies in bulk; a policy
+ * sees one `Task` per task and one `TickSummary` per earlier tick, with the
+ * same fields and values as the Rust SDK's, rebuilt by the export glue
+ * (`fromWire`).
+ *
  * This module imports nothing, so it runs unchanged under Node for unit tests.
  * @module autoscaler
  */
@@ -32,9 +38,9 @@ export const CONTRACT_VERSION = "0.1.0";
  */
 
 /**
- * One task of the service.
+ * One task of the service, as a policy sees it (rebuilt from `TaskColumns`).
  * @typedef {object} Task
- * @property {number} handle An opaque handle for this task, valid for this call only.
+ * @property {number} handle An opaque handle for this task, valid for this call only: its index in `tasks`.
  * @property {TaskStatus} status The task's last known status.
  * @property {TargetHealth} health The health of the task's load balancer target.
  * @property {number} ageSeconds Seconds since the task started (or was created, if not started).
@@ -54,7 +60,7 @@ export const CONTRACT_VERSION = "0.1.0";
  */
 
 /**
- * A summary of one earlier tick, for trends.
+ * A summary of one earlier tick, for trends, as a policy sees it (rebuilt from `HistoryColumns`).
  * @typedef {object} TickSummary
  * @property {U64} at When the tick ran, in seconds.
  * @property {number} desired The desired count at that tick.
@@ -62,6 +68,31 @@ export const CONTRACT_VERSION = "0.1.0";
  * @property {number | null} cpu Service CPU utilization in percent, when known.
  * @property {number | null} memory Service memory utilization in percent, when known.
  * @property {number | null} sessions Total active sessions, when known.
+ */
+
+/**
+ * The service's tasks as they cross the boundary: element `i` of every
+ * column describes the task whose handle is `i`.
+ * @typedef {object} TaskColumns
+ * @property {Uint8Array | number[]} status Each task's `task-status` case index (see `TASK_STATUSES`).
+ * @property {Uint8Array | number[]} health Each task's `target-health` case index (see `TARGET_HEALTHS`).
+ * @property {number[]} ageSeconds Seconds since each task started (or was created).
+ * @property {number[]} sessions Sessions active on each task.
+ * @property {Uint8Array | number[]} marks Bit 0: scale-in protection is on; bit 1: the host is draining the task.
+ * @property {number[]} cpu Each task's CPU utilization in percent; NaN when unknown.
+ * @property {number[]} memory Each task's memory utilization in percent; NaN when unknown.
+ */
+
+/**
+ * Earlier ticks as they cross the boundary: element `i` of every column
+ * describes the `i`-th earlier tick, oldest first.
+ * @typedef {object} HistoryColumns
+ * @property {U64[]} at When each tick ran, in seconds.
+ * @property {number[]} desired The desired count at each tick.
+ * @property {number[]} running The running count at each tick.
+ * @property {number[]} cpu Service CPU utilization in percent; NaN when unknown.
+ * @property {number[]} memory Service memory utilization in percent; NaN when unknown.
+ * @property {Array<number | bigint>} sessions Total active sessions; -1 when unknown.
  */
 
 /**
@@ -97,6 +128,11 @@ export const CONTRACT_VERSION = "0.1.0";
  */
 
 /**
+ * A snapshot as it crosses the boundary: a `Snapshot` with tasks and history as columns.
+ * @typedef {Omit<Snapshot, "tasks" | "history"> & {tasks: TaskColumns, history: HistoryColumns}} WireSnapshot
+ */
+
+/**
  * What the policy wants done.
  * @typedef {object} Decision
  * @property {number | null} desired The absolute number of tasks wanted (draining tasks count as gone); null leaves the count as it is.
@@ -124,6 +160,67 @@ export const TASK_STATUSES = Object.freeze(["provisioning", "pending", "activati
 export const TARGET_HEALTHS = Object.freeze(["unregistered", "initial", "healthy", "unhealthy", "draining", "unknown"]);
 /** Enum cases in WIT order. */
 export const DRAIN_STEPS = Object.freeze(["protecting", "deregistering", "waiting", "rechecking", "scaling-in", "confirming"]);
+
+// ---------------------------------------------------------------------------
+// From the columns to the records a policy sees
+
+// A byte to its case, for every byte: like the Rust SDK, a status the
+// contract does not know reads as provisioning and a health as unknown.
+/** @type {TaskStatus[]} */
+const STATUS_OF = Array.from({ length: 256 }, (_, i) => /** @type {TaskStatus} */ (TASK_STATUSES[i] ?? "provisioning"));
+/** @type {TargetHealth[]} */
+const HEALTH_OF = Array.from({ length: 256 }, (_, i) => /** @type {TargetHealth} */ (TARGET_HEALTHS[i] ?? "unknown"));
+
+/** @param {number | undefined} v NaN or missing: unknown. */
+const known = (v) => (v === undefined || Number.isNaN(v) ? null : v);
+
+/** @param {number | bigint | undefined} v A session total, -1 (or anything outside u32) when unknown. */
+const knownSessions = (v) => (v !== undefined && v >= 0 && v <= U32_MAX ? Number(v) : null);
+
+/**
+ * The policy's view of a snapshot that crossed the boundary as columns: one
+ * `Task` per task (its handle is its index) and one `TickSummary` per earlier
+ * tick. NaN figures and negative or out-of-range session totals read as null.
+ * The number of tasks is the length of the status column and the number of
+ * ticks that of `at`; a shorter column reads as zeros and nulls (the host never
+ * sends one). Every other field is passed on as it is.
+ * @param {WireSnapshot} w
+ * @returns {Snapshot}
+ */
+export function fromWire(w) {
+  const c = w.tasks;
+  /** @type {Task[]} */
+  const tasks = new Array(c.status.length);
+  for (let i = 0; i < tasks.length; i++) {
+    const marks = c.marks[i] ?? 0;
+    tasks[i] = {
+      handle: i,
+      status: STATUS_OF[c.status[i]] ?? "provisioning",
+      health: HEALTH_OF[c.health[i]] ?? "unknown",
+      ageSeconds: c.ageSeconds[i] ?? 0,
+      protected: (marks & 1) !== 0,
+      sessions: c.sessions[i] ?? 0,
+      cpu: known(c.cpu[i]),
+      memory: known(c.memory[i]),
+      draining: (marks & 2) !== 0,
+    };
+  }
+  const h = w.history;
+  /** @type {TickSummary[]} */
+  const history = new Array(h.at.length);
+  for (let i = 0; i < history.length; i++) {
+    history[i] = {
+      at: h.at[i],
+      desired: h.desired[i] ?? 0,
+      running: h.running[i] ?? 0,
+      cpu: known(h.cpu[i]),
+      memory: known(h.memory[i]),
+      sessions: knownSessions(h.sessions[i]),
+    };
+  }
+  // The spread keeps the fields in the contract's order.
+  return { ...w, tasks, history };
+}
 
 // ---------------------------------------------------------------------------
 // Rust number semantics
@@ -619,6 +716,12 @@ function faultMessage(e) {
  * `decide` returns a decision (see `hold` and `scaleTo`) or throws; a throw,
  * like a malformed decision, becomes the `decide` error (a policy fault) with
  * a message. Without `host` (under Node) log lines go to standard error.
+ *
+ * The exported `decide` takes the snapshot as it crosses the boundary, tasks
+ * and history as columns, and hands `decide` the records rebuilt from them
+ * (`fromWire`). Under Node a test may pass either form: `buildWire()` of the
+ * test builder goes through the glue as the host's would, and a snapshot of
+ * records (`build()`, whose `tasks` is an array) is passed on as it is.
  * @param {(s: Snapshot) => Decision} decide
  * @param {{name: string, version: string, host?: Host}} options
  */
@@ -630,12 +733,13 @@ export function exportPolicy(decide, { name, version, host: h }) {
       return { name, version };
     },
     /**
-     * @param {Snapshot} snapshot
+     * @param {WireSnapshot | Snapshot} snapshot
      * @returns {Decision}
      */
     decide(snapshot) {
       try {
-        return check(decide(snapshot));
+        const s = Array.isArray(snapshot.tasks) ? /** @type {Snapshot} */ (snapshot) : fromWire(/** @type {WireSnapshot} */ (snapshot));
+        return check(decide(s));
       } catch (e) {
         // componentize-qjs turns a thrown string into the result's error.
         throw faultMessage(e);

@@ -10,16 +10,21 @@
  *       .task((t) => t.sessions(0).id("idle-task"))
  *       .param("cpu-high", 75)
  *       .build();
+ *
+ * `build()` gives the snapshot as a policy sees it (tasks and history as
+ * records); `buildWire()` gives it as the host sends it (as columns), for
+ * tests of an exported policy through the export glue.
  * @module testing
  */
 
-import { nativeTaskIds } from "./autoscaler.js";
+import { TARGET_HEALTHS, TASK_STATUSES, nativeTaskIds } from "./autoscaler.js";
 
 /** @typedef {import("./autoscaler.js").Task} Task */
 /** @typedef {import("./autoscaler.js").Snapshot} Snapshot */
 /** @typedef {import("./autoscaler.js").TickSummary} TickSummary */
 /** @typedef {import("./autoscaler.js").TaskStatus} TaskStatus */
 /** @typedef {import("./autoscaler.js").TargetHealth} TargetHealth */
+/** @typedef {import("./autoscaler.js").WireSnapshot} WireSnapshot */
 
 /** Builds one task of a snapshot; see `SnapshotBuilder.task`. */
 export class TaskBuilder {
@@ -239,4 +244,52 @@ export class SnapshotBuilder {
     this.ids.forEach((id, i) => nativeTaskIds.set(i, id));
     return s;
   }
+  /**
+   * Finishes the snapshot as the host sends it: tasks and history as columns.
+   * @returns {WireSnapshot}
+   */
+  buildWire() {
+    return toWire(this.build());
+  }
+}
+
+/** @param {number | null} v */
+const nanIfNull = (v) => (v === null ? NaN : v);
+
+/**
+ * The snapshot as the host sends it: tasks and history as columns, `list<u8>`
+ * columns as Uint8Array. For tests and tools: `fromWire(toWire(s))` deep-equals
+ * `s` for any snapshot whose task handles are their indices and whose figures
+ * are not NaN. Throws for a task whose handle is not its index.
+ * @param {Snapshot} s
+ * @returns {WireSnapshot}
+ */
+export function toWire(s) {
+  s.tasks.forEach((t, i) => {
+    if (t.handle !== i) throw new Error(`task ${i} has handle ${t.handle}: on the wire a task's handle is its index`);
+  });
+  const t = s.tasks;
+  const h = s.history;
+  return {
+    ...s,
+    tasks: {
+      status: Uint8Array.from(t, (x) => TASK_STATUSES.indexOf(x.status)),
+      health: Uint8Array.from(t, (x) => TARGET_HEALTHS.indexOf(x.health)),
+      ageSeconds: t.map((x) => x.ageSeconds),
+      sessions: t.map((x) => x.sessions),
+      marks: Uint8Array.from(t, (x) => Number(x.protected) | (Number(x.draining) << 1)),
+      cpu: t.map((x) => nanIfNull(x.cpu)),
+      memory: t.map((x) => nanIfNull(x.memory)),
+    },
+    drains: [...s.drains],
+    history: {
+      at: h.map((x) => x.at),
+      desired: h.map((x) => x.desired),
+      running: h.map((x) => x.running),
+      cpu: h.map((x) => nanIfNull(x.cpu)),
+      memory: h.map((x) => nanIfNull(x.memory)),
+      sessions: h.map((x) => x.sessions ?? -1),
+    },
+    params: [...s.params],
+  };
 }

@@ -53,6 +53,7 @@
 mod helpers;
 pub mod log;
 pub mod testing;
+mod types;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -64,15 +65,16 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "export_raw",
         default_bindings_module: "autoscaler_sdk::bindings",
+        additional_derives: [PartialEq],
     });
 }
 
-pub use bindings::autoscaler::policy::types::{
+pub use bindings::exports::autoscaler::policy::policy::PolicyInfo;
+pub use helpers::Trend;
+pub use types::{
     Decision, Drain, DrainStep, Param, ParamValue, Snapshot, TargetHealth, Task, TaskStatus,
     TickSummary,
 };
-pub use bindings::exports::autoscaler::policy::policy::PolicyInfo;
-pub use helpers::Trend;
 
 /// The version of the policy contract (the WIT package) this SDK builds against.
 pub const CONTRACT_VERSION: &str = "0.1.0";
@@ -122,9 +124,11 @@ macro_rules! export_policy {
             fn info() -> $crate::PolicyInfo {
                 $crate::PolicyInfo { name: ($name).into(), version: ($version).into() }
             }
-            fn decide(snapshot: $crate::Snapshot) -> ::core::result::Result<$crate::Decision, ::std::string::String> {
+            fn decide(
+                snapshot: $crate::bindings::autoscaler::policy::types::Snapshot,
+            ) -> ::core::result::Result<$crate::Decision, ::std::string::String> {
                 $crate::__install_panic_hook();
-                $decide(&snapshot)
+                $decide(&$crate::Snapshot::from_wire(snapshot))
             }
         }
         // Native builds (unit tests) skip the export: its symbol names are not valid there.

@@ -105,6 +105,15 @@ fn autoscaler_run_prints_status_lines_and_a_summary_and_stops_by_itself() {
 #[test]
 fn bad_configs_are_refused_naming_the_file_and_field() {
     let dir = tempfile::tempdir().unwrap();
+    // A regular file where the state directory would have to be.
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "a file").unwrap();
+    let state_under_file = format!(
+        "state_dir = {:?}\n{}",
+        blocker.join("state"),
+        config(SESSION_AWARE, "")
+    );
+    let state_is_file = format!("state_dir = {:?}\n{}", blocker, config(SESSION_AWARE, ""));
     let cases = [
         (
             "unknown",
@@ -125,6 +134,39 @@ fn bad_configs_are_refused_naming_the_file_and_field() {
             "missing",
             config("/nonexistent/p.wasm", ""),
             "field `service[0].policy`: policy file /nonexistent/p.wasm does not exist",
+        ),
+        (
+            "state-under-file",
+            state_under_file,
+            &format!(
+                "field `state_dir`: cannot create {}: {} is a regular file, not a directory",
+                blocker.join("state").display(),
+                blocker.display()
+            ),
+        ),
+        (
+            "state-is-file",
+            state_is_file,
+            &format!(
+                "field `state_dir`: {} is a regular file, not a directory",
+                blocker.display()
+            ),
+        ),
+        (
+            "fault-plan",
+            config(SESSION_AWARE, "").replace(
+                "[provider.world]",
+                "[provider.faults.set_desired]\npartial = 0.2\n[provider.world]",
+            ),
+            "field `provider.faults.set_desired.partial`: only batch writes",
+        ),
+        (
+            "fault-unknown",
+            config(SESSION_AWARE, "").replace(
+                "[provider.world]",
+                "[provider.faults.all]\nthrotle = 0.2\n[provider.world]",
+            ),
+            "unknown field `throtle`",
         ),
     ];
     for (name, text, want) in cases {

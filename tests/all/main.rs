@@ -1,10 +1,12 @@
 //! The one integration-test binary of the project: a module per area.
 
+mod aws;
 mod backtest;
 mod e2e;
 mod golden;
 mod http;
 mod polyglot;
+mod reliability;
 mod reload;
 mod runtime;
 mod sim_run;

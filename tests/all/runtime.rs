@@ -144,7 +144,7 @@ fn oversized_output_is_refused() {
         matches!(
             fault,
             PolicyFault::OutputTooLarge {
-                size: 10_485_760,
+                size: 1_048_576,
                 ..
             }
         ),

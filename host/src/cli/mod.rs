@@ -9,6 +9,7 @@ mod compare;
 mod policy;
 mod record;
 mod run;
+mod sessions;
 mod simulate;
 
 /// Autoscale ECS Fargate services with policies written as WebAssembly
@@ -41,6 +42,9 @@ enum Command {
     Scenarios,
     /// Run the daemon and record one service's live sessions as a replayable trace.
     Record(record::RecordArgs),
+    /// Inspect the session store.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
 }
 
 impl Cli {
@@ -53,6 +57,7 @@ impl Cli {
             Command::Compare(args) => args.run(),
             Command::Scenarios => simulate::list_scenarios(),
             Command::Record(args) => args.run(),
+            Command::Sessions(cmd) => cmd.run(),
         }
     }
 }

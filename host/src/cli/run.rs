@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use autoscaler::config::{Config, ProviderConfig};
 use autoscaler::daemon::setup::{self, service_ref};
-use autoscaler::daemon::{Daemon, http};
+use autoscaler::daemon::{Daemon, Pacer, http};
 use autoscaler::events::Events;
 use autoscaler::providers::Provider;
+use autoscaler::providers::aws::AwsProvider;
+use autoscaler::providers::{Clock, SystemClock};
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::runtime::reload::PolicyWatcher;
 use autoscaler::tick::{record::TickRecord, status_line};
@@ -78,7 +80,9 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = drive(&cfg, &mut daemon).await?;
+                // Boxed: the daemon loop's future is large, and inlining it for both
+                // providers in this one async body overflows the compiler's layout query depth.
+                let code = Box::pin(drive(&cfg, &mut daemon, None)).await?;
                 print_summary(&daemon);
                 for s in &cfg.services {
                     if let Some(st) = sim.stats(&service_ref(s)) {
@@ -98,16 +102,40 @@ impl RunArgs {
                 Ok(code)
             }
             ProviderConfig::Aws { .. } => {
-                anyhow::bail!("provider.kind = \"aws\" is not available in this build yet")
+                let settings = setup::aws_config(&cfg).expect("an aws config gives AWS settings");
+                let provider = Box::pin(AwsProvider::from_env(settings)).await?;
+                let ingest = autoscaler::sessions::ingest::router(provider.session_store().clone());
+                let services =
+                    setup::load_services(&cfg, &engine, SystemClock.now(), self.dry_run)?;
+                let mut daemon =
+                    setup::open(&cfg, provider, Pacer::Wall, engine, services, events, false)?;
+                if !self.no_status {
+                    daemon.on_tick = Some(Box::new(|r: &TickRecord| {
+                        println!(
+                            "[{}] {}  {}",
+                            humantime::format_rfc3339_seconds(unix(r.at)),
+                            r.service,
+                            status_line(r)
+                        );
+                    }));
+                }
+                let code = Box::pin(drive(&cfg, &mut daemon, Some(ingest))).await?;
+                print_summary(&daemon);
+                Ok(code)
             }
         }
     }
+}
+
+fn unix(secs: u64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
 /// Runs `daemon` with the config's HTTP endpoint, hot reload and signal handling.
 async fn drive<P: Provider + 'static>(
     cfg: &Config,
     daemon: &mut Daemon<P>,
+    extra_routes: Option<axum::Router>,
 ) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = stop_tx.clone();
@@ -125,7 +153,10 @@ async fn drive<P: Provider + 'static>(
             "Serving /healthz, /metrics and /v1/services on http://{}.",
             h.listen
         );
-        let router = http::router(daemon.board.clone(), daemon.events.clone());
+        let mut router = http::router(daemon.board.clone(), daemon.events.clone());
+        if let Some(extra) = extra_routes {
+            router = router.merge(extra);
+        }
         let mut rx = stop_rx.clone();
         tokio::spawn(async move {
             let shutdown = async move {

@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::{Board, Daemon, Pacer};
-use crate::config::{Config, ProviderConfig};
+use crate::config::{Config, Fallback, JournalConfig, ProviderConfig};
 use crate::events::Events;
+use crate::providers::aws::AwsConfig;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
 use crate::runtime::{LoadError, Policy, PolicyEngine};
 use crate::sim::SimError;
 use crate::tick::record::{JsonlSink, RecordSink};
 use crate::tick::{Service, ServiceSpec};
-use crate::workflow::{FileJournal, JournalError};
+use crate::workflow::{DynamoJournal, FileJournal, Journal, JournalError};
 
 /// Why a daemon could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,41 @@ pub fn service_ref(s: &crate::config::ServiceConfig) -> ServiceRef {
     }
 }
 
+/// The AWS provider settings a `provider.kind = "aws"` config describes; none for the sim.
+pub fn aws_config(cfg: &Config) -> Option<AwsConfig> {
+    match &cfg.provider {
+        ProviderConfig::Aws {
+            region,
+            endpoint_url,
+            sessions_table,
+        } => Some(AwsConfig {
+            region: region.clone(),
+            endpoint_url: endpoint_url.clone(),
+            sessions_table: sessions_table.clone(),
+            ..AwsConfig::default()
+        }),
+        ProviderConfig::Sim { .. } => None,
+    }
+}
+
+/// The drain journal the config asks for: the file in `state_dir`, or the
+/// DynamoDB table (which needs a multi-threaded tokio runtime: see
+/// [`crate::workflow::dynamodb`]).
+pub fn journal(cfg: &Config) -> Result<Arc<dyn Journal>, SetupError> {
+    Ok(match &cfg.journal {
+        JournalConfig::File => Arc::new(FileJournal::open(&cfg.state_dir.join("drains.jsonl"))?),
+        JournalConfig::Dynamodb { table } => {
+            let aws = aws_config(cfg).ok_or_else(|| {
+                JournalError::Remote(
+                    "journal.kind = \"dynamodb\" needs provider.kind = \"aws\"".into(),
+                )
+            })?;
+            let services = cfg.services.iter().map(|s| service_ref(s).key()).collect();
+            Arc::new(DynamoJournal::connect(&aws, table.clone(), services)?)
+        }
+    })
+}
+
 /// Loads every service's policies and builds its runtime state, first tick at `now`.
 pub fn load_services(
     cfg: &Config,
@@ -85,7 +121,11 @@ pub fn load_services(
                 policy_path: Some(s.policy.clone()),
                 shadow_paths: s.shadows.clone(),
             };
-            Ok(Service::new(spec, policy, shadows, now))
+            let service = Service::new(spec, policy, shadows, now);
+            Ok(match &s.fallback {
+                Fallback::Policy(path) => service.with_fallback(load(path)?, s.fallback_after),
+                Fallback::Hold => service,
+            })
         })
         .collect()
 }
@@ -96,6 +136,7 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
         world,
         speed,
         duration,
+        faults,
     } = &cfg.provider
     else {
         return Ok(None);
@@ -104,6 +145,7 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
     for s in &cfg.services {
         sim.add_service(service_ref(s), &s.sim.clone().unwrap_or_default())?;
     }
+    sim.set_fault_plan(faults.as_deref().cloned())?;
     let stop_at = duration.map(|d| sim.now() + d.as_secs());
     Ok(Some((
         sim.clone(),
@@ -112,8 +154,8 @@ pub fn sim_world(cfg: &Config) -> Result<Option<(SimProvider, Pacer, Option<u64>
     )))
 }
 
-/// A daemon over `provider` with the config's journal, records and state files,
-/// unfinished drains resumed and saved state restored.
+/// A daemon over `provider` with the config's journal (see [`journal`]),
+/// records and state files, unfinished drains resumed and saved state restored.
 ///
 /// With `fresh`, the state directory's files are cleared first: a simulated
 /// world is new on every run, so an earlier run's drains, cooldowns and
@@ -150,7 +192,7 @@ pub fn open<P: Provider>(
             }
         }
     }
-    let journal = FileJournal::open(&dir.join("drains.jsonl"))?;
+    let journal = journal(cfg)?;
     let records = dir.join("decisions.jsonl");
     let sink: Box<dyn RecordSink> =
         Box::new(
@@ -166,7 +208,7 @@ pub fn open<P: Provider>(
         pacer,
         engine,
         services,
-        journal: Arc::new(journal),
+        journal,
         sink,
         events,
         board,

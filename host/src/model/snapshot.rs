@@ -222,6 +222,28 @@ impl Snapshot {
         super::digest::of(self)
     }
 
+    /// A sample of `n` running tasks, every other one idle, at `cpu` percent:
+    /// the shape the benchmarks measure a call on.
+    pub fn example_sized(n: u32, cpu: f64) -> Snapshot {
+        let mut s = Snapshot::example();
+        s.cpu = Some(cpu);
+        s.tasks = (0..n)
+            .map(|i| TaskInfo {
+                id: format!("{:032x}", 0xabcdef_u128 * u128::from(i + 1)),
+                status: TaskStatus::Running,
+                health: TargetHealth::Healthy,
+                age_seconds: 600 + i * 60,
+                protected: false,
+                sessions: if i % 2 == 0 { 3 } else { 0 },
+                cpu: Some(cpu),
+                memory: Some(30.0),
+                draining: false,
+            })
+            .collect();
+        (s.desired, s.running, s.max) = (n, n, 2 * n.max(1));
+        s
+    }
+
     /// A realistic sample: four tasks, two of them idle, CPU low, with history.
     pub fn example() -> Snapshot {
         let task = |id: &str, sessions: u32, age: u32| TaskInfo {

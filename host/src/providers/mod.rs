@@ -8,6 +8,7 @@ use std::future::Future;
 
 use crate::model::{TargetHealth, TaskStatus};
 
+pub mod aws;
 pub mod sim;
 
 /// Which service a call is about, and where its tasks are load-balanced.

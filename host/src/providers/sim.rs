@@ -1,7 +1,12 @@
 //! The simulated provider: [`SimProvider`], a cheap clonable handle on a
 //! [`SimWorld`] that implements every provider trait, plus the controls a
 //! backtest or a fault test needs (the clock, task stops and failures,
-//! injected API errors, statistics).
+//! sessions reported late, injected API errors, statistics).
+//!
+//! Faults come two ways: scripted ([`SimProvider::inject_fault`]: the next N
+//! calls of one kind fail) and random, from a [`FaultPlan`]
+//! ([`SimProvider::set_fault_plan`]: throttling, 5xx, timeouts after the
+//! effect, partial batches and reads that lag writes, with seeded draws).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,10 +16,14 @@ use super::{
     ServiceCounts, ServiceRef, Sessions, Target, TargetState, Utilization,
 };
 use crate::model::TaskStatus;
-use crate::sim::{SimConfig, SimError, SimServiceConfig, SimStats, SimTask, SimWorld};
+use crate::sim::faults::{Draw, FaultInjector};
+use crate::sim::{
+    FaultKind, FaultPlan, SimConfig, SimError, SimServiceConfig, SimStats, SimTask, SimWorld,
+};
 
 /// A provider call, for fault injection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SimOp {
     /// [`Cluster::service`].
     Service,
@@ -38,6 +47,76 @@ pub enum SimOp {
     Sessions,
 }
 
+impl SimOp {
+    /// Every kind of call.
+    pub const ALL: [SimOp; 10] = [
+        SimOp::Service,
+        SimOp::Tasks,
+        SimOp::TaskStatus,
+        SimOp::SetDesired,
+        SimOp::SetProtection,
+        SimOp::Targets,
+        SimOp::Deregister,
+        SimOp::Register,
+        SimOp::Utilization,
+        SimOp::Sessions,
+    ];
+
+    /// Its name in a [`FaultPlan`] (`set_desired`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            SimOp::Service => "service",
+            SimOp::Tasks => "tasks",
+            SimOp::TaskStatus => "task_status",
+            SimOp::SetDesired => "set_desired",
+            SimOp::SetProtection => "set_protection",
+            SimOp::Targets => "targets",
+            SimOp::Deregister => "deregister",
+            SimOp::Register => "register",
+            SimOp::Utilization => "utilization",
+            SimOp::Sessions => "sessions",
+        }
+    }
+
+    /// The simulated AWS service that answers it, as errors name it.
+    pub fn service(self) -> &'static str {
+        match self {
+            SimOp::Service
+            | SimOp::Tasks
+            | SimOp::TaskStatus
+            | SimOp::SetDesired
+            | SimOp::SetProtection => "sim-ecs",
+            SimOp::Targets | SimOp::Deregister | SimOp::Register => "sim-elbv2",
+            SimOp::Utilization => "sim-cloudwatch",
+            SimOp::Sessions => "sim-dynamodb",
+        }
+    }
+
+    /// Whether it changes the world.
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            SimOp::SetDesired | SimOp::SetProtection | SimOp::Deregister | SimOp::Register
+        )
+    }
+
+    /// Whether it takes a batch of items that can fail part-way.
+    pub fn is_batch(self) -> bool {
+        matches!(
+            self,
+            SimOp::SetProtection | SimOp::Deregister | SimOp::Register
+        )
+    }
+
+    /// Whether its answer can lag the host's writes (eventual consistency).
+    pub fn can_lag(self) -> bool {
+        matches!(
+            self,
+            SimOp::Service | SimOp::Tasks | SimOp::TaskStatus | SimOp::Targets
+        )
+    }
+}
+
 /// Errors waiting to be returned by one kind of call.
 #[derive(Debug)]
 struct Fault {
@@ -53,6 +132,7 @@ struct State {
     world: SimWorld,
     faults: BTreeMap<SimOp, Fault>,
     faults_served: u64,
+    injector: Option<FaultInjector>,
 }
 
 /// The simulated world behind the provider traits. Clones share one world;
@@ -75,6 +155,7 @@ impl SimProvider {
             world,
             faults: BTreeMap::new(),
             faults_served: 0,
+            injector: None,
         };
         SimProvider {
             state: Arc::new(Mutex::new(state)),
@@ -134,6 +215,33 @@ impl SimProvider {
         self.lock().world.fail_task(svc, id)
     }
 
+    /// A session on a chosen task, reported from now on (see [`SimWorld::open_session`]).
+    pub fn open_session(
+        &self,
+        svc: &ServiceRef,
+        id: &str,
+        duration: std::time::Duration,
+    ) -> ProviderResult<()> {
+        self.lock().world.open_session(svc, id, duration)
+    }
+
+    /// Injects random faults from now on as `plan` says; `None` stops them.
+    /// Scripted faults ([`SimProvider::inject_fault`]) still come first.
+    pub fn set_fault_plan(&self, plan: Option<FaultPlan>) -> Result<(), SimError> {
+        let injector = plan.map(FaultInjector::new).transpose()?;
+        self.lock().injector = injector;
+        Ok(())
+    }
+
+    /// How many faults of each kind the fault plan injected into each kind of call.
+    pub fn fault_counts(&self) -> BTreeMap<(SimOp, FaultKind), u64> {
+        self.lock()
+            .injector
+            .as_ref()
+            .map(|i| i.counts().clone())
+            .unwrap_or_default()
+    }
+
     /// Makes the next `times` calls of `op` fail with `error`, without effect.
     /// A later injection for the same call replaces this one.
     pub fn inject_fault(&self, op: SimOp, times: u32, error: ProviderError) {
@@ -169,7 +277,7 @@ impl SimProvider {
         }
     }
 
-    /// How many injected errors calls have returned.
+    /// How many injected errors calls have returned (scripted or from the plan).
     pub fn faults_served(&self) -> u64 {
         self.lock().faults_served
     }
@@ -182,20 +290,105 @@ impl SimProvider {
     ) -> ProviderResult<R> {
         let mut guard = self.lock();
         let state = &mut *guard;
-        let Some(fault) = state.faults.get_mut(&op) else {
-            return f(&mut state.world);
+        if state.faults.contains_key(&op) {
+            return state.scripted(op, f);
+        }
+        let draw = state.draw(op, 1);
+        state.run(op, draw, f)
+    }
+
+    /// Runs a batch write of `items`, which an injected fault may apply only in part.
+    fn call_batch<T>(
+        &self,
+        op: SimOp,
+        items: &[T],
+        f: impl Fn(&mut SimWorld, &[T]) -> ProviderResult<()>,
+    ) -> ProviderResult<()> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        if state.faults.contains_key(&op) {
+            return state.scripted(op, |w| f(w, items));
+        }
+        match state.draw(op, items.len()) {
+            Draw::Partial(n) => state.run(op, Draw::AfterEffect(FaultKind::Partial), |w| {
+                f(w, &items[..n])
+            }),
+            draw => state.run(op, draw, |w| f(w, items)),
+        }
+    }
+}
+
+impl State {
+    /// Answers a call with its scripted fault (one is waiting).
+    fn scripted<R>(
+        &mut self,
+        op: SimOp,
+        f: impl FnOnce(&mut SimWorld) -> ProviderResult<R>,
+    ) -> ProviderResult<R> {
+        let Some(fault) = self.faults.get_mut(&op) else {
+            return f(&mut self.world);
         };
         fault.remaining -= 1;
         let (error, applied) = (fault.error.clone(), fault.applied);
         if fault.remaining == 0 {
-            state.faults.remove(&op);
+            self.faults.remove(&op);
         }
-        state.faults_served += 1;
+        self.faults_served += 1;
         if applied {
             // The effect lands; the caller still sees the error.
-            let _ = f(&mut state.world);
+            self.note_write();
+            let _ = f(&mut self.world);
         }
         Err(error)
+    }
+
+    /// The fault plan's draw for a call of `items` items.
+    fn draw(&mut self, op: SimOp, items: usize) -> Draw {
+        let now = self.world.now();
+        self.injector
+            .as_mut()
+            .map_or(Draw::Pass, |i| i.draw(op, items, now))
+    }
+
+    /// Keeps the state before a write for reads that lag it.
+    fn note_write(&mut self) {
+        if let Some(i) = self.injector.as_mut() {
+            i.before_write(&self.world);
+        }
+    }
+
+    /// Runs a call as `draw` decided (a partial batch comes as the call on its part, after effect).
+    fn run<R>(
+        &mut self,
+        op: SimOp,
+        draw: Draw,
+        f: impl FnOnce(&mut SimWorld) -> ProviderResult<R>,
+    ) -> ProviderResult<R> {
+        match draw {
+            Draw::Fail(kind) => {
+                self.faults_served += 1;
+                Err(FaultInjector::error(op, kind))
+            }
+            Draw::AfterEffect(kind) => {
+                self.faults_served += 1;
+                self.note_write();
+                let _ = f(&mut self.world);
+                Err(FaultInjector::error(op, kind))
+            }
+            Draw::Stale => {
+                let now = self.world.now();
+                match self.injector.as_mut().and_then(|i| i.stale_view(op, now)) {
+                    Some(view) => f(view),
+                    None => f(&mut self.world),
+                }
+            }
+            Draw::Pass | Draw::Partial(_) => {
+                if op.is_write() {
+                    self.note_write();
+                }
+                f(&mut self.world)
+            }
+        }
     }
 }
 
@@ -233,7 +426,7 @@ impl Cluster for SimProvider {
         protected: bool,
         expires_minutes: u32,
     ) -> ProviderResult<()> {
-        self.call(SimOp::SetProtection, |w| {
+        self.call_batch(SimOp::SetProtection, ids, |w, ids| {
             w.set_protection(svc, ids, protected, expires_minutes)
         })
     }
@@ -245,11 +438,15 @@ impl LoadBalancer for SimProvider {
     }
 
     async fn deregister(&self, target_group: &str, targets: &[Target]) -> ProviderResult<()> {
-        self.call(SimOp::Deregister, |w| w.deregister(target_group, targets))
+        self.call_batch(SimOp::Deregister, targets, |w, targets| {
+            w.deregister(target_group, targets)
+        })
     }
 
     async fn register(&self, target_group: &str, targets: &[Target]) -> ProviderResult<()> {
-        self.call(SimOp::Register, |w| w.register(target_group, targets))
+        self.call_batch(SimOp::Register, targets, |w, targets| {
+            w.register(target_group, targets)
+        })
     }
 }
 

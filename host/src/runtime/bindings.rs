@@ -6,6 +6,6 @@ wasmtime::component::bindgen!({
     world: "scaling-policy",
 });
 
-pub use autoscaler::policy::host::Level;
-pub use autoscaler::policy::types as wit;
+pub use self::autoscaler::policy::host::Level;
+pub use self::autoscaler::policy::types as wit;
 pub use exports::autoscaler::policy::policy::PolicyInfo;

@@ -98,7 +98,7 @@ impl Policy {
         let live = self.live.as_mut().expect("instance was just made");
         live.store
             .data_mut()
-            .begin_call(snapshot.tasks.iter().map(|t| t.id.clone()));
+            .begin_call(snapshot.tasks.iter().map(|t| t.id.as_str()));
         arm(&mut live.store, &self.engine);
         let input = snapshot_to_wit(snapshot);
         let outcome = live

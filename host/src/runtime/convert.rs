@@ -9,7 +9,7 @@ use super::fault::PolicyFault;
 use crate::model::{Decision, DrainStep, ParamValue, Snapshot, TargetHealth, TaskStatus};
 
 /// The largest target count the host takes seriously (ECS allows 5,000 tasks per service).
-pub(crate) const MAX_SANE_DESIRED: u32 = 100_000;
+pub const MAX_SANE_DESIRED: u32 = 100_000;
 
 pub(crate) fn snapshot_to_wit(s: &Snapshot) -> wit::Snapshot {
     let handle_of = |id: &str| s.tasks.iter().position(|t| t.id == id).map(|i| i as u32);
@@ -25,22 +25,7 @@ pub(crate) fn snapshot_to_wit(s: &Snapshot) -> wit::Snapshot {
         cpu: s.cpu,
         memory: s.memory,
         sessions_known: s.sessions_known,
-        tasks: s
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| wit::Task {
-                handle: i as u32,
-                status: status(t.status),
-                health: health(t.health),
-                age_seconds: t.age_seconds,
-                protected: t.protected,
-                sessions: t.sessions,
-                cpu: t.cpu,
-                memory: t.memory,
-                draining: t.draining,
-            })
-            .collect(),
+        tasks: task_columns(s),
         drains: s
             .drains
             .iter()
@@ -52,18 +37,7 @@ pub(crate) fn snapshot_to_wit(s: &Snapshot) -> wit::Snapshot {
                 })
             })
             .collect(),
-        history: s
-            .history
-            .iter()
-            .map(|h| wit::TickSummary {
-                at: h.at,
-                desired: h.desired,
-                running: h.running,
-                cpu: h.cpu,
-                memory: h.memory,
-                sessions: h.sessions,
-            })
-            .collect(),
+        history: history_columns(s),
         params: s
             .params
             .iter()
@@ -79,9 +53,78 @@ pub(crate) fn snapshot_to_wit(s: &Snapshot) -> wit::Snapshot {
     }
 }
 
+/// The tasks as columns of plain numbers: each list crosses the boundary in one copy.
+fn task_columns(s: &Snapshot) -> wit::TaskColumns {
+    let n = s.tasks.len();
+    let mut c = wit::TaskColumns {
+        status: Vec::with_capacity(n),
+        health: Vec::with_capacity(n),
+        age_seconds: Vec::with_capacity(n),
+        sessions: Vec::with_capacity(n),
+        marks: Vec::with_capacity(n),
+        cpu: Vec::with_capacity(n),
+        memory: Vec::with_capacity(n),
+    };
+    for t in &s.tasks {
+        c.status.push(status(t.status) as u8);
+        c.health.push(health(t.health) as u8);
+        c.age_seconds.push(t.age_seconds);
+        c.sessions.push(t.sessions);
+        c.marks
+            .push(u8::from(t.protected) | (u8::from(t.draining) << 1));
+        c.cpu.push(t.cpu.unwrap_or(f64::NAN));
+        c.memory.push(t.memory.unwrap_or(f64::NAN));
+    }
+    c
+}
+
+/// The history as columns; unknown figures are NaN (or -1 for sessions).
+fn history_columns(s: &Snapshot) -> wit::HistoryColumns {
+    let h = &s.history;
+    wit::HistoryColumns {
+        at: h.iter().map(|x| x.at).collect(),
+        desired: h.iter().map(|x| x.desired).collect(),
+        running: h.iter().map(|x| x.running).collect(),
+        cpu: h.iter().map(|x| x.cpu.unwrap_or(f64::NAN)).collect(),
+        memory: h.iter().map(|x| x.memory.unwrap_or(f64::NAN)).collect(),
+        sessions: h.iter().map(|x| x.sessions.map_or(-1, i64::from)).collect(),
+    }
+}
+
+/// A decision as a policy component returns it, before the host checks it:
+/// drain candidates are task handles (indexes into the snapshot's tasks).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawDecision {
+    /// The absolute task count wanted; none for no change.
+    pub desired: Option<u32>,
+    /// Task handles to drain, best first.
+    pub drain: Vec<u32>,
+    /// Why.
+    pub reason: String,
+}
+
 /// Checks a policy's decision against the snapshot it answered and converts it.
 pub(crate) fn decision_from_wit(
     d: wit::Decision,
+    s: &Snapshot,
+    limits: &Limits,
+) -> Result<Decision, PolicyFault> {
+    validate_decision(
+        RawDecision {
+            desired: d.desired,
+            drain: d.drain,
+            reason: d.reason,
+        },
+        s,
+        limits,
+    )
+}
+
+/// The checks every policy's decision passes before the guard sees it: the
+/// reason and the drain list within the limits, a sane count, and drain
+/// handles that name distinct tasks of `s`. Handles become task IDs.
+pub fn validate_decision(
+    d: RawDecision,
     s: &Snapshot,
     limits: &Limits,
 ) -> Result<Decision, PolicyFault> {

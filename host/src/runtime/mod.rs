@@ -18,6 +18,7 @@ pub mod reload;
 mod state;
 
 pub use call::{CallReport, Policy, PolicyLog};
+pub use convert::{MAX_SANE_DESIRED, RawDecision, validate_decision};
 pub use engine::{Limits, PolicyEngine};
 pub use fault::{LoadError, PolicyFault};
 pub use load::PolicyComponent;

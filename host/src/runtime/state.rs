@@ -17,7 +17,11 @@ pub struct PolicyLog {
 pub(crate) struct HostState {
     pub memory_cap: usize,
     pub memory_denied: bool,
-    pub task_ids: Vec<String>,
+    /// The current snapshot's task IDs, end to end in one string (one copy,
+    /// no allocation per task: `task-id` is rarely called, the copy is per call).
+    pub task_ids: String,
+    /// Where each task's ID ends in `task_ids`.
+    pub task_id_ends: Vec<u32>,
     pub logs: Vec<PolicyLog>,
     pub logs_dropped: usize,
     pub max_log_lines: usize,
@@ -29,7 +33,8 @@ impl HostState {
         HostState {
             memory_cap,
             memory_denied: false,
-            task_ids: Vec::new(),
+            task_ids: String::new(),
+            task_id_ends: Vec::new(),
             logs: Vec::new(),
             logs_dropped: 0,
             max_log_lines,
@@ -38,9 +43,13 @@ impl HostState {
     }
 
     /// Clears per-call state before a call.
-    pub fn begin_call(&mut self, task_ids: impl Iterator<Item = String>) {
+    pub fn begin_call<'a>(&mut self, task_ids: impl Iterator<Item = &'a str>) {
         self.task_ids.clear();
-        self.task_ids.extend(task_ids);
+        self.task_id_ends.clear();
+        for id in task_ids {
+            self.task_ids.push_str(id);
+            self.task_id_ends.push(self.task_ids.len() as u32);
+        }
         self.logs.clear();
         self.logs_dropped = 0;
         self.memory_denied = false;
@@ -96,7 +105,14 @@ impl host::Host for HostState {
     }
 
     fn task_id(&mut self, handle: u32) -> Option<String> {
-        self.task_ids.get(handle as usize).cloned()
+        let i = handle as usize;
+        let end = *self.task_id_ends.get(i)? as usize;
+        let start = if i == 0 {
+            0
+        } else {
+            self.task_id_ends[i - 1] as usize
+        };
+        Some(self.task_ids[start..end].to_string())
     }
 }
 

@@ -220,6 +220,20 @@ impl ServiceSim {
         Ok(())
     }
 
+    /// A session placed on a RUNNING task, whatever routing would do.
+    pub(crate) fn open_session(&mut self, id: &str, now: u64, duration: u64) -> ProviderResult<()> {
+        let k = self.key_of(id)?;
+        let status = self.task(k).map(|t| t.status);
+        if status != Some(TaskStatus::Running) {
+            return Err(ProviderError::Permanent {
+                service: ECS,
+                message: format!("task {id} is {status:?}, not running: no session can reach it"),
+            });
+        }
+        self.start_session(k, now, duration);
+        Ok(())
+    }
+
     /// Every listed task with its session figures.
     pub(crate) fn sim_tasks(&self) -> Vec<SimTask> {
         self.live

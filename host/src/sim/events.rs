@@ -6,7 +6,8 @@ use std::collections::BinaryHeap;
 
 use super::task::TaskKey;
 
-/// A future state change of one task, its target or its sessions.
+/// A future state change of one task or its target. Session ends, far more
+/// numerous, have their own queue ([`super::ends::SessionEnds`]).
 ///
 /// Events that a later change made moot (a start-up step of a task already
 /// stopping, a health check of a target re-registered since) are recognised
@@ -31,8 +32,6 @@ pub(crate) enum Event {
     TargetDrained { task: TaskKey, generation: u32 },
     /// A task's scale-in protection expires.
     ProtectionExpired { task: TaskKey, generation: u32 },
-    /// One session on the task ends normally.
-    SessionEnd(TaskKey),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

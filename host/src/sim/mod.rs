@@ -9,8 +9,12 @@
 //! target's health change, a session's arrival or end, a minute boundary) to
 //! the next, so advancing a minute costs in proportion to what happened in it,
 //! not to its length. The same seed and the same sequence of calls give the
-//! same run: every draw comes from a seeded stream, ties between events at the
-//! same second resolve in scheduling order, and no hash map order leaks out.
+//! same run: every draw comes from a seeded stream, events at the same second
+//! run in a fixed order (the minute closes, then sessions end, then tasks and
+//! targets change state in the order those changes were scheduled, then
+//! sessions arrive), and no hash map order leaks out. Arrivals and session
+//! lengths have streams of their own, drawn even for refused sessions, so
+//! whatever a policy does, the same seed brings the same users.
 //!
 //! # What the sim models
 //!
@@ -67,7 +71,13 @@
 //!   a metrics read returns the latest readable minute with figures that
 //!   started within `metrics_lookback`, or none. Per-task CPU and memory in
 //!   [`crate::providers::ClusterTask`] are the task's last complete minute.
-//! - **Session store.** Active sessions per task are always exact and fresh.
+//! - **Session store.** Active sessions per task are exact and fresh, except
+//!   for a session placed with [`SimWorld::open_session`]: a connection routed
+//!   to a task just before its target was deregistered and reported late, so
+//!   the store shows it only from the moment it is placed.
+//! - **API faults.** None by default. A [`FaultPlan`] (`[provider.faults]`)
+//!   adds throttling, 5xx, timeouts after the effect, partial batches and
+//!   reads that lag writes, drawn from a seeded stream ([`faults`]).
 //! - **Statistics.** [`SimStats`]: sessions started, ended, killed and refused,
 //!   task-seconds (creation to STOPPED, what Fargate bills) and running
 //!   task-seconds, current counts, and the scale actions and API calls seen.
@@ -76,8 +86,7 @@
 //!
 //! Deployments, minimum healthy and maximum percent, availability zones and
 //! their balancing, capacity shortages and task placement failures, the
-//! ACTIVATING status, ECS API throttling and latency (inject errors with
-//! [`crate::providers::sim::SimProvider::inject_fault`]), health checks that
+//! ACTIVATING status, API latency, health checks that
 //! fail on a running task, load balancer connection limits, the slow-start
 //! mode, requests within a session, CPU throttling when a task is overloaded,
 //! clients retrying a refused session, session-store lag or expired
@@ -108,8 +117,10 @@
 
 mod api;
 mod config;
+mod ends;
 mod error;
 mod events;
+pub mod faults;
 mod lifecycle;
 mod random;
 mod service;
@@ -127,6 +138,7 @@ mod tests;
 
 pub use config::{MAX_TASKS_PER_SERVICE, SessionLength, SimConfig, SimServiceConfig, Usage};
 pub use error::SimError;
+pub use faults::{FaultKind, FaultPlan, OpFaults};
 pub use sessions::SessionArrival;
 pub use stats::SimStats;
 pub use task::{SimTask, StopCause};

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::config::{SessionLength, SimConfig, SimServiceConfig, Usage};
+use super::ends::SessionEnds;
 use super::error::SimError;
 use super::events::{Event, EventQueue};
 use super::lifecycle::FIRST_HOST;
@@ -56,10 +57,15 @@ impl Params {
     }
 }
 
-/// What comes next in the event loop, in this order among equal times.
+/// What comes next in the event loop, in this order among equal times: a
+/// minute closes before anything in the next one; sessions ending at a second
+/// end before a task changes state at it (so a session that ends as its task
+/// stops is not counted killed); arrivals come last, and see the second's
+/// health changes and freed capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
     Minute,
+    SessionEnd,
     Event,
     Arrival,
 }
@@ -78,6 +84,7 @@ pub(crate) struct ServiceSim {
     /// The next minute boundary.
     next_minute: u64,
     pub queue: EventQueue,
+    pub ends: SessionEnds,
     /// Every task ever created, by key; `None` once purged.
     pub slab: Vec<Option<Task>>,
     /// Keys of the tasks not purged, oldest first.
@@ -124,6 +131,7 @@ impl ServiceSim {
             now,
             next_minute: now - now % 60 + 60,
             queue: EventQueue::default(),
+            ends: SessionEnds::new(now),
             slab: Vec::new(),
             live: Vec::new(),
             by_id: HashMap::new(),
@@ -159,6 +167,11 @@ impl ServiceSim {
         loop {
             let mut at = self.next_minute;
             let mut next = Next::Minute;
+            if let Some(e) = self.ends.next_time()
+                && e < at
+            {
+                (at, next) = (e, Next::SessionEnd);
+            }
             if let Some(e) = self.queue.next_time()
                 && e < at
             {
@@ -176,8 +189,14 @@ impl ServiceSim {
             match next {
                 Next::Minute => {
                     self.close_minute(at);
+                    self.ends.start_minute(at);
                     self.start_segment(at);
                     self.next_minute = at + 60;
+                }
+                Next::SessionEnd => {
+                    if let Some((_, k)) = self.ends.pop() {
+                        self.on_session_end(k, at);
+                    }
                 }
                 Next::Event => {
                     if let Some((_, event)) = self.queue.pop() {
@@ -213,7 +232,6 @@ impl ServiceSim {
             Event::ProtectionExpired { task, generation } => {
                 self.on_protection_expired(task, generation, now)
             }
-            Event::SessionEnd(k) => self.on_session_end(k, now),
         }
     }
 }

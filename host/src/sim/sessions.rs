@@ -2,7 +2,6 @@
 //! each minute, session lengths, routing outcomes, and normal session ends.
 
 use super::config::SessionLength;
-use super::events::Event;
 use super::random;
 use super::service::ServiceSim;
 use super::task::TaskKey;
@@ -70,7 +69,8 @@ impl ServiceSim {
                 random::lognormal(&mut self.rng.durations, mean, sigma)
             }
         };
-        (d.round() as u64).max(1)
+        // Rounded to the nearest second (d is positive).
+        ((d + 0.5) as u64).max(1)
     }
 
     /// A session arrives: its length is drawn (always, so refusals do not
@@ -87,7 +87,7 @@ impl ServiceSim {
         self.draw_next_arrival();
     }
 
-    fn start_session(&mut self, k: TaskKey, now: u64, duration: u64) {
+    pub(crate) fn start_session(&mut self, k: TaskKey, now: u64, duration: u64) {
         let Some(t) = self.task_mut(k) else { return };
         t.flush(now);
         t.sessions += 1;
@@ -96,8 +96,7 @@ impl ServiceSim {
         self.active_sessions += 1;
         self.counters.peak_sessions_active =
             self.counters.peak_sessions_active.max(self.active_sessions);
-        self.queue
-            .push(now.saturating_add(duration), Event::SessionEnd(k));
+        self.ends.push(now.saturating_add(duration), k);
     }
 
     /// A session ends normally, unless its task already reached STOPPING

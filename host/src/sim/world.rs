@@ -212,6 +212,21 @@ impl SimWorld {
         self.find_mut(svc)?.fail_task(id, now)
     }
 
+    /// A session on task `id` from now for `duration` (at least a second),
+    /// whatever routing would do: a connection that reached the task just
+    /// before its target was deregistered, reported late by the session store.
+    /// Fails when the task is unknown or not RUNNING.
+    pub fn open_session(
+        &mut self,
+        svc: &ServiceRef,
+        id: &str,
+        duration: std::time::Duration,
+    ) -> ProviderResult<()> {
+        let now = self.now;
+        self.find_mut(svc)?
+            .open_session(id, now, duration.as_secs().max(1))
+    }
+
     /// The service's figures now.
     pub fn stats(&self, svc: &ServiceRef) -> Option<SimStats> {
         self.find(svc).ok().map(ServiceSim::stats)

@@ -14,7 +14,8 @@ use super::guard::Action;
 /// What an action (or a drain step) came to, for the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ActionOutcome {
-    /// What was done: `set-desired`, `drain-start`, `drain-step`, `drain-finished`.
+    /// What was done: `set-desired`, `drain-start`, `drain-retry`,
+    /// `drain-scaled-in` (a drain lowered the desired count), `drain-finished`.
     pub what: String,
     /// The task, for drain outcomes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,16 +125,31 @@ pub async fn advance_drains<P: Provider>(
 ) -> Result<Vec<ActionOutcome>, JournalError> {
     let key = svc.key();
     let mut outcomes = Vec::new();
-    for wf in drains.iter_mut() {
-        if wf.wake_at().is_none_or(|t| t > now) {
+    for i in 0..drains.len() {
+        if drains[i].wake_at().is_none_or(|t| t > now) {
             continue;
         }
-        let report = advance(p, svc, wf, cfg, journal, now).await?;
+        // Victims already unprotected on purpose (past their re-check) stay unprotected.
+        let released: Vec<String> = drains
+            .iter()
+            .filter(|d| d.id != drains[i].id && d.is_released())
+            .map(|d| d.task_id.clone())
+            .collect();
+        let wf = &mut drains[i];
+        let report = advance(p, svc, wf, cfg, &released, journal, now).await?;
         for step in &report.completed {
             events.emit(Event::DrainStep {
                 service: &key,
                 task: &wf.task_id,
                 step,
+            });
+        }
+        if let Some(n) = report.lowered_to {
+            outcomes.push(ActionOutcome {
+                what: "drain-scaled-in".into(),
+                task: Some(wf.task_id.clone()),
+                ok: true,
+                detail: n.to_string(),
             });
         }
         for error in &report.retried {

@@ -1,5 +1,6 @@
 //! guard: the host's limits on what a policy may do. The policy proposes;
-//! the guard enforces min and max, step sizes, cooldowns, the scale-in
+//! the guard enforces min and max (the desired count, tasks still draining
+//! included, never exceeds max), step sizes, cooldowns, the scale-in
 //! stabilization window, fresh data for scale-in, and session safety of the
 //! drain candidates. Every change it makes is recorded with the original
 //! value and the reason.
@@ -26,7 +27,9 @@ pub struct GuardConfig {
     /// After a scale-out, no other scale-out for this long.
     #[serde(with = "humantime_serde")]
     pub scale_out_cooldown: Duration,
-    /// After any scaling, no scale-in for this long.
+    /// After any scaling (a scale-out, a scale-in decided, or a drain
+    /// lowering the desired count), no scale-in for this long. Keep it above
+    /// how long the provider's reads may lag its writes.
     #[serde(with = "humantime_serde")]
     pub scale_in_cooldown: Duration,
     /// Scale in only to the highest target the policy asked for within this window.
@@ -66,7 +69,7 @@ impl Default for GuardConfig {
 pub struct GuardState {
     /// When the last scale-out was executed.
     pub last_scale_out: Option<u64>,
-    /// When the last scale-in was started.
+    /// When the last scale-in was started, or a drain last lowered the desired count.
     pub last_scale_in: Option<u64>,
     /// The policy's targets within the stabilization window: (time, target).
     pub recent_targets: VecDeque<(u64, u32)>,
@@ -164,14 +167,20 @@ pub fn guard(
     };
 
     let mut target = decision.desired.unwrap_or(effective);
-    if target > cfg.max {
-        log.note(
-            "max",
-            target,
-            cfg.max,
-            format!("The service may have at most {} tasks.", cfg.max),
-        );
-        target = cfg.max;
+    // Tasks draining still count toward max: a drain may yet abort and keep its task.
+    let draining = s.drains.len() as u32;
+    let ceiling = cfg.max.saturating_sub(draining);
+    if target > ceiling {
+        let reason = if draining > 0 {
+            format!(
+                "The service may have at most {} tasks, and {draining} of its tasks are draining (a drain may abort and keep its task).",
+                cfg.max
+            )
+        } else {
+            format!("The service may have at most {} tasks.", cfg.max)
+        };
+        log.note("max", target, ceiling, reason);
+        target = ceiling;
     }
     if target < cfg.min {
         log.note(

@@ -20,9 +20,10 @@ use crate::providers::{Provider, ServiceRef};
 use crate::runtime::Policy;
 use crate::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError};
 
+use decide::FaultRecord;
 use execute::ActionOutcome;
 use guard::{Action, GuardConfig, GuardState};
-use record::{PolicyRef, TickRecord, TickState};
+use record::{FallbackRecord, PolicyRef, TickRecord, TickState};
 
 /// How a service is run: fixed for its lifetime (a config reload makes a new one).
 #[derive(Debug, Clone)]
@@ -69,6 +70,13 @@ pub struct Service {
     pub last_record: Option<TickRecord>,
     /// Drain outcomes from between ticks, carried into the next record.
     pub carried: Vec<ActionOutcome>,
+    /// Decides instead of the live policy once it has faulted `fallback_after`
+    /// times in a row; none to hold on every fault.
+    pub fallback: Option<Policy>,
+    /// Consecutive live-policy faults before the fallback decides.
+    pub fallback_after: u32,
+    /// The live policy's consecutive faults so far.
+    pub consecutive_faults: u32,
 }
 
 impl Service {
@@ -85,7 +93,18 @@ impl Service {
             last_snapshot: None,
             last_record: None,
             carried: Vec::new(),
+            fallback: None,
+            fallback_after: 3,
+            consecutive_faults: 0,
         }
+    }
+
+    /// The same service with a fallback policy that decides once the live one
+    /// has faulted `after` times in a row (at least once).
+    pub fn with_fallback(mut self, fallback: Policy, after: u32) -> Self {
+        self.fallback = Some(fallback);
+        self.fallback_after = after.max(1);
+        self
     }
 
     /// The service's key.
@@ -120,6 +139,11 @@ impl Service {
             now,
         )
         .await?;
+        if done.iter().any(|o| o.what == "drain-scaled-in") {
+            // The cooldown counts from the desired count's actual change, so the
+            // next scale-in decision reads a count that has caught up with it.
+            self.guard_state.last_scale_in = Some(now);
+        }
         self.carried.extend(done);
         Ok(())
     }
@@ -151,6 +175,7 @@ impl Service {
             },
             decision: None,
             fault: None,
+            fallback: None,
             call_micros: 0,
             adjustments: Vec::new(),
             action: Action::Hold,
@@ -203,9 +228,15 @@ impl Service {
         for log in &decided.live.logs {
             tracing::debug!(service = %key, policy = %component.name, level = log.level, "Policy says: {}", log.message);
         }
+        let mut decision = None;
         match &decided.live.result {
-            Ok(d) => record.decision = Some(d.clone()),
+            Ok(d) => {
+                self.consecutive_faults = 0;
+                record.decision = Some(d.clone());
+                decision = Some(d.clone());
+            }
             Err(f) => {
+                self.consecutive_faults += 1;
                 let message = f.to_string();
                 events.emit(Event::PolicyFaulted {
                     service: &key,
@@ -216,6 +247,9 @@ impl Service {
                 });
                 record.fault = Some(f.into());
             }
+        }
+        if decision.is_none() && self.consecutive_faults >= self.fallback_after {
+            decision = self.decide_by_fallback(snapshot, &mut record, events);
         }
         for shadow in &decided.shadows {
             if let Some(f) = &shadow.fault {
@@ -232,7 +266,7 @@ impl Service {
 
         // guard
         let guarded = guard::guard(
-            decided.live.result.as_ref().ok(),
+            decision.as_ref(),
             snapshot,
             gathered.health,
             &self.spec.guard,
@@ -279,6 +313,53 @@ impl Service {
         self.last_snapshot = Some(gathered.snapshot);
         self.finish(&record, events);
         Ok(record)
+    }
+
+    /// Asks the fallback policy, if there is one, and notes it in the record.
+    fn decide_by_fallback(
+        &mut self,
+        snapshot: &Snapshot,
+        record: &mut TickRecord,
+        events: &Events,
+    ) -> Option<crate::model::Decision> {
+        let key = self.key();
+        let fallback = self.fallback.as_mut()?;
+        let c = fallback.component().clone();
+        let report = fallback.decide(snapshot);
+        let mut entry = FallbackRecord {
+            policy: PolicyRef {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                sha256: c.sha256.clone(),
+            },
+            after_faults: self.consecutive_faults,
+            fault: None,
+        };
+        let decision = match report.result {
+            Ok(d) => {
+                events.emit(Event::FallbackDecided {
+                    service: &key,
+                    policy: &c.name,
+                    faults: self.consecutive_faults,
+                });
+                record.decision = Some(d.clone());
+                Some(d)
+            }
+            Err(f) => {
+                let message = f.to_string();
+                events.emit(Event::PolicyFaulted {
+                    service: &key,
+                    policy: &c.name,
+                    kind: f.kind(),
+                    message: &message,
+                    shadow: false,
+                });
+                entry.fault = Some(FaultRecord::from(&f));
+                None
+            }
+        };
+        record.fallback = Some(entry);
+        decision
     }
 
     fn finish(&mut self, record: &TickRecord, events: &Events) {

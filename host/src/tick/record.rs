@@ -23,6 +23,18 @@ pub struct PolicyRef {
     pub sha256: String,
 }
 
+/// The fallback policy's part in a tick, when the live policy kept faulting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FallbackRecord {
+    /// The fallback policy.
+    pub policy: PolicyRef,
+    /// The live policy's consecutive faults, this tick's included.
+    pub after_faults: u32,
+    /// The fallback's own fault, if it faulted too (the tick then holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultRecord>,
+}
+
 /// Counts and load at the tick, for status lines, charts and backtests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TickState {
@@ -65,6 +77,10 @@ pub struct TickRecord {
     /// Its fault, if it faulted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultRecord>,
+    /// When the live policy kept faulting and the fallback policy decided
+    /// instead: which one. `decision` is then the fallback's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackRecord>,
     /// How long the live call took, in microseconds.
     pub call_micros: u64,
     /// What the guard changed.
@@ -90,6 +106,12 @@ impl TickRecord {
 
     /// The reason to show: the fault, the problem, or the policy's reason.
     pub fn reason(&self) -> String {
+        if let (Some(f), Some(fb), Some(d)) = (&self.fault, &self.fallback, &self.decision) {
+            return format!(
+                "fallback {} after {} policy faults ({}): {}",
+                fb.policy.name, fb.after_faults, f.kind, d.reason
+            );
+        }
         if let Some(f) = &self.fault {
             return format!("policy fault ({}): {}", f.kind, f.message);
         }

@@ -24,6 +24,22 @@ pub enum JournalError {
     /// A remote journal failed.
     #[error("drain journal: {0}")]
     Remote(String),
+    /// Another host wrote this workflow since this host last read or wrote
+    /// it: this host's copy is stale, and the write was refused.
+    #[error(
+        "drain journal: workflow {id} was written by another host (this host expected {}, the journal holds {}); \
+         this host's copy is stale, so it stops acting on the workflow",
+        expected.map_or("no entry".to_string(), |v| format!("version {v}")),
+        found.map_or("no entry".to_string(), |v| format!("version {v}"))
+    )]
+    Conflict {
+        /// The workflow.
+        id: String,
+        /// The version this host last saw, if any.
+        expected: Option<u64>,
+        /// The version the journal holds, if any.
+        found: Option<u64>,
+    },
 }
 
 /// Durable storage of drain workflows.

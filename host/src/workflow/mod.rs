@@ -2,8 +2,9 @@
 //! any session being cut.
 //!
 //! Steps, each journaled before it runs so a restarted host resumes it:
-//! 1. **protect**: scale-in protection on for every task of the service,
-//!    the victim included (new tasks start unprotected);
+//! 1. **protect**: scale-in protection on for every running or starting task
+//!    of the service, the victim included (new tasks start unprotected), but
+//!    not the victims of other drains that were already released;
 //! 2. **deregister** the victim's target, so no new session reaches it;
 //! 3. **wait** for the deregistration: the first check after most of the
 //!    target group's deregistration delay, then every interval;
@@ -17,9 +18,12 @@
 //! The victim is unprotected only at step 5, after its sessions were
 //! re-checked: until then a concurrent desired-count decrease can only stop
 //! tasks that have passed their own recheck. Transient errors are retried
-//! with backoff and jitter; other errors and the workflow's deadline roll it
-//! back (register the target again, keep the task protected).
+//! with backoff and jitter; other errors, `max_attempts` transient errors in
+//! a row and the workflow's deadline roll it back (register the target
+//! again, keep the task protected). The roll-back itself retries transient
+//! errors for as long as they last, so no task is left running deregistered.
 
+pub mod dynamodb;
 mod journal;
 mod retry;
 mod steps;
@@ -27,6 +31,7 @@ mod steps;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+pub use dynamodb::DynamoJournal;
 pub use journal::{FileJournal, Journal, JournalError, MemoryJournal};
 pub use retry::backoff;
 pub use steps::{StepReport, advance};
@@ -52,7 +57,8 @@ pub struct DrainConfig {
     /// How long scale-in protection lasts once set (ECS allows up to 48 hours).
     #[serde(with = "humantime_serde")]
     pub protection_expiry: Duration,
-    /// The most retries of one step on transient errors before the workflow rolls back.
+    /// The most retries of one step on transient errors before the workflow
+    /// rolls back (the roll-back itself retries transient errors until it is done).
     pub max_attempts: u32,
 }
 
@@ -223,6 +229,12 @@ impl DrainWorkflow {
     /// Whether the desired count still includes the victim (the scale-in step has not happened).
     pub fn counts_in_desired(&self) -> bool {
         !matches!(self.step, Step::Confirm | Step::Done { .. })
+    }
+
+    /// Whether the victim has been unprotected on purpose: it passed its
+    /// re-check and the desired count is being (or was) lowered for it.
+    pub fn is_released(&self) -> bool {
+        matches!(self.step, Step::ScaleIn { to: Some(_) } | Step::Confirm)
     }
 
     /// When this workflow next has something to do, in seconds.

@@ -17,16 +17,23 @@ pub struct StepReport {
     pub retried: Vec<String>,
     /// The outcome, if the workflow finished.
     pub finished: Option<Outcome>,
+    /// The desired count the scale-in step set, when it completed.
+    pub lowered_to: Option<u32>,
 }
 
 /// Moves `wf` forward as far as it can go at `now`. Every state change is
 /// made durable in `journal` before the step it leads to runs; a journal
 /// failure stops the workflow where it is (nothing is done that is not journaled).
+///
+/// `released` names the victims of other drains that have passed their
+/// re-check and were unprotected on purpose: protecting "every task" must
+/// not protect them again, or ECS would have no task left to stop.
 pub async fn advance<P: Provider>(
     p: &P,
     svc: &ServiceRef,
     wf: &mut DrainWorkflow,
     cfg: &DrainConfig,
+    released: &[String],
     journal: &dyn Journal,
     now: u64,
 ) -> Result<StepReport, JournalError> {
@@ -54,9 +61,12 @@ pub async fn advance<P: Provider>(
             continue;
         }
         let name = wf.step.name();
-        match run_step(p, svc, wf, cfg, now).await {
+        match run_step(p, svc, wf, cfg, released, now).await {
             Ok(next) => {
                 report.completed.push(name);
+                if let (Step::ScaleIn { to: Some(n) }, Step::Confirm) = (&wf.step, &next) {
+                    report.lowered_to = Some(*n);
+                }
                 wf.attempts = 0;
                 wf.last_error = None;
                 if let Step::Done { outcome } = &next {
@@ -74,7 +84,11 @@ pub async fn advance<P: Provider>(
             Err(e) => {
                 wf.attempts += 1;
                 wf.last_error = Some(e.to_string());
-                let give_up = !e.is_retryable() || wf.attempts > cfg.max_attempts;
+                // A roll-back retries transient errors until it is done: giving
+                // up would leave the task running but deregistered for good.
+                let rolling_back = matches!(wf.step, Step::RollBack { .. });
+                let give_up =
+                    !e.is_retryable() || (wf.attempts > cfg.max_attempts && !rolling_back);
                 if give_up {
                     let reason = format!("step {name} failed: {e}");
                     let next = match wf.step {
@@ -115,9 +129,20 @@ async fn run_step<P: Provider>(
     svc: &ServiceRef,
     wf: &mut DrainWorkflow,
     cfg: &DrainConfig,
+    released: &[String],
     now: u64,
 ) -> Result<Step, ProviderError> {
     let expiry = (cfg.protection_expiry.as_secs() / 60).max(1) as u32;
+    // The tasks that stay: up or starting, neither this victim nor another
+    // drain's released one; with `all`, protected ones too (to renew them).
+    let keepers = |tasks: &[crate::providers::ClusterTask], all: bool| -> Vec<String> {
+        tasks
+            .iter()
+            .filter(|t| t.id != wf.task_id && (all || !t.protected) && !released.contains(&t.id))
+            .filter(|t| t.status == TaskStatus::Running || t.status.is_starting())
+            .map(|t| t.id.clone())
+            .collect()
+    };
     match wf.step.clone() {
         Step::Protect => {
             let tasks = p.tasks(svc).await?;
@@ -135,11 +160,11 @@ async fn run_step<P: Provider>(
                     },
                 });
             }
-            let unprotected: Vec<String> = tasks
-                .iter()
-                .filter(|t| t.status != TaskStatus::Stopped && !t.protected)
-                .map(|t| t.id.clone())
-                .collect();
+            // The victim too: it stays protected until its re-check has passed.
+            let mut unprotected = keepers(&tasks, false);
+            if !victim.protected {
+                unprotected.push(victim.id.clone());
+            }
             if !unprotected.is_empty() {
                 p.set_protection(svc, &unprotected, true, expiry).await?;
             }
@@ -197,17 +222,22 @@ async fn run_step<P: Provider>(
             })
         }
         Step::ScaleIn { to: Some(n) } => {
+            // Every keeper is protected afresh, whatever the listing says: a
+            // listing may lag, showing a protection that has since expired.
             let tasks = p.tasks(svc).await?;
-            let keepers: Vec<String> = tasks
-                .iter()
-                .filter(|t| t.id != wf.task_id && t.status != TaskStatus::Stopped && !t.protected)
-                .map(|t| t.id.clone())
-                .collect();
+            let keepers = keepers(&tasks, true);
             if !keepers.is_empty() {
                 p.set_protection(svc, &keepers, true, expiry).await?;
             }
-            p.set_protection(svc, std::slice::from_ref(&wf.task_id), false, expiry)
-                .await?;
+            // A resumed step may find the victim already on its way out: ECS may
+            // refuse protection changes on a stopping task, and none is needed.
+            let victim_up = tasks.iter().any(|t| {
+                t.id == wf.task_id && (t.status == TaskStatus::Running || t.status.is_starting())
+            });
+            if victim_up {
+                p.set_protection(svc, std::slice::from_ref(&wf.task_id), false, expiry)
+                    .await?;
+            }
             p.set_desired(svc, n).await?;
             Ok(Step::Confirm)
         }
@@ -257,5 +287,208 @@ async fn run_step<P: Provider>(
             Ok(Step::Done { outcome })
         }
         Step::Done { outcome } => Ok(Step::Done { outcome }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::sim::{SimOp, SimProvider};
+    use crate::providers::{Clock, Cluster, LoadBalancer, ServiceRef};
+    use crate::sim::{FaultPlan, OpFaults, SimConfig, SimServiceConfig, Workload};
+    use crate::workflow::MemoryJournal;
+
+    fn world(tasks: u32) -> (SimProvider, ServiceRef) {
+        let sim = SimProvider::new(SimConfig::default()).unwrap();
+        let svc = ServiceRef {
+            cluster: "c".into(),
+            service: "s".into(),
+            target_group: "tg".into(),
+        };
+        let cfg = SimServiceConfig {
+            initial_tasks: tasks,
+            workload: Workload::Steady { per_min: 0.0 },
+            ..SimServiceConfig::default()
+        };
+        sim.add_service(svc.clone(), &cfg).unwrap();
+        (sim, svc)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn protect_spares_released_victims_and_covers_the_rest() {
+        let (sim, svc) = world(4);
+        let tasks = sim.sim_tasks(&svc).unwrap();
+        let (victim, released) = (tasks[0].id.clone(), tasks[1].id.clone());
+        let cfg = DrainConfig::default();
+        let target = Some(tasks[0].target.clone());
+        let mut wf = DrainWorkflow::new(&svc.key(), &victim, target, 0, &cfg);
+        let journal = MemoryJournal::default();
+        let report = block_on(advance(
+            &sim,
+            &svc,
+            &mut wf,
+            &cfg,
+            std::slice::from_ref(&released),
+            &journal,
+            0,
+        ))
+        .unwrap();
+        assert_eq!(report.completed, vec!["protect", "deregister"]);
+        let protected: Vec<(String, bool)> = sim
+            .sim_tasks(&svc)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id, t.protected))
+            .collect();
+        for (id, p) in protected {
+            assert_eq!(p, id != released, "task {id}");
+        }
+        // Every state was journaled before acting on it.
+        let steps: Vec<&str> = journal.entries().iter().map(|w| w.step.name()).collect();
+        assert_eq!(steps, vec!["deregister", "wait"]);
+    }
+
+    #[test]
+    fn a_full_drain_stops_exactly_the_victim_once() {
+        let (sim, svc) = world(3);
+        let tasks = sim.sim_tasks(&svc).unwrap();
+        let victim = tasks[2].id.clone();
+        let cfg = DrainConfig::default();
+        let mut wf =
+            DrainWorkflow::new(&svc.key(), &victim, Some(tasks[2].target.clone()), 0, &cfg);
+        let journal = MemoryJournal::default();
+        let mut t = 0;
+        while !wf.is_done() {
+            t = wf.wake_at().unwrap().max(t);
+            sim.advance_to(t);
+            block_on(advance(&sim, &svc, &mut wf, &cfg, &[], &journal, t)).unwrap();
+            assert!(t < 3600, "the drain finishes within an hour");
+        }
+        assert_eq!(
+            wf.step,
+            Step::Done {
+                outcome: Outcome::Stopped
+            }
+        );
+        let stats = sim.stats(&svc).unwrap();
+        assert_eq!(
+            (stats.desired, stats.set_desired_calls, stats.tasks_stopped),
+            (2, 1, 1)
+        );
+        let after = sim.sim_tasks(&svc).unwrap();
+        let stopped: Vec<&str> = after
+            .iter()
+            .filter(|t| t.status == TaskStatus::Stopped)
+            .map(|t| t.id.as_str())
+            .collect();
+        assert_eq!(stopped, vec![victim.as_str()]);
+        // The first check came after most of the deregistration delay, not every second.
+        let waits = journal
+            .entries()
+            .iter()
+            .filter(|w| matches!(w.step, Step::Wait { .. }))
+            .count();
+        assert!(waits <= 3, "{waits} wait states");
+        assert_eq!(block_on(sim.service(&svc)).unwrap().desired, 2);
+    }
+
+    #[test]
+    fn the_scale_in_step_protects_every_keeper_even_when_the_listing_lags() {
+        let (p, svc) = world(3);
+        let ids: Vec<String> = block_on(p.tasks(&svc))
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        // Protected for one minute; a write at 50 s leaves a listing that lags it by 45 s.
+        block_on(p.set_protection(&svc, &ids, true, 1)).unwrap();
+        let lagging = OpFaults {
+            stale: 1.0,
+            lag: std::time::Duration::from_secs(45),
+            ..OpFaults::default()
+        };
+        p.set_fault_plan(Some(FaultPlan {
+            tasks: Some(lagging),
+            ..FaultPlan::default()
+        }))
+        .unwrap();
+        p.advance_to(50);
+        block_on(p.set_protection(&svc, &ids[..1], true, 1)).unwrap();
+        p.advance_to(61);
+        let listed = block_on(p.tasks(&svc)).unwrap();
+        assert!(
+            listed.iter().all(|t| t.protected),
+            "the listing still shows protection"
+        );
+        assert_eq!(
+            p.stats(&svc).unwrap().protected,
+            1,
+            "two protections expired"
+        );
+
+        let cfg = DrainConfig::default();
+        let mut wf = DrainWorkflow::new(&svc.key(), &ids[2], None, 0, &cfg);
+        wf.step = Step::ScaleIn { to: Some(2) };
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, p.now())).unwrap();
+        assert_eq!(wf.step, Step::Confirm);
+        for t in p.sim_tasks(&svc).unwrap() {
+            if t.id == ids[2] {
+                assert!(t.stop_cause.is_some(), "the victim is stopping");
+            } else {
+                assert!(t.protected && t.stop_cause.is_none(), "keeper {t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_roll_back_outlasts_transient_errors_and_registers_the_target_again() {
+        let (p, svc) = world(2);
+        let cfg = DrainConfig {
+            max_attempts: 2,
+            ..DrainConfig::default()
+        };
+        let task = block_on(p.tasks(&svc)).unwrap().remove(0);
+        let mut wf = DrainWorkflow::new(&svc.key(), &task.id, task.target.clone(), 0, &cfg);
+        let journal = MemoryJournal::default();
+        // Protect, deregister; then the roll-back meets far more throttling than max_attempts.
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert!(matches!(wf.step, Step::Wait { .. }));
+        wf.step = Step::RollBack {
+            reason: "test".into(),
+            session_appeared: false,
+        };
+        let throttled = ProviderError::Transient {
+            service: "sim-elbv2",
+            message: "throttled".into(),
+        };
+        p.inject_fault(SimOp::Register, 10, throttled);
+        while !wf.is_done() {
+            let now = wf.wake_at().expect("a workflow in flight wakes");
+            p.advance_to(now);
+            block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, p.now())).unwrap();
+            assert!(p.now() < 3600, "the roll-back finishes");
+        }
+        assert_eq!(p.faults_served(), 10, "every error was retried");
+        assert!(matches!(
+            wf.step,
+            Step::Done {
+                outcome: Outcome::RolledBack { .. }
+            }
+        ));
+        let health = block_on(p.targets("tg"))
+            .unwrap()
+            .into_iter()
+            .find(|t| Some(&t.target) == task.target.as_ref())
+            .map(|t| t.health);
+        assert_eq!(health, Some(TargetHealth::Initial), "registered again");
     }
 }

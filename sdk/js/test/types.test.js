@@ -1,12 +1,13 @@
 // The SDK's shapes must be the contract's: reads wit/policy.wit and checks the
 // enums' cases and the records' fields (camelCase, as componentize-qjs passes
-// them) against what the SDK declares and the test builder produces.
+// them) against what the SDK declares and the test builder produces, on the
+// wire (tasks and history as columns) and as a policy sees them (as records).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import { DRAIN_STEPS, TARGET_HEALTHS, TASK_STATUSES, scaleTo } from "../autoscaler.js";
-import { SnapshotBuilder } from "../testing.js";
+import { SnapshotBuilder, toWire } from "../testing.js";
 
 const wit = readFileSync(new URL("../../../wit/policy.wit", import.meta.url), "utf8").replace(/\/\/[^\n]*/g, "");
 const items = {};
@@ -33,12 +34,25 @@ test("records", () => {
     .param("x", 1)
     .build();
   const fields = (name) => items[`record ${name}`].map(camel);
+  const w = toWire(s);
+  assert.deepEqual(Object.keys(w), fields("snapshot"));
+  assert.deepEqual(Object.keys(w.tasks), fields("task-columns"));
+  assert.deepEqual(Object.keys(w.history), fields("history-columns"));
   assert.deepEqual(Object.keys(s), fields("snapshot"));
-  assert.deepEqual(Object.keys(s.tasks[0]), fields("task"));
   assert.deepEqual(Object.keys(s.drains[0]), fields("drain"));
-  assert.deepEqual(Object.keys(s.history[0]), fields("tick-summary"));
   assert.deepEqual(Object.keys(s.params[0]), fields("param"));
   assert.deepEqual(Object.keys(scaleTo(1, "x")), fields("decision"));
+});
+
+test("a policy sees the records the contract had before it switched to columns", () => {
+  const s = new SnapshotBuilder().task().historyCpu([[1, 2]]).build();
+  const task = ["handle", "status", "health", "ageSeconds", "protected", "sessions", "cpu", "memory", "draining"];
+  assert.deepEqual(Object.keys(s.tasks[0]), task);
+  // Every task column but the marks (protected, draining) is a field of the same name.
+  const columns = items["record task-columns"].map(camel).filter((c) => c !== "marks");
+  assert.deepEqual([...columns, "handle", "protected", "draining"].sort(), [...task].sort());
+  // A tick summary has one field per history column.
+  assert.deepEqual(Object.keys(s.history[0]), items["record history-columns"].map(camel));
 });
 
 test("variants", () => {

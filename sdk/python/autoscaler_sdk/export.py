@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Type
+from typing import Callable, Type, Union
 
-from . import rust
-from .types import IN_COMPONENT, Decision, PolicyInfo, Snapshot
+from . import rust, wire
+from .types import IN_COMPONENT, Decision, PolicyInfo, Snapshot, from_wire
 
 
 class PolicyError(Exception):
@@ -48,8 +48,14 @@ def export_policy(decide: Callable[[Snapshot], Decision], name: str, version: st
         Policy = export_policy(decide, name="my-policy", version="0.1.0")
 
     `decide` returns a Decision (see `hold` and `scale_to`) or raises
-    PolicyError. Outside a component the class works the same, returning the
-    Decision, which is how a test can call the exported policy directly.
+    PolicyError. The exported `decide` takes the snapshot as it crosses the
+    boundary, tasks and history as columns, and hands `decide` the records
+    rebuilt from them (`types.from_wire`).
+
+    Outside a component the class works the same, returning the Decision, so
+    a test can call the exported policy directly, with a snapshot in either
+    form: `SnapshotBuilder().build_wire()` goes through the glue as the host's
+    would, and a `Snapshot` of records is passed on as it is.
     """
     if IN_COMPONENT:
         from componentize_py_types import Err  # type: ignore[import-not-found]
@@ -64,8 +70,10 @@ def export_policy(decide: Callable[[Snapshot], Decision], name: str, version: st
         def info(self) -> PolicyInfo:
             return PolicyInfo(name=name, version=version)
 
-        def decide(self, snapshot: Snapshot) -> Decision:
+        def decide(self, snapshot: Union[wire.Snapshot, Snapshot]) -> Decision:
             try:
+                if not isinstance(snapshot, Snapshot):
+                    snapshot = from_wire(snapshot)
                 return _check(decide(snapshot))
             except Exception as e:  # noqa: BLE001: every failure is a policy fault
                 if isinstance(e, PolicyError):

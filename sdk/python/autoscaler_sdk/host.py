@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Dict, Optional
 
-from .types import IN_COMPONENT
+from .wire import IN_COMPONENT
 
 if IN_COMPONENT:
     from wit_world.imports import host as _host  # type: ignore[import-not-found]

@@ -9,13 +9,17 @@ defaults, so a test ported from Rust builds the same snapshot:
          .task(lambda t: t.sessions(0).id("idle-task"))
          .param("cpu-high", 75.0)
          .build())
+
+`build()` gives the snapshot as a policy sees it (tasks and history as
+records); `build_wire()` gives it as the host sends it (as columns), for
+tests of an exported policy through the export glue.
 """
 
 from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
-from . import host
+from . import host, wire
 from .types import (
     Drain,
     DrainStep,
@@ -28,6 +32,7 @@ from .types import (
     Task,
     TaskStatus,
     TickSummary,
+    to_wire,
 )
 
 
@@ -236,3 +241,7 @@ class SnapshotBuilder:
         host._native_task_ids.clear()
         host._native_task_ids.update(enumerate(self._ids))
         return s
+
+    def build_wire(self) -> wire.Snapshot:
+        """Finishes the snapshot as the host sends it: tasks and history as columns."""
+        return to_wire(self.build())

@@ -1,8 +1,11 @@
 """The plain-Python types must be the bindings componentize-py generates from wit/.
 
 Reads wit/policy.wit and checks every record, enum and variant of the types
-interface (and `policy-info`) against autoscaler_sdk.types: names, field order,
-field types, enum members and their values.
+interface (and `policy-info`) against autoscaler_sdk.wire: names, field order,
+field types, enum members and their values. Then checks that the records a
+policy sees (autoscaler_sdk.types: Task, TickSummary, Snapshot) are those the
+columns describe, with the fields the contract's records had before it
+switched to columns.
 """
 
 import dataclasses
@@ -12,7 +15,7 @@ import unittest
 from enum import Enum
 from pathlib import Path
 
-from autoscaler_sdk import types
+from autoscaler_sdk import types, wire
 
 WIT = Path(__file__).resolve().parents[3] / "wit" / "policy.wit"
 
@@ -46,10 +49,12 @@ def parse_wit(text: str):
 
 def python_type(wit_type: str) -> str:
     wit_type = wit_type.replace(" ", "")
+    if wit_type == "list<u8>":
+        return "bytes"  # componentize-py's mapping
     m = re.fullmatch(r"(option|list)<(.+)>", wit_type)
     if m:
         return f"{'Optional' if m.group(1) == 'option' else 'List'}[{python_type(m.group(2))}]"
-    return {"u32": "int", "u64": "int", "f64": "float", "bool": "bool", "string": "str"}.get(
+    return {"u8": "int", "u32": "int", "u64": "int", "s64": "int", "f64": "float", "bool": "bool", "string": "str"}.get(
         wit_type, pascal(wit_type)
     )
 
@@ -65,7 +70,7 @@ class TypesMatchWit(unittest.TestCase):
     def test_records(self):
         for name, fields in self.wit["record"].items():
             with self.subTest(record=name):
-                cls = getattr(types, pascal(name))
+                cls = getattr(wire, pascal(name))
                 ours = [(f.name, f.type) for f in dataclasses.fields(cls)]
                 self.assertEqual(ours, [(snake(f), python_type(t)) for f, t in fields])
 
@@ -74,7 +79,8 @@ class TypesMatchWit(unittest.TestCase):
             if name == "level":  # the host interface's log level: only the log functions use it
                 continue
             with self.subTest(enum=name):
-                cls = getattr(types, pascal(name))
+                cls = getattr(wire, pascal(name))
+                self.assertIs(cls, getattr(types, pascal(name)))
                 self.assertTrue(issubclass(cls, Enum))
                 self.assertEqual(
                     [(m.name, m.value) for m in cls],
@@ -84,7 +90,7 @@ class TypesMatchWit(unittest.TestCase):
     def test_variants(self):
         for name, cases in self.wit["variant"].items():
             with self.subTest(variant=name):
-                members = typing.get_args(getattr(types, pascal(name)))
+                members = typing.get_args(getattr(wire, pascal(name)))
                 self.assertEqual(
                     [m.__name__ for m in members], [f"{pascal(name)}_{pascal(c)}" for c, _ in cases]
                 )
@@ -93,8 +99,60 @@ class TypesMatchWit(unittest.TestCase):
                     self.assertEqual((field.name, field.type), ("value", python_type(payload)))
 
 
-if __name__ == "__main__":
-    unittest.main()
+class PolicyViewMatchesColumns(unittest.TestCase):
+    """Task, TickSummary and Snapshot: what a policy sees, rebuilt from the columns."""
+
+    wit = parse_wit(WIT.read_text())
+
+    def fields(self, cls):
+        return [(f.name, f.type) for f in dataclasses.fields(cls)]
+
+    def test_task_is_the_former_task_record(self):
+        self.assertEqual(
+            self.fields(types.Task),
+            [
+                ("handle", "int"),
+                ("status", "TaskStatus"),
+                ("health", "TargetHealth"),
+                ("age_seconds", "int"),
+                ("protected", "bool"),
+                ("sessions", "int"),
+                ("cpu", "Optional[float]"),
+                ("memory", "Optional[float]"),
+                ("draining", "bool"),
+            ],
+        )
+        # Every column but the marks (protected, draining) is a field of the same name.
+        columns = [snake(f) for f, _ in self.wit["record"]["task-columns"]]
+        self.assertEqual(sorted(set(columns) - {"marks"} | {"handle", "protected", "draining"}),
+                         sorted(f for f, _ in self.fields(types.Task)))
+
+    def test_tick_summary_has_one_field_per_column(self):
+        self.assertEqual(
+            self.fields(types.TickSummary),
+            [
+                ("at", "int"),
+                ("desired", "int"),
+                ("running", "int"),
+                ("cpu", "Optional[float]"),
+                ("memory", "Optional[float]"),
+                ("sessions", "Optional[int]"),
+            ],
+        )
+        self.assertEqual([snake(f) for f, _ in self.wit["record"]["history-columns"]],
+                         [f for f, _ in self.fields(types.TickSummary)])
+
+    def test_snapshot_is_the_wire_snapshot_with_records(self):
+        expected = [
+            (f, {"TaskColumns": "List[Task]", "HistoryColumns": "List[TickSummary]"}.get(t, t))
+            for f, t in self.fields(wire.Snapshot)
+        ]
+        self.assertEqual(self.fields(types.Snapshot), expected)
+
+    def test_every_other_type_is_the_contracts_own(self):
+        for name in ["Decision", "Drain", "DrainStep", "Param", "ParamValue_Number", "PolicyInfo", "TaskStatus"]:
+            with self.subTest(name=name):
+                self.assertIs(getattr(types, name), getattr(wire, name))
 
 
 BINDINGS = Path(__file__).resolve().parents[3] / "target" / "polyglot" / "bindings" / "python"
@@ -119,7 +177,7 @@ class TypesMatchGeneratedBindings(unittest.TestCase):
         self.assertIn("Snapshot", names)
         for name in names:
             with self.subTest(name=name):
-                ours, theirs = getattr(types, name), getattr(generated, name)
+                ours, theirs = getattr(wire, name), getattr(generated, name)
                 if issubclass(theirs, Enum):
                     self.assertEqual([(m.name, m.value) for m in ours], [(m.name, m.value) for m in theirs])
                 else:
@@ -141,3 +199,7 @@ def render(t) -> str:
     if origin is list:
         return f"List[{render(args[0])}]"
     return t.__name__
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -9,7 +9,8 @@
         Runs every component on N generated snapshots (seeded, covering every
         branch of a CPU/memory/session policy: hot and quiet metrics, missing
         metrics, unknown sessions, idle tasks with tied ages, drains in
-        flight, odd and inverted parameters) and compares each result, desired
+        flight, odd and inverted parameters; tasks and history as the
+        contract's columns) and compares each result, desired
         count, drain list, reason or error message, and the log lines, with the
         reference's. Prints the first mismatches and per-call timings; exits 1
         on any mismatch.
@@ -145,17 +146,46 @@ def param_value(rng: random.Random, name: str) -> Any:
     return rng.choice(choices)
 
 
+def nan_if_none(v: Optional[float]) -> float:
+    return math.nan if v is None else v
+
+
+def task_columns(tasks: List[Dict[str, Any]]) -> Record:
+    """The tasks as the contract sends them: one list per field, a task's handle its index."""
+    return record(
+        status=bytes(STATUSES.index(t["status"]) for t in tasks),
+        health=bytes(HEALTHS.index(t["health"]) for t in tasks),
+        age_seconds=[t["age_seconds"] for t in tasks],
+        sessions=[t["sessions"] for t in tasks],
+        marks=bytes(int(t["protected"]) | int(t["draining"]) << 1 for t in tasks),
+        cpu=[nan_if_none(t["cpu"]) for t in tasks],
+        memory=[nan_if_none(t["memory"]) for t in tasks],
+    )
+
+
+def history_columns(ticks: List[Dict[str, Any]]) -> Record:
+    """Earlier ticks as the contract sends them: NaN for an unknown figure, -1 for unknown sessions."""
+    return record(
+        at=[h["at"] for h in ticks],
+        desired=[h["desired"] for h in ticks],
+        running=[h["running"] for h in ticks],
+        cpu=[nan_if_none(h["cpu"]) for h in ticks],
+        memory=[nan_if_none(h["memory"]) for h in ticks],
+        sessions=[-1 if h["sessions"] is None else h["sessions"] for h in ticks],
+    )
+
+
 def snapshot(rng: random.Random) -> Tuple[Record, Dict[int, str]]:
     quiet = rng.random() < 0.45
     now = 1_700_000_000 + rng.randrange(0, 10_000_000)
-    tasks, drains = [], []
+    tasks: List[Dict[str, Any]] = []
+    drains = []
     for handle in range(rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 12, 20])):
         status = "running" if rng.random() < 0.8 else rng.choice(STATUSES)
         draining = rng.random() < 0.1
         sessions = 0 if rng.random() < 0.5 else rng.choice([1, 2, 5, 10, 17, 18, 25, 40])
         tasks.append(
-            record(
-                handle=handle,
+            dict(
                 status=status,
                 health="draining" if draining else rng.choice(HEALTHS),
                 age_seconds=rng.choice([30, 300, 600, 3600, 3600, 7200]),
@@ -171,10 +201,11 @@ def snapshot(rng: random.Random) -> Tuple[Record, Dict[int, str]]:
     history = []
     for offset in sorted(rng.sample(range(30, 1800, 30), rng.choice([0, 1, 2, 3, 5, 8])), reverse=True):
         history.append(
-            record(
+            dict(
                 at=now - offset,
                 desired=len(tasks),
                 running=len(tasks),
+                # NaN here stands for a figure the host would send as NaN: unknown.
                 cpu=maybe_metric(rng, quiet or rng.random() < 0.7, 30.0, 100.0),
                 memory=maybe_metric(rng, quiet or rng.random() < 0.7, 40.0, 100.0),
                 sessions=None if rng.random() < 0.5 else rng.randrange(0, 200),
@@ -191,19 +222,19 @@ def snapshot(rng: random.Random) -> Tuple[Record, Dict[int, str]]:
         service="svc",
         now=now,
         desired=desired,
-        running=sum(1 for t in tasks if t.status == "running"),
-        pending=sum(1 for t in tasks if t.status in ("provisioning", "pending", "activating")),
+        running=sum(1 for t in tasks if t["status"] == "running"),
+        pending=sum(1 for t in tasks if t["status"] in ("provisioning", "pending", "activating")),
         min=rng.choice([0, 1, 1, 2, 3]),
         max=rng.choice([10, 20, 50]),
         cpu=maybe_metric(rng, quiet, 30.0, 110.0),
         memory=maybe_metric(rng, quiet, 40.0, 110.0),
         sessions_known=rng.random() < 0.85,
-        tasks=tasks,
+        tasks=task_columns(tasks),
         drains=drains,
-        history=history,
+        history=history_columns(history),
         params=params,
     )
-    return s, {t.handle: f"task-{t.handle:04x}" for t in tasks}
+    return s, {handle: f"task-{handle:04x}" for handle in range(len(tasks))}
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Scenario tests of the simulated world, one file per area, with shared helpers.
 
 mod determinism;
+mod faults;
 mod lifecycle;
 mod metrics;
 mod sessions;

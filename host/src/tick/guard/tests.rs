@@ -88,6 +88,37 @@ fn clamps_to_max_and_caps_the_step_up() {
 }
 
 #[test]
+fn tasks_still_draining_count_toward_max() {
+    // Six desired, one of them draining: the policy may not go past five more,
+    // or the desired count would exceed max if the drain aborted.
+    let mut s = snap();
+    s.desired = 6;
+    s.drains = vec![DrainInfo {
+        task_id: id(&s, 1),
+        step: DrainStep::Waiting,
+        elapsed_seconds: 30,
+    }];
+    let mut st = GuardState::default();
+    let c = GuardConfig { max: 6, ..cfg() };
+    let g = guard(
+        Some(&decide(Some(6), vec![])),
+        &s,
+        fresh(),
+        &c,
+        &mut st,
+        NOW,
+    );
+    assert_eq!(g.action, Action::Hold, "{:?}", g.adjustments);
+    assert_eq!(rules(&g), vec!["max"]);
+    assert_eq!(g.adjustments[0].adjusted, "5");
+    assert!(
+        g.adjustments[0]
+            .reason
+            .contains("1 of its tasks are draining")
+    );
+}
+
+#[test]
 fn enforces_min_even_when_the_policy_holds() {
     let s = snap();
     let mut st = GuardState::default();

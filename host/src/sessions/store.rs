@@ -1,0 +1,224 @@
+//! [`SessionStore`]: conditional writes of session items and the per-service Query.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::schema::{SessionKey, SessionRecord, attr, partition_key};
+use crate::providers::ProviderResult;
+use crate::providers::aws::errors::from_sdk;
+
+const SERVICE: &str = "DynamoDB";
+
+/// What a start event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// The session item was created.
+    Started,
+    /// The item already existed (a retried start); it was left as it was.
+    AlreadyStarted,
+}
+
+/// What a heartbeat did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatOutcome {
+    /// The deadline moved to the given time, Unix seconds.
+    Refreshed {
+        /// The new deadline.
+        expires_at: u64,
+    },
+    /// No item exists for the session: it ended, or never started.
+    UnknownSession,
+}
+
+/// What an end event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndOutcome {
+    /// The session item was deleted.
+    Ended,
+    /// There was no item (a retried end); nothing changed.
+    AlreadyEnded,
+}
+
+/// Reads and writes session items in one DynamoDB table (schema in [`crate::sessions`]).
+#[derive(Debug, Clone)]
+pub struct SessionStore {
+    client: Client,
+    table: String,
+}
+
+impl SessionStore {
+    /// A store over `table`, using `client` (build it from an `SdkConfig`, with
+    /// the provider's [`CallCounter`](crate::providers::aws::CallCounter) if calls should be counted).
+    pub fn new(client: Client, table: impl Into<String>) -> SessionStore {
+        SessionStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn resource(&self, key: &SessionKey) -> String {
+        format!(
+            "table {} item {}|{}",
+            self.table,
+            key.partition_key(),
+            key.sort_key()
+        )
+    }
+
+    /// Records a session start (conditional PutItem). `ttl_seconds`, when
+    /// given, sets the first heartbeat deadline. A repeated start succeeds
+    /// and changes nothing.
+    pub async fn start(
+        &self,
+        key: &SessionKey,
+        now: u64,
+        ttl_seconds: Option<u32>,
+    ) -> ProviderResult<StartOutcome> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key.item_key()))
+            .item(attr::STARTED_AT, AttributeValue::N(now.to_string()))
+            .condition_expression("attribute_not_exists(#sk)")
+            .expression_attribute_names("#sk", attr::TASK_SESSION);
+        if let Some(ttl) = ttl_seconds {
+            put = put.item(
+                attr::EXPIRES_AT,
+                AttributeValue::N((now + u64::from(ttl)).to_string()),
+            );
+        }
+        match put.send().await {
+            Ok(_) => Ok(StartOutcome::Started),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(StartOutcome::AlreadyStarted)
+            }
+            Err(e) => Err(from_sdk(SERVICE, "PutItem", &self.resource(key), e)),
+        }
+    }
+
+    /// Moves a session's heartbeat deadline to `now + ttl_seconds`
+    /// (conditional UpdateItem). A session with no item is not recreated.
+    pub async fn heartbeat(
+        &self,
+        key: &SessionKey,
+        now: u64,
+        ttl_seconds: u32,
+    ) -> ProviderResult<HeartbeatOutcome> {
+        let expires_at = now + u64::from(ttl_seconds);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item_key()))
+            .update_expression("SET #exp = :exp")
+            .condition_expression("attribute_exists(#sk)")
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
+            .expression_attribute_names("#sk", attr::TASK_SESSION)
+            .expression_attribute_values(":exp", AttributeValue::N(expires_at.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(HeartbeatOutcome::Refreshed { expires_at }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(HeartbeatOutcome::UnknownSession)
+            }
+            Err(e) => Err(from_sdk(SERVICE, "UpdateItem", &self.resource(key), e)),
+        }
+    }
+
+    /// Deletes a session's item (DeleteItem). Deleting a missing item succeeds.
+    pub async fn end(&self, key: &SessionKey) -> ProviderResult<EndOutcome> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item_key()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| from_sdk(SERVICE, "DeleteItem", &self.resource(key), e))?;
+        Ok(if out.attributes().is_some_and(|a| !a.is_empty()) {
+            EndOutcome::Ended
+        } else {
+            EndOutcome::AlreadyEnded
+        })
+    }
+
+    /// Every stored session of a service, expired ones included (for
+    /// listing): one paginated, strongly consistent Query.
+    pub async fn list(&self, cluster: &str, service: &str) -> ProviderResult<Vec<SessionRecord>> {
+        self.query(cluster, service, None).await
+    }
+
+    /// The sessions of a service that are active at `now`: one paginated,
+    /// strongly consistent Query whose filter drops expired items on the
+    /// server; the deadline is checked again here.
+    pub async fn active(
+        &self,
+        cluster: &str,
+        service: &str,
+        now: u64,
+    ) -> ProviderResult<Vec<SessionRecord>> {
+        let mut records = self.query(cluster, service, Some(now)).await?;
+        records.retain(|r| r.is_active(now));
+        Ok(records)
+    }
+
+    async fn query(
+        &self,
+        cluster: &str,
+        service: &str,
+        active_at: Option<u64>,
+    ) -> ProviderResult<Vec<SessionRecord>> {
+        let pk = partition_key(cluster, service);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", attr::SERVICE)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()));
+        if let Some(now) = active_at {
+            query = query
+                .filter_expression("attribute_not_exists(#exp) OR #exp >= :now")
+                .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
+        }
+        let mut items = query.into_paginator().items().send();
+        let mut records = Vec::new();
+        while let Some(item) = items.next().await {
+            let item: HashMap<String, AttributeValue> = item.map_err(|e| {
+                from_sdk(
+                    SERVICE,
+                    "Query",
+                    &format!("table {} partition {pk}", self.table),
+                    e,
+                )
+            })?;
+            match SessionRecord::from_item(&item) {
+                Ok(record) => records.push(record),
+                Err(why) => tracing::warn!(
+                    table = %self.table,
+                    partition = %pk,
+                    "A session item could not be read and is left out of the count: {why}."
+                ),
+            }
+        }
+        Ok(records)
+    }
+}

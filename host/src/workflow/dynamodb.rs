@@ -1,0 +1,401 @@
+//! The DynamoDB drain journal (`journal = { kind = "dynamodb", table = "..." }`):
+//! the durable state of every drain workflow in a table that several hosts
+//! can share, with conditional writes so that a stale host can never
+//! overwrite a newer step.
+//!
+//! # Table schema
+//!
+//! One item per workflow:
+//!
+//! | attribute | type | meaning |
+//! |---|---|---|
+//! | `service` | S | **partition key**: the workflow's service, `cluster/service` |
+//! | `workflow_id` | S | **sort key**: the workflow's ID (`cluster/service/task/started`) |
+//! | `version` | N | 1 on the first write, one more on every write after it |
+//! | `finished` | BOOL | whether the workflow is done |
+//! | `step` | S | the step's name, for people reading the table |
+//! | `task_id` | S | the victim's task ID |
+//! | `state` | S | the whole workflow as JSON: the line the file journal would write |
+//! | `updated_at` | N | when this version was written, Unix seconds |
+//! | `expires_at` | N | finished items only: `updated_at` + 7 days, for DynamoDB's TTL |
+//!
+//! Every write is a PutItem of the whole item, conditional on the version
+//! this host last saw: `attribute_not_exists(workflow_id)` for a new
+//! workflow, `version = :seen` after that. A write refused by its condition
+//! means another host moved the workflow on; the journal reports
+//! [`JournalError::Conflict`] and the daemon stops rather than act on a
+//! stale state. If the refused write was in fact this host's own (an earlier
+//! attempt of the same call landed and its answer was lost), a strongly
+//! consistent GetItem shows the item holding exactly this state at this
+//! version, and the write counts as done.
+//!
+//! [`Journal::unfinished`] is one strongly consistent Query per service of
+//! this host (`service = :s`, filtered on `finished = false`), so a host
+//! sees only its own services' drains and never a stale copy. Finished items
+//! stay until TTL removes them; the filter skips them, so TTL's lag does not
+//! matter.
+//!
+//! # From a synchronous trait to the async SDK
+//!
+//! [`Journal`] is synchronous (a step must be durable before it runs, and
+//! the file journal is an fsync), while the SDK is async. Each call runs the
+//! SDK future on the caller's tokio runtime with
+//! [`tokio::task::block_in_place`] and [`Handle::block_on`]: the worker
+//! thread hands its other tasks to the rest of the pool while it waits, and
+//! the SDK's connections stay on the runtime that made them. That needs a
+//! multi-threaded runtime (the daemon's). On a current-thread runtime, or
+//! outside any runtime, the journal refuses every call with an error rather
+//! than panic or deadlock.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use super::{DrainWorkflow, Journal, JournalError};
+use crate::providers::aws::errors::from_sdk;
+use crate::providers::aws::{AwsConfig, AwsProvider};
+use crate::providers::{Clock, SystemClock};
+
+/// The table's attribute names.
+pub mod attr {
+    /// Partition key: the service, `cluster/service`.
+    pub const SERVICE: &str = "service";
+    /// Sort key: the workflow ID.
+    pub const WORKFLOW_ID: &str = "workflow_id";
+    /// The item's version: 1, 2, 3, ...
+    pub const VERSION: &str = "version";
+    /// Whether the workflow has finished.
+    pub const FINISHED: &str = "finished";
+    /// The step's name.
+    pub const STEP: &str = "step";
+    /// The victim's task ID.
+    pub const TASK_ID: &str = "task_id";
+    /// The workflow as JSON.
+    pub const STATE: &str = "state";
+    /// When the item was written, Unix seconds.
+    pub const UPDATED_AT: &str = "updated_at";
+    /// When DynamoDB's TTL may delete a finished item, Unix seconds.
+    pub const EXPIRES_AT: &str = "expires_at";
+}
+
+/// The default table name.
+pub const DEFAULT_TABLE: &str = "autoscaler-drains";
+
+/// How long a finished workflow's item is kept (through `expires_at` and TTL).
+pub const FINISHED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Attempts per journal call, the first included. More than the provider's
+/// calls get: a journal failure stops the daemon, a failed read only a tick.
+const ATTEMPTS: u32 = 6;
+
+const SERVICE_NAME: &str = "DynamoDB";
+
+/// Drain workflows in a DynamoDB table (schema and guarantees in the module doc).
+#[derive(Debug)]
+pub struct DynamoJournal {
+    client: Client,
+    table: String,
+    /// The service keys whose unfinished workflows [`Journal::unfinished`] returns.
+    services: Vec<String>,
+    /// The version of each workflow this host last wrote or read.
+    versions: Mutex<HashMap<String, u64>>,
+}
+
+impl DynamoJournal {
+    /// A journal over `table` through `client`, reading back the workflows
+    /// of `services` (keys `cluster/service`).
+    pub fn new(client: Client, table: impl Into<String>, services: Vec<String>) -> DynamoJournal {
+        DynamoJournal {
+            client,
+            table: table.into(),
+            services,
+            versions: Mutex::default(),
+        }
+    }
+
+    /// A journal with its own DynamoDB client from the SDK's default chain
+    /// and `aws`'s region, endpoint and timeouts (see
+    /// [`AwsProvider::load_sdk_config`]), retrying transient errors up to 6
+    /// attempts. Called from a multi-threaded tokio runtime (see the module doc).
+    pub fn connect(
+        aws: &AwsConfig,
+        table: impl Into<String>,
+        services: Vec<String>,
+    ) -> Result<DynamoJournal, JournalError> {
+        let sdk = block_on(AwsProvider::load_sdk_config(aws))?
+            .map_err(|e| JournalError::Remote(e.to_string()))?;
+        let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .retry_config(RetryConfig::standard().with_max_attempts(ATTEMPTS))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(aws.attempt_timeout)
+                    .operation_timeout(aws.operation_timeout)
+                    .build(),
+            )
+            .build();
+        Ok(DynamoJournal::new(Client::from_conf(conf), table, services))
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.versions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn resource(&self, wf: &DrainWorkflow) -> String {
+        format!("table {} item {}|{}", self.table, wf.service, wf.id)
+    }
+
+    /// Writes `wf` as `version`, on condition that the stored item is at `seen`.
+    async fn write(
+        &self,
+        wf: &DrainWorkflow,
+        state: &str,
+        seen: Option<u64>,
+        version: u64,
+    ) -> Result<(), JournalError> {
+        let now = SystemClock.now();
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(attr::SERVICE, AttributeValue::S(wf.service.clone()))
+            .item(attr::WORKFLOW_ID, AttributeValue::S(wf.id.clone()))
+            .item(attr::VERSION, AttributeValue::N(version.to_string()))
+            .item(attr::FINISHED, AttributeValue::Bool(wf.is_done()))
+            .item(attr::STEP, AttributeValue::S(wf.step.name().to_string()))
+            .item(attr::TASK_ID, AttributeValue::S(wf.task_id.clone()))
+            .item(attr::STATE, AttributeValue::S(state.to_string()))
+            .item(attr::UPDATED_AT, AttributeValue::N(now.to_string()));
+        if wf.is_done() {
+            let expires = now + FINISHED_RETENTION.as_secs();
+            put = put.item(attr::EXPIRES_AT, AttributeValue::N(expires.to_string()));
+        }
+        put = match seen {
+            None => put
+                .condition_expression("attribute_not_exists(#id)")
+                .expression_attribute_names("#id", attr::WORKFLOW_ID),
+            Some(v) => put
+                .condition_expression("#v = :seen")
+                .expression_attribute_names("#v", attr::VERSION)
+                .expression_attribute_values(":seen", AttributeValue::N(v.to_string())),
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                // An earlier attempt of this same call may have landed with its answer lost.
+                match self.stored(wf).await? {
+                    Some((v, s)) if v == version && s == state => Ok(()),
+                    stored => Err(JournalError::Conflict {
+                        id: wf.id.clone(),
+                        expected: seen,
+                        found: stored.map(|(v, _)| v),
+                    }),
+                }
+            }
+            Err(e) => Err(JournalError::Remote(
+                from_sdk(SERVICE_NAME, "PutItem", &self.resource(wf), e).to_string(),
+            )),
+        }
+    }
+
+    /// The stored version and state of `wf`'s item (a strongly consistent GetItem).
+    async fn stored(&self, wf: &DrainWorkflow) -> Result<Option<(u64, String)>, JournalError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(attr::SERVICE, AttributeValue::S(wf.service.clone()))
+            .key(attr::WORKFLOW_ID, AttributeValue::S(wf.id.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                JournalError::Remote(
+                    from_sdk(SERVICE_NAME, "GetItem", &self.resource(wf), e).to_string(),
+                )
+            })?;
+        Ok(out.item().and_then(|item| {
+            let version = item.get(attr::VERSION)?.as_n().ok()?.parse().ok()?;
+            let state = item.get(attr::STATE)?.as_s().ok()?.clone();
+            Some((version, state))
+        }))
+    }
+
+    /// Every unfinished workflow of this host's services, with its version.
+    async fn read_unfinished(&self) -> Result<Vec<(DrainWorkflow, u64)>, JournalError> {
+        let mut found = Vec::new();
+        for service in &self.services {
+            let mut items = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#s = :s")
+                .filter_expression("#f = :open")
+                .expression_attribute_names("#s", attr::SERVICE)
+                .expression_attribute_names("#f", attr::FINISHED)
+                .expression_attribute_values(":s", AttributeValue::S(service.clone()))
+                .expression_attribute_values(":open", AttributeValue::Bool(false))
+                .consistent_read(true)
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = items.next().await {
+                let item = item.map_err(|e| {
+                    JournalError::Remote(
+                        from_sdk(
+                            SERVICE_NAME,
+                            "Query",
+                            &format!("table {} partition {service}", self.table),
+                            e,
+                        )
+                        .to_string(),
+                    )
+                })?;
+                match parse_item(&item) {
+                    Ok(entry) => found.push(entry),
+                    Err(why) => tracing::warn!(
+                        table = %self.table,
+                        service = %service,
+                        item = ?item.get(attr::WORKFLOW_ID),
+                        "Skipping an unreadable drain journal item ({why}); it stays in the table untouched."
+                    ),
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn parse_item(item: &HashMap<String, AttributeValue>) -> Result<(DrainWorkflow, u64), String> {
+    let version = item
+        .get(attr::VERSION)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<u64>().ok())
+        .ok_or("no numeric `version`")?;
+    let state = item
+        .get(attr::STATE)
+        .and_then(|v| v.as_s().ok())
+        .ok_or("no string `state`")?;
+    let wf: DrainWorkflow =
+        serde_json::from_str(state).map_err(|e| format!("`state` is not a workflow: {e}"))?;
+    Ok((wf, version))
+}
+
+impl Journal for DynamoJournal {
+    fn record(&self, wf: &DrainWorkflow) -> Result<(), JournalError> {
+        let seen = self.versions().get(&wf.id).copied();
+        let version = seen.map_or(1, |v| v + 1);
+        let state = serde_json::to_string(wf).expect("workflows serialize");
+        block_on(self.write(wf, &state, seen, version))??;
+        let mut versions = self.versions();
+        if wf.is_done() {
+            versions.remove(&wf.id);
+        } else {
+            versions.insert(wf.id.clone(), version);
+        }
+        Ok(())
+    }
+
+    fn unfinished(&self) -> Result<Vec<DrainWorkflow>, JournalError> {
+        let found = block_on(self.read_unfinished())??;
+        let mut versions = self.versions();
+        Ok(found
+            .into_iter()
+            .map(|(wf, version)| {
+                versions.insert(wf.id.clone(), version);
+                wf
+            })
+            .collect())
+    }
+}
+
+/// Runs `f` to completion on the current multi-threaded tokio runtime, from
+/// synchronous code running on it (see the module doc).
+fn block_on<F: Future>(f: F) -> Result<F::Output, JournalError> {
+    let refuse = || {
+        JournalError::Remote(
+            "the DynamoDB journal must be called from a multi-threaded tokio runtime \
+             (it waits for DynamoDB with tokio::task::block_in_place)"
+                .into(),
+        )
+    };
+    let handle = Handle::try_current().map_err(|_| refuse())?;
+    if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        return Err(refuse());
+    }
+    Ok(tokio::task::block_in_place(|| handle.block_on(f)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::DrainConfig;
+
+    fn journal() -> DynamoJournal {
+        // Never reached: the runtime check comes first.
+        let conf = aws_sdk_dynamodb::config::Builder::new()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        DynamoJournal::new(Client::from_conf(conf), "t", vec!["c/s".into()])
+    }
+
+    fn wf() -> DrainWorkflow {
+        DrainWorkflow::new("c/s", "task", None, 100, &DrainConfig::default())
+    }
+
+    #[test]
+    fn outside_a_runtime_every_call_is_an_error_not_a_panic() {
+        let j = journal();
+        let err = j.record(&wf()).unwrap_err();
+        assert!(
+            err.to_string().contains("multi-threaded tokio runtime"),
+            "{err}"
+        );
+        assert!(j.unfinished().is_err());
+    }
+
+    #[test]
+    fn on_a_current_thread_runtime_every_call_is_an_error_not_a_panic() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let j = journal();
+        let err = rt.block_on(async { j.record(&wf()) }).unwrap_err();
+        assert!(
+            err.to_string().contains("multi-threaded tokio runtime"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_item_without_a_workflow_is_refused_with_a_reason() {
+        let mut item = HashMap::new();
+        item.insert(attr::VERSION.to_string(), AttributeValue::N("3".into()));
+        assert_eq!(parse_item(&item).unwrap_err(), "no string `state`");
+        item.insert(attr::STATE.to_string(), AttributeValue::S("{}".into()));
+        assert!(parse_item(&item).unwrap_err().contains("not a workflow"));
+        let w = wf();
+        item.insert(
+            attr::STATE.to_string(),
+            AttributeValue::S(serde_json::to_string(&w).unwrap()),
+        );
+        assert_eq!(parse_item(&item).unwrap(), (w, 3));
+    }
+}

@@ -1,0 +1,154 @@
+//! `deploy/iam-policy.json` lists exactly the AWS operations the code calls:
+//! the provider and session sources are scanned for SDK client calls
+//! (`client.operation_name()`), and the two sets must be equal. No server needed.
+//! The drain journal's table has its own statement, so its actions may
+//! repeat ones granted on the sessions table.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Source files that call an SDK client, with the IAM service prefix of that client.
+const SOURCES: &[(&str, &str)] = &[
+    ("host/src/providers/aws/ecs.rs", "ecs"),
+    ("host/src/providers/aws/protection.rs", "ecs"),
+    ("host/src/providers/aws/elb.rs", "elasticloadbalancing"),
+    ("host/src/providers/aws/cloudwatch.rs", "cloudwatch"),
+    ("host/src/sessions/store.rs", "dynamodb"),
+    ("host/src/workflow/dynamodb.rs", "dynamodb"),
+];
+
+/// Folders whose every file must be listed in [`SOURCES`] if it calls a client.
+const FOLDERS: &[&str] = &[
+    "host/src/providers/aws",
+    "host/src/sessions",
+    "host/src/workflow",
+];
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// `describe_target_health` -> `DescribeTargetHealth`.
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Every `client . op (` in the text, where `client` is a whole word.
+fn client_calls(text: &str) -> Vec<String> {
+    let mut ops = Vec::new();
+    let bytes = text.as_bytes();
+    for (at, _) in text.match_indices("client") {
+        let before = at.checked_sub(1).map(|i| bytes[i]);
+        if before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            continue;
+        }
+        let rest = text[at + "client".len()..].trim_start();
+        let Some(rest) = rest.strip_prefix('.') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let ident: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        if !ident.is_empty() && rest[ident.len()..].starts_with('(') {
+            ops.push(ident);
+        }
+    }
+    ops
+}
+
+#[test]
+fn iam_policy_lists_exactly_the_operations_the_code_calls() {
+    let mut called = BTreeSet::new();
+    for (file, prefix) in SOURCES {
+        let text =
+            std::fs::read_to_string(root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let ops = client_calls(&text);
+        assert!(
+            !ops.is_empty(),
+            "{file} is listed but calls no SDK operation"
+        );
+        called.extend(ops.iter().map(|op| format!("{prefix}:{}", pascal(op))));
+    }
+    for folder in FOLDERS {
+        for entry in std::fs::read_dir(root().join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            let rel = path
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !SOURCES.iter().any(|(f, _)| *f == rel) {
+                assert!(
+                    client_calls(&text).is_empty(),
+                    "{rel} calls an SDK client: add it to SOURCES with its IAM prefix"
+                );
+            }
+        }
+    }
+
+    let policy: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("deploy/iam-policy.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(policy["Version"], "2012-10-17");
+    let mut granted = BTreeSet::new();
+    for statement in policy["Statement"].as_array().unwrap() {
+        assert_eq!(statement["Effect"], "Allow");
+        let actions = match &statement["Action"] {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => {
+                a.iter().map(|v| v.as_str().unwrap().to_string()).collect()
+            }
+            other => panic!("Action must be a string or a list: {other}"),
+        };
+        // An action may appear in several statements (on different resources), once in each.
+        let mut in_statement = BTreeSet::new();
+        for action in actions {
+            assert!(!action.contains('*'), "no wildcard actions: {action}");
+            assert!(
+                in_statement.insert(action.clone()),
+                "{action} is listed twice in statement {}",
+                statement["Sid"]
+            );
+            granted.insert(action);
+        }
+    }
+
+    let missing: Vec<_> = called.difference(&granted).collect();
+    let extra: Vec<_> = granted.difference(&called).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "policy is missing {missing:?} and grants unused {extra:?}"
+    );
+    // The scan itself works: these are certainly called.
+    for op in [
+        "ecs:DescribeTasks",
+        "ecs:UpdateTaskProtection",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "cloudwatch:GetMetricData",
+    ] {
+        assert!(
+            called.contains(op),
+            "{op} not found by the scan: {called:?}"
+        );
+    }
+}
+
+#[test]
+fn iam_scan_finds_calls_split_across_lines() {
+    let text = "let out = self\n    .client\n    .describe_services()\n    .cluster(x);\nmy_client.get();\nClient::new();";
+    assert_eq!(client_calls(text), ["describe_services"]);
+    assert_eq!(pascal("describe_target_health"), "DescribeTargetHealth");
+}

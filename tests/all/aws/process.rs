@@ -1,0 +1,71 @@
+//! Test support: the real `autoscaler run` as a child process, reaching AWS
+//! only through its config's endpoint with test credentials, its output in a
+//! log file, killed with SIGKILL on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// One `autoscaler run` process, killed (SIGKILL) on drop.
+pub struct Host {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Host {
+    /// Starts `autoscaler run --config CONFIG`; `dir` holds its empty AWS config files.
+    pub fn start(config: &Path, dir: &Path, log: PathBuf) -> Host {
+        let out = std::fs::File::create(&log).expect("the host's log file");
+        // Empty AWS config files: no profile of the machine's user leaks in.
+        let (aws_config, aws_credentials) = (dir.join("aws-config"), dir.join("aws-credentials"));
+        std::fs::write(&aws_config, "").unwrap();
+        std::fs::write(&aws_credentials, "").unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_autoscaler"))
+            .args(["run", "--config"])
+            .arg(config)
+            // The child reaches AWS only through the config's endpoint, with test credentials.
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_DEFAULT_REGION")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", &aws_config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &aws_credentials)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("the autoscaler binary starts");
+        Host { child, log }
+    }
+
+    /// SIGKILL (`Child::kill` on Unix), and reap it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Fails the test if the process has exited by itself.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "the host exited by itself ({status}); its log:\n{}",
+                self.log_text()
+            );
+        }
+    }
+
+    /// Everything it printed so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

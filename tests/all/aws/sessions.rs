@@ -1,0 +1,101 @@
+//! DynamoDB sessions through the provider against moto: one Query per
+//! service, counted per task, with expired heartbeats ignored (moto, like
+//! DynamoDB's lagging TTL, never deletes them) and other services' items apart.
+
+use autoscaler::providers::{ServiceRef, Sessions};
+use autoscaler::sessions::list::{format_table, list_by_task};
+
+use super::seed::{World, now};
+
+fn svc(cluster: &str, service: &str) -> ServiceRef {
+    ServiceRef {
+        cluster: cluster.into(),
+        service: service.into(),
+        target_group: "unused".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_layer_counts_sessions_per_task_ignoring_expired_items() {
+    let world = World::start().await;
+    let table = "sessions";
+    world.sessions_table(table).await;
+    let web = svc("prod", "web");
+    let now = now();
+    world
+        .session(table, &web, "t1", "s1", now - 600, None)
+        .await;
+    world
+        .session(table, &web, "t1", "s2", now - 60, Some(now + 60))
+        .await;
+    world
+        .session(table, &web, "t1", "s3", now - 60, Some(now))
+        .await; // deadline now: still counts
+    world
+        .session(table, &web, "t2", "s4", now - 900, Some(now - 1))
+        .await; // expired
+    world
+        .session(table, &web, "t2", "s5", now - 30, Some(now + 30))
+        .await;
+    world
+        .session(table, &web, "t3", "s6", now - 900, Some(now - 300))
+        .await; // expired: t3 has none
+    world
+        .session(table, &svc("prod", "api"), "t9", "s7", now, None)
+        .await;
+    world
+        .session(table, &svc("staging", "web"), "t8", "s8", now, None)
+        .await;
+
+    let provider = world.provider(table);
+    let counts = provider.sessions_by_task(&web, now).await.unwrap();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(counts["t1"], 3);
+    assert_eq!(counts["t2"], 1);
+    assert_eq!(provider.calls().snapshot().calls("Query"), 1);
+
+    let by_arn = svc("arn:aws:ecs:us-east-1:123456789012:cluster/prod", "web");
+    assert_eq!(
+        provider.sessions_by_task(&by_arn, now).await.unwrap(),
+        counts,
+        "the partition key uses the cluster name"
+    );
+
+    let listed = list_by_task(provider.session_store(), "prod", "web", now)
+        .await
+        .unwrap();
+    let summary: Vec<(&str, usize, usize)> = listed
+        .iter()
+        .map(|t| (t.task_id.as_str(), t.active.len(), t.expired.len()))
+        .collect();
+    assert_eq!(summary, [("t1", 3, 0), ("t2", 1, 1), ("t3", 0, 1)]);
+    let table_text = format_table(&listed, now);
+    assert!(
+        table_text.ends_with("4 active sessions on 2 tasks; 2 expired and ignored.\n"),
+        "{table_text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_layer_reads_every_page_of_a_large_service() {
+    // 1 MB per Query page: 1,200 items of about 1 KB need at least two pages.
+    let world = World::start().await;
+    let table = "sessions";
+    world.sessions_table(table).await;
+    let web = svc("prod", "web");
+    let now = now();
+    let padding = "x".repeat(900);
+    let sessions: Vec<(String, String)> = (0..1_200)
+        .map(|i| (format!("t{}", i % 40), format!("s{i}-{padding}")))
+        .collect();
+    world.many_sessions(table, &web, &sessions, now).await;
+    let provider = world.provider(table);
+    let counts = provider.sessions_by_task(&web, now).await.unwrap();
+    assert_eq!(counts.values().sum::<u32>(), 1_200);
+    assert_eq!(counts.len(), 40);
+    assert!(
+        provider.calls().snapshot().calls("Query") >= 2,
+        "{}",
+        provider.calls().snapshot()
+    );
+}
