@@ -28,8 +28,8 @@ pub struct CompareArgs {
     /// policy built with this host].
     #[arg(long, value_name = "FILE.wasm", requires = "reference")]
     reference_policy: Option<PathBuf>,
-    /// Runs at once [default: one per core].
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Runs at once; 0 means one per core [default: one per core].
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     parallel: usize,
     #[command(flatten)]
     common: BacktestArgs,

@@ -11,6 +11,8 @@ use crate::backtest::BacktestError;
 pub const MAX_POINTS: usize = 1000;
 /// Chart size in pixels.
 pub const SIZE: (u32, u32) = (960, 300);
+/// The height of the plotting area inside [`SIZE`]: less the caption, margins and x labels.
+const PLOT_HEIGHT: f64 = 205.0;
 
 /// The tab10 palette: distinct, colour-blind friendly enough, readable on white.
 pub const PALETTE: [RGBColor; 10] = [
@@ -127,13 +129,21 @@ pub fn cumulative(x: &TimeAxis, values: &[u32]) -> Vec<(f64, Option<f64>)> {
     out
 }
 
+/// The top of an axis: the highest point plus headroom for the legend,
+/// which sits in the upper left, so no line runs under it. The legend takes
+/// about 17 px a line plus a border out of the plot's ~200 px.
 fn top(lines: &[Line], right: bool) -> f64 {
     let max = lines
         .iter()
         .filter(|l| l.right_axis == right)
         .flat_map(|l| l.points.iter().filter_map(|p| p.1))
         .fold(0.0f64, f64::max);
-    if max <= 0.0 { 1.0 } else { max * 1.1 }
+    let legend = (17.0 * lines.len() as f64 + 14.0) / PLOT_HEIGHT;
+    if max <= 0.0 {
+        1.0
+    } else {
+        max / (1.0 - legend.min(0.6)) * 1.03
+    }
 }
 
 /// Consecutive runs of present points, so gaps stay gaps.

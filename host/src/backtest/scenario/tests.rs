@@ -145,3 +145,14 @@ fn overrides_replace_the_seed_duration_and_prices_and_are_checked() {
         .to_string();
     assert!(e.contains("`duration`"), "{e}");
 }
+
+#[test]
+fn the_example_scenario_file_loads_with_its_trace() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios/lunch-rush.toml");
+    let s = Scenario::resolve(path.to_str().unwrap()).expect("the shipped example is valid");
+    assert_eq!(s.name, "lunch-rush");
+    assert_eq!(s.duration, Duration::from_secs(12 * 3600));
+    let trace = s.trace_file().expect("it replays a trace").clone();
+    assert!(trace.ends_with("lunch-rush.jsonl"), "{}", trace.display());
+    crate::sim::Trace::load(&trace, false).expect("the shipped trace parses");
+}
