@@ -125,3 +125,68 @@ async fn python_and_js_policies_decide_like_rust_over_a_whole_run() {
         assert_eq!(run.stats(), reference.stats());
     }
 }
+
+/// `autoscaler simulate` on a built-in backtest scenario: the figures as JSON,
+/// and every decision record.
+fn backtest(policy: &Path, records: &Path) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_autoscaler"))
+        .args(["simulate", "--scenario", "diurnal-week", "--duration", "1d"])
+        .args(["--json", "--no-timing", "--cache-dir"])
+        .arg(test_cache())
+        .arg("--policy")
+        .arg(policy)
+        .arg("--records")
+        .arg(records)
+        .output()
+        .expect("the autoscaler binary runs");
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        policy.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let figures = json["runs"][0]["figures"].take();
+    let records = std::fs::read_to_string(records)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (figures, records)
+}
+
+#[test]
+fn python_and_js_policies_decide_like_rust_over_a_backtest_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let (want_figures, want) = backtest(Path::new(SESSION_AWARE), &dir.path().join("rust.jsonl"));
+    assert_eq!(want.len(), 1440, "a tick a minute for a day");
+    let acted = |name: &str| want.iter().any(|r| r["action"]["action"] == name);
+    assert!(
+        acted("scale-out") && acted("scale-in"),
+        "the day takes both branches"
+    );
+    for path in variants() {
+        let (figures, got) = backtest(&path, &dir.path().join("variant.jsonl"));
+        assert_eq!(got.len(), want.len(), "{}", path.display());
+        for (g, w) in got.iter().zip(&want) {
+            for field in [
+                "snapshot_digest",
+                "state",
+                "fault",
+                "decision",
+                "adjustments",
+                "action",
+                "outcomes",
+            ] {
+                assert_eq!(
+                    g[field],
+                    w[field],
+                    "{}: `{field}` differs from Rust's at t={}",
+                    path.display(),
+                    w["at"]
+                );
+            }
+        }
+        assert_eq!(figures, want_figures, "{}", path.display());
+    }
+}

@@ -46,7 +46,7 @@ pub struct RunSpec {
     /// Run as the session-unaware reference: scale-in lowers the desired
     /// count and ECS picks the tasks to stop, sessions or not.
     pub reference: bool,
-    /// Also write every decision record to this JSON-lines file.
+    /// Also write every decision record to this JSON-lines file (replacing its contents).
     pub records: Option<PathBuf>,
 }
 
@@ -241,7 +241,7 @@ async fn run_async(
     );
     let log = Arc::new(Mutex::new(TickLog::default()));
     let file = match &spec.records {
-        Some(path) => Some(JsonlSink::open(path).map_err(|source| BacktestError::Io {
+        Some(path) => Some(JsonlSink::create(path).map_err(|source| BacktestError::Io {
             what: "cannot write decision records to",
             path: path.clone(),
             source,

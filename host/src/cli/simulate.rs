@@ -142,7 +142,7 @@ pub struct SimulateArgs {
     /// List the built-in scenarios and exit.
     #[arg(long)]
     list_scenarios: bool,
-    /// Also write every decision record to this JSON-lines file.
+    /// Also write every decision record to this JSON-lines file (replacing its contents).
     #[arg(long, value_name = "FILE.jsonl")]
     records: Option<PathBuf>,
     #[command(flatten)]

@@ -155,12 +155,25 @@ pub struct JsonlSink {
 }
 
 impl JsonlSink {
-    /// Opens (or creates) `path` for appending.
+    /// Opens (or creates) `path` for appending: the daemon's record, which
+    /// outlives any one run.
     pub fn open(path: &Path) -> std::io::Result<Self> {
+        Self::with(path, OpenOptions::new().create(true).append(true))
+    }
+
+    /// Creates `path`, replacing what it held: the records of one backtest run.
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        Self::with(
+            path,
+            OpenOptions::new().create(true).write(true).truncate(true),
+        )
+    }
+
+    fn with(path: &Path, options: &OpenOptions) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = options.open(path)?;
         Ok(JsonlSink {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
