@@ -26,7 +26,6 @@
 
 pub mod compare;
 pub mod figures;
-pub mod journal;
 pub mod oracle;
 pub mod record;
 pub mod report;

@@ -20,7 +20,6 @@ use sha2::{Digest, Sha256};
 
 use super::BacktestError;
 use super::figures::{self, Figures, Timing};
-use super::journal::LatestJournal;
 use super::oracle::{Oracle, OracleFigures};
 use super::scenario::Scenario;
 use crate::daemon::{Daemon, Pacer};
@@ -32,6 +31,7 @@ use crate::sim::SessionArrival;
 use crate::tick::guard::Action;
 use crate::tick::record::{JsonlSink, PolicyRef, RecordSink, TickRecord};
 use crate::tick::{Service, ServiceSpec};
+use crate::workflow::LatestJournal;
 
 /// The label of the session-unaware reference run.
 pub const REFERENCE_LABEL: &str = "AWS-style (session-unaware)";

@@ -59,7 +59,7 @@ pub trait Journal: Send + Sync {
 pub struct FileJournal {
     path: PathBuf,
     file: Mutex<File>,
-    open: Mutex<BTreeMap<String, DrainWorkflow>>,
+    open: LatestJournal,
 }
 
 impl FileJournal {
@@ -116,7 +116,9 @@ impl FileJournal {
         Ok(FileJournal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
-            open: Mutex::new(latest),
+            open: LatestJournal {
+                open: Mutex::new(latest),
+            },
         })
     }
 
@@ -137,6 +139,24 @@ impl Journal for FileJournal {
         };
         file.write_all(&line).map_err(io)?;
         file.sync_data().map_err(io)?;
+        self.open.record(wf)
+    }
+
+    fn unfinished(&self) -> Result<Vec<DrainWorkflow>, JournalError> {
+        self.open.unfinished()
+    }
+}
+
+/// A journal in memory that keeps only the latest state of each unfinished
+/// workflow, dropping finished ones: a month-long backtest with thousands of
+/// drains holds only those in flight. [`FileJournal`] keeps its index in one.
+#[derive(Debug, Default)]
+pub struct LatestJournal {
+    open: Mutex<BTreeMap<String, DrainWorkflow>>,
+}
+
+impl Journal for LatestJournal {
+    fn record(&self, wf: &DrainWorkflow) -> Result<(), JournalError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if wf.is_done() {
             open.remove(&wf.id);
@@ -251,5 +271,29 @@ mod tests {
             err.to_string().contains("/proc/no-such-dir/drains.jsonl"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_latest_journal_keeps_the_latest_unfinished_state_only() {
+        let j = LatestJournal::default();
+        let mut a = DrainWorkflow::new("c/s", "a", None, 0, &DrainConfig::default());
+        let b = DrainWorkflow::new("c/s", "b", None, 0, &DrainConfig::default());
+        j.record(&a).unwrap();
+        j.record(&b).unwrap();
+        a.step = Step::Recheck;
+        j.record(&a).unwrap();
+        let open = j.unfinished().unwrap();
+        assert_eq!(open.len(), 2);
+        assert_eq!(
+            open.iter().find(|w| w.task_id == "a").unwrap().step,
+            Step::Recheck
+        );
+        a.step = Step::Done {
+            outcome: Outcome::Stopped,
+        };
+        j.record(&a).unwrap();
+        let open = j.unfinished().unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].task_id, "b");
     }
 }

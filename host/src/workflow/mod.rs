@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub use dynamodb::DynamoJournal;
-pub use journal::{FileJournal, Journal, JournalError, MemoryJournal};
+pub use journal::{FileJournal, Journal, JournalError, LatestJournal, MemoryJournal};
 pub use retry::backoff;
 pub use steps::{StepReport, advance};
 
