@@ -23,6 +23,10 @@ use autoscaler::runtime::{Limits, PolicyEngine};
 use autoscaler::sim::Workload;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+/// The allocator the `autoscaler` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DAY: u64 = 86_400;
 
 /// Steady load for ~100 tasks: 2,000 sessions of 30 minutes at 20 per task.

@@ -179,6 +179,11 @@ impl Events {
         }
     }
 
+    /// Whether events only count (no log lines), as in backtests.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     fn count(&self, name: &'static str, pairs: &[(&str, &str)]) {
         let mut r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         *r.counters.entry((name, labels(pairs))).or_default() += 1;

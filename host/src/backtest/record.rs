@@ -36,14 +36,14 @@
 //! A read that fails leaves a gap: the next good read counts the increases
 //! since the last good one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 
 use tokio::sync::watch;
 
 use super::BacktestError;
 use crate::daemon::Daemon;
-use crate::providers::{Provider, ServiceRef, Sessions};
+use crate::providers::{Provider, ServiceRef, SessionCounts, Sessions};
 
 /// The fewest arrivals in the window for a mean-length estimate.
 pub const MIN_ARRIVALS_FOR_MEAN: f64 = 10.0;
@@ -66,7 +66,7 @@ struct Minute {
 #[derive(Debug)]
 struct Read {
     at: u64,
-    counts: HashMap<String, u32>,
+    counts: SessionCounts,
     total: u64,
     busy: u64,
 }
@@ -150,7 +150,7 @@ impl<W: Write> TraceRecorder<W> {
     }
 
     /// Takes one read of per-task counts at `now`.
-    pub fn record(&mut self, now: u64, counts: HashMap<String, u32>) -> std::io::Result<()> {
+    pub fn record(&mut self, now: u64, counts: SessionCounts) -> std::io::Result<()> {
         let total: u64 = counts.values().map(|&c| u64::from(c)).sum();
         let busy = counts.values().filter(|&&c| c > 0).count() as u64;
         let read = Read {
@@ -305,7 +305,7 @@ mod tests {
         }
     }
 
-    fn counts(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
+    fn counts(pairs: &[(&str, u32)]) -> SessionCounts {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 
@@ -339,12 +339,7 @@ mod tests {
     /// Steady traffic as a load balancer spreads it: Poisson arrivals at
     /// `per_min`, round-robin over `tasks`, exponential lengths of mean `w`
     /// seconds, simulated second by second; per-task counts at each second.
-    fn steady_traffic(
-        per_min: f64,
-        w: f64,
-        tasks: usize,
-        seconds: u64,
-    ) -> Vec<HashMap<String, u32>> {
+    fn steady_traffic(per_min: f64, w: f64, tasks: usize, seconds: u64) -> Vec<SessionCounts> {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
         let mut ends: Vec<Vec<u64>> = vec![Vec::new(); tasks];
@@ -381,7 +376,7 @@ mod tests {
         // 20 a minute, 30-minute sessions, 30 tasks: 600 active, 20 per task.
         let counts = steady_traffic(20.0, 1800.0, 30, 11 * 3600);
         let mut r = TraceRecorder::new(svc(), 10, 3600, Vec::new()).unwrap();
-        let (mut raw, mut prev): (u64, Option<&HashMap<String, u32>>) = (0, None);
+        let (mut raw, mut prev): (u64, Option<&SessionCounts>) = (0, None);
         // Start recording in the steady state, three hours in.
         for t in (3 * 3600..11 * 3600).step_by(10) {
             let now = &counts[t];

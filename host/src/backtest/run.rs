@@ -225,6 +225,7 @@ async fn run_async(
     guard.session_unaware_reference = spec.reference;
     let service = Service::new(
         ServiceSpec {
+            digest: spec.records.is_some(),
             svc: svc.clone(),
             interval: scenario.interval.as_secs().max(1),
             guard,

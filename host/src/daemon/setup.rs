@@ -111,6 +111,7 @@ pub fn load_services(
             let policy = load(&s.policy)?;
             let shadows = s.shadows.iter().map(load).collect::<Result<Vec<_>, _>>()?;
             let spec = ServiceSpec {
+                digest: true,
                 svc: svc.clone(),
                 interval: s.interval.as_secs().max(1),
                 guard: s.guard.clone(),

@@ -208,6 +208,11 @@ pub trait Metrics: Send + Sync {
     ) -> impl Future<Output = ProviderResult<HashMap<String, Utilization>>> + Send;
 }
 
+/// Active sessions per task ID. Hashed with foldhash (randomly seeded per
+/// map, like the standard hasher, but several times faster on short keys):
+/// the tick builds and reads maps like this for every task, every tick.
+pub type SessionCounts = HashMap<String, u32, foldhash::fast::RandomState>;
+
 /// The DynamoDB side: active sessions per task.
 pub trait Sessions: Send + Sync {
     /// Active sessions per task ID for the service, ignoring items whose
@@ -216,7 +221,7 @@ pub trait Sessions: Send + Sync {
         &self,
         svc: &ServiceRef,
         now: u64,
-    ) -> impl Future<Output = ProviderResult<HashMap<String, u32>>> + Send;
+    ) -> impl Future<Output = ProviderResult<SessionCounts>> + Send;
 }
 
 /// The time, in whole seconds: Unix time with AWS, virtual time in the sim.

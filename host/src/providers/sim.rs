@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     Clock, Cluster, ClusterTask, LoadBalancer, Metrics, ProviderError, ProviderResult,
-    ServiceCounts, ServiceRef, Sessions, Target, TargetState, Utilization,
+    ServiceCounts, ServiceRef, SessionCounts, Sessions, Target, TargetState, Utilization,
 };
 use crate::model::TaskStatus;
 use crate::sim::faults::{Draw, FaultInjector};
@@ -464,11 +464,7 @@ impl Metrics for SimProvider {
 
 impl Sessions for SimProvider {
     /// Exact, fresh counts; the sim's sessions have no heartbeat to expire.
-    async fn sessions_by_task(
-        &self,
-        svc: &ServiceRef,
-        _now: u64,
-    ) -> ProviderResult<HashMap<String, u32>> {
+    async fn sessions_by_task(&self, svc: &ServiceRef, _now: u64) -> ProviderResult<SessionCounts> {
         self.call(SimOp::Sessions, |w| w.sessions_by_task(svc))
     }
 }

@@ -1,7 +1,6 @@
 //! What one simulated service answers to the provider calls: the ECS,
 //! ELBv2 and DynamoDB views of it, and the commands that change it.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use super::config::MAX_TASKS_PER_SERVICE;
@@ -9,7 +8,7 @@ use super::service::ServiceSim;
 use super::task::{SimTask, StopCause, TaskKey};
 use crate::model::{TargetHealth, TaskStatus};
 use crate::providers::{
-    ClusterTask, ProviderError, ProviderResult, ServiceCounts, Target, TargetState,
+    ClusterTask, ProviderError, ProviderResult, ServiceCounts, SessionCounts, Target, TargetState,
 };
 
 /// The sim's name for the ECS side in errors.
@@ -186,10 +185,11 @@ impl ServiceSim {
     }
 
     /// The session store: active sessions per task, for tasks that have any.
-    pub(crate) fn sessions_by_task(&self) -> HashMap<String, u32> {
+    pub(crate) fn sessions_by_task(&self) -> SessionCounts {
         // Sized up front: growing it one rehash at a time cost a tenth of a
         // backtest tick on a 100-task service.
-        let mut by_task = HashMap::with_capacity(self.live.len());
+        let mut by_task =
+            SessionCounts::with_capacity_and_hasher(self.live.len(), Default::default());
         by_task.extend(
             self.live
                 .iter()

@@ -11,8 +11,8 @@ use super::stats::SimStats;
 use super::task::SimTask;
 use crate::model::TaskStatus;
 use crate::providers::{
-    ClusterTask, ProviderError, ProviderResult, ServiceCounts, ServiceRef, Target, TargetState,
-    Utilization,
+    ClusterTask, ProviderError, ProviderResult, ServiceCounts, ServiceRef, SessionCounts, Target,
+    TargetState, Utilization,
 };
 
 /// Simulated Fargate services behind their target groups, on one virtual
@@ -194,7 +194,7 @@ impl SimWorld {
     }
 
     /// Active sessions per task ID, for tasks that have any.
-    pub fn sessions_by_task(&self, svc: &ServiceRef) -> ProviderResult<HashMap<String, u32>> {
+    pub fn sessions_by_task(&self, svc: &ServiceRef) -> ProviderResult<SessionCounts> {
         Ok(self.find(svc)?.sessions_by_task())
     }
 

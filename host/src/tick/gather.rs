@@ -34,7 +34,7 @@ pub struct Gathered {
     /// Facts about its data, for the guard.
     pub health: DataHealth,
     /// Each task's load balancer target, by task ID.
-    pub targets: HashMap<String, Target>,
+    pub targets: HashMap<String, Target, foldhash::fast::RandomState>,
     /// Reads that failed (the snapshot marks their data missing), for the record.
     pub problems: Vec<String>,
 }
@@ -83,7 +83,7 @@ pub async fn gather<P: Provider>(
             None
         }
     };
-    let health_by_target: Option<HashMap<Target, TargetHealth>> =
+    let health_by_target: Option<HashMap<Target, TargetHealth, foldhash::fast::RandomState>> =
         match p.targets(&svc.target_group).await {
             Ok(ts) => Some(ts.into_iter().map(|t| (t.target, t.health)).collect()),
             Err(e) => {
@@ -92,7 +92,7 @@ pub async fn gather<P: Provider>(
             }
         };
 
-    let mut targets = HashMap::with_capacity(tasks.len());
+    let mut targets = HashMap::with_capacity_and_hasher(tasks.len(), Default::default());
     let mut infos = Vec::with_capacity(tasks.len());
     for t in tasks
         .into_iter()

@@ -276,6 +276,7 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
     // Roll-back retries: a wake-up, then up to `max_attempts` backoffs of at most 60 s.
     let grace = drain.check_interval.as_secs() + TICK + u64::from(drain.max_attempts + 1) * 60;
     let spec = ServiceSpec {
+        digest: true,
         svc,
         interval: TICK,
         guard,

@@ -58,7 +58,8 @@ use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{
     Clock, Cluster, ClusterTask, LoadBalancer, Metrics, ProviderError, ProviderResult,
-    ServiceCounts, ServiceRef, Sessions, SystemClock, Target, TargetState, Utilization,
+    ServiceCounts, ServiceRef, SessionCounts, Sessions, SystemClock, Target, TargetState,
+    Utilization,
 };
 use crate::model::TaskStatus;
 use crate::sessions::{DEFAULT_TABLE, SessionStore};
@@ -281,11 +282,7 @@ impl Metrics for AwsProvider {
 }
 
 impl Sessions for AwsProvider {
-    async fn sessions_by_task(
-        &self,
-        svc: &ServiceRef,
-        now: u64,
-    ) -> ProviderResult<std::collections::HashMap<String, u32>> {
+    async fn sessions_by_task(&self, svc: &ServiceRef, now: u64) -> ProviderResult<SessionCounts> {
         dynamodb::sessions_by_task(&self.sessions, svc, now).await
     }
 }
