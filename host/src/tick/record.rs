@@ -63,7 +63,8 @@ pub struct TickRecord {
     pub service: String,
     /// Whether actions were suppressed (`--dry-run`).
     pub dry_run: bool,
-    /// sha256 prefix of the snapshot's canonical form; none when gathering failed.
+    /// sha256 prefix of the snapshot's canonical form; none when gathering
+    /// failed, or in a backtest that keeps no records (`ServiceSpec::digest`).
     pub snapshot_digest: Option<String>,
     /// Counts and load.
     pub state: Option<TickState>,
