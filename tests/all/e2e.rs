@@ -6,31 +6,9 @@
 use autoscaler::artifacts::{ADVERSARIAL_ENDLESS_LOOP, SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::tick::guard::Action;
 
-use crate::sim_run::{SimRun, config};
+use crate::sim_run::{SimRun, config, step_up};
 
 const HOUR: u64 = 3600;
-
-/// Low load, then a step up at 30 minutes. Only CPU drives the policy.
-fn step_up(policy: &str, extra: &str) -> String {
-    config(
-        policy,
-        &format!(
-            r#"{extra}
-[service.params]
-cpu-high = 70
-cpu-low = 20
-session-capacity = 1000
-[service.guard]
-min = 2
-max = 20
-[service.sim]
-initial_tasks = 2
-session_mean = "30m"
-workload = {{ kind = "step", before_per_min = 0.5, after_per_min = 8.0, at = "30m" }}
-"#
-        ),
-    )
-}
 
 #[tokio::test]
 async fn load_rises_scale_out_on_the_first_tick_the_metric_shows_it() {

@@ -45,6 +45,29 @@ policy = "{policy}"
     )
 }
 
+/// Low load, then a step up at 30 minutes; only CPU drives the policy.
+/// `extra` goes into the `[[service]]` table (dry_run, fallback, ...).
+pub fn step_up(policy: &str, extra: &str) -> String {
+    config(
+        policy,
+        &format!(
+            r#"{extra}
+[service.params]
+cpu-high = 70
+cpu-low = 20
+session-capacity = 1000
+[service.guard]
+min = 2
+max = 20
+[service.sim]
+initial_tasks = 2
+session_mean = "30m"
+workload = {{ kind = "step", before_per_min = 0.5, after_per_min = 8.0, at = "30m" }}
+"#
+        ),
+    )
+}
+
 impl SimRun {
     /// Builds the daemon from `toml` (its `state_dir` is set to a temporary folder).
     pub fn new(toml: &str) -> SimRun {

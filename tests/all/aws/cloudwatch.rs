@@ -2,17 +2,9 @@
 //! many services, the latest complete 60 s datapoint of each, and `None`
 //! (never 0) where data is missing.
 
-use autoscaler::providers::{Metrics, ServiceRef};
+use autoscaler::providers::Metrics;
 
-use super::seed::{World, now};
-
-fn svc(cluster: &str, service: &str) -> ServiceRef {
-    ServiceRef {
-        cluster: cluster.into(),
-        service: service.into(),
-        target_group: "unused".into(),
-    }
-}
+use super::seed::{World, now, svc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_layer_reads_utilization_of_many_services_in_one_call() {

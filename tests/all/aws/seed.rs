@@ -436,6 +436,15 @@ impl World {
     }
 }
 
+/// A service reference for the provider's read calls, which need no target group.
+pub fn svc(cluster: &str, service: &str) -> ServiceRef {
+    ServiceRef {
+        cluster: cluster.into(),
+        service: service.into(),
+        target_group: "unused".into(),
+    }
+}
+
 /// The wall clock, in seconds.
 pub fn now() -> u64 {
     std::time::SystemTime::now()

@@ -2,18 +2,10 @@
 //! service, counted per task, with expired heartbeats ignored (moto, like
 //! DynamoDB's lagging TTL, never deletes them) and other services' items apart.
 
-use autoscaler::providers::{ServiceRef, Sessions};
+use autoscaler::providers::Sessions;
 use autoscaler::sessions::list::{format_table, list_by_task};
 
-use super::seed::{World, now};
-
-fn svc(cluster: &str, service: &str) -> ServiceRef {
-    ServiceRef {
-        cluster: cluster.into(),
-        service: service.into(),
-        target_group: "unused".into(),
-    }
-}
+use super::seed::{World, now, svc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_layer_counts_sessions_per_task_ignoring_expired_items() {

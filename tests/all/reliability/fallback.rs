@@ -9,30 +9,13 @@ use autoscaler::config::{Config, Fallback};
 use autoscaler::runtime::Policy;
 use autoscaler::tick::guard::Action;
 
-use crate::sim_run::{SimRun, config};
+use crate::sim_run::{SimRun, config, step_up};
 
 const HOUR: u64 = 3600;
 
-/// Low load, then a step up at 30 minutes.
+/// The step-up scenario with an endlessly looping live policy.
 fn looping_live_policy(fallback: &str) -> String {
-    config(
-        ADVERSARIAL_ENDLESS_LOOP,
-        &format!(
-            r#"{fallback}
-[service.params]
-cpu-high = 70
-cpu-low = 20
-session-capacity = 1000
-[service.guard]
-min = 2
-max = 20
-[service.sim]
-initial_tasks = 2
-session_mean = "30m"
-workload = {{ kind = "step", before_per_min = 0.5, after_per_min = 8.0, at = "30m" }}
-"#
-        ),
-    )
+    step_up(ADVERSARIAL_ENDLESS_LOOP, fallback)
 }
 
 #[tokio::test]
