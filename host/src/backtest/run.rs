@@ -150,6 +150,13 @@ impl RecordSink for Tap {
             None => Ok(()),
         }
     }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A finished run.

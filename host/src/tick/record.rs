@@ -153,24 +153,30 @@ pub trait RecordSink: Send {
 pub struct JsonlSink {
     path: PathBuf,
     out: BufWriter<File>,
+    /// Flush after every record (the daemon's), or only on `flush` (a backtest's).
+    flush_each: bool,
 }
 
 impl JsonlSink {
     /// Opens (or creates) `path` for appending: the daemon's record, which
     /// outlives any one run.
+    /// Each record is flushed as it is written, so a crash loses none.
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        Self::with(path, OpenOptions::new().create(true).append(true))
+        Self::with(path, OpenOptions::new().create(true).append(true), true)
     }
 
     /// Creates `path`, replacing what it held: the records of one backtest run.
+    /// Records are buffered until [`RecordSink::flush`]: a run that crashes
+    /// is run again, and a month of ticks is 43,200 records.
     pub fn create(path: &Path) -> std::io::Result<Self> {
         Self::with(
             path,
             OpenOptions::new().create(true).write(true).truncate(true),
+            false,
         )
     }
 
-    fn with(path: &Path, options: &OpenOptions) -> std::io::Result<Self> {
+    fn with(path: &Path, options: &OpenOptions, flush_each: bool) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -178,6 +184,7 @@ impl JsonlSink {
         Ok(JsonlSink {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
+            flush_each,
         })
     }
 
@@ -191,7 +198,13 @@ impl RecordSink for JsonlSink {
     fn write(&mut self, record: &TickRecord) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.out, record)?;
         self.out.write_all(b"\n")?;
-        // A record per tick is little data; flush so a crash loses none.
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
 }
