@@ -40,7 +40,7 @@ pub struct ServiceStatus {
     /// Drains in flight.
     pub drains: Vec<DrainWorkflow>,
     /// The last tick's record.
-    pub last: Option<TickRecord>,
+    pub last: Option<Arc<TickRecord>>,
 }
 
 /// A callback run with every tick record.
@@ -137,7 +137,10 @@ impl<P: Provider> Daemon<P> {
                     .tick(&self.provider, self.journal.as_ref(), &self.events, now)
                     .await?;
                 self.sink.write(&record).map_err(DaemonError::Records)?;
-                let totals = self.totals.entry(record.service.clone()).or_default();
+                let totals = match self.totals.get_mut(&record.service) {
+                    Some(t) => t,
+                    None => self.totals.entry(record.service.clone()).or_default(),
+                };
                 totals.ticks += 1;
                 match record.action_name() {
                     "scale-out" => totals.scale_outs += 1,

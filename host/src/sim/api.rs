@@ -68,12 +68,13 @@ impl ServiceSim {
         }
     }
 
-    /// ListTasks plus DescribeTasks: every listed task, oldest first.
+    /// ListTasks plus DescribeTasks: every listed task, in ID order (ECS
+    /// promises no order; this one makes sorting the listing cheap).
     pub(crate) fn cluster_tasks(&self) -> Vec<ClusterTask> {
-        let mut tasks = Vec::with_capacity(self.live.len());
+        let mut tasks = Vec::with_capacity(self.by_id.len());
         tasks.extend(
-            self.live
-                .iter()
+            self.by_id
+                .values()
                 .filter_map(|&k| self.task(k))
                 .map(|t| ClusterTask {
                     id: t.id.clone(),

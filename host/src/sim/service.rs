@@ -1,7 +1,7 @@
 //! One simulated service: its state, and the event loop that carries it
 //! through virtual time from one event to the next.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::config::{SessionLength, SimConfig, SimServiceConfig, Usage};
 use super::ends::SessionEnds;
@@ -89,7 +89,8 @@ pub(crate) struct ServiceSim {
     pub slab: Vec<Option<Task>>,
     /// Keys of the tasks not purged, oldest first.
     pub live: Vec<TaskKey>,
-    pub by_id: HashMap<String, TaskKey>,
+    /// Listed tasks by ID: listings come in ID order, so the tick's sort is one pass.
+    pub by_id: BTreeMap<String, TaskKey>,
     pub by_ip: HashMap<u32, TaskKey>,
     pub next_host: u32,
     pub desired: u32,
@@ -134,7 +135,7 @@ impl ServiceSim {
             ends: SessionEnds::new(now),
             slab: Vec::new(),
             live: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: BTreeMap::new(),
             by_ip: HashMap::new(),
             next_host: FIRST_HOST,
             desired: config.initial_tasks,

@@ -55,13 +55,8 @@ pub async fn execute<P: Provider>(
         }
         Action::ScaleIn { victims, .. } => {
             for victim in victims {
-                let wf = DrainWorkflow::new(
-                    &key,
-                    victim,
-                    gathered.targets.get(victim).cloned(),
-                    now,
-                    cfg,
-                );
+                let wf =
+                    DrainWorkflow::new(&key, victim, gathered.target_of(victim).cloned(), now, cfg);
                 journal.record(&wf)?;
                 outcomes.push(ActionOutcome {
                     what: "drain-start".into(),

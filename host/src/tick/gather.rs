@@ -33,10 +33,21 @@ pub struct Gathered {
     pub snapshot: Snapshot,
     /// Facts about its data, for the guard.
     pub health: DataHealth,
-    /// Each task's load balancer target, by task ID.
-    pub targets: HashMap<String, Target, foldhash::fast::RandomState>,
+    /// Each task's load balancer target, entry `i` for `snapshot.tasks[i]`.
+    pub targets: Vec<Option<Target>>,
     /// Reads that failed (the snapshot marks their data missing), for the record.
     pub problems: Vec<String>,
+}
+
+impl Gathered {
+    /// The load balancer target of the task with this ID, if it has one.
+    pub fn target_of(&self, task_id: &str) -> Option<&Target> {
+        let tasks = &self.snapshot.tasks;
+        let i = tasks
+            .binary_search_by(|t| t.id.as_str().cmp(task_id))
+            .ok()?;
+        self.targets.get(i)?.as_ref()
+    }
 }
 
 /// Builds the snapshot. Fails only when the service or its tasks cannot be read,
@@ -50,7 +61,7 @@ pub async fn gather<P: Provider>(
 ) -> Result<Gathered, ProviderError> {
     let svc = spec.svc;
     let counts = p.service(svc).await?;
-    let tasks = p.tasks(svc).await?;
+    let mut tasks = p.tasks(svc).await?;
     let mut problems = Vec::new();
 
     let util = match p.utilization(std::slice::from_ref(svc), now).await {
@@ -92,20 +103,18 @@ pub async fn gather<P: Provider>(
             }
         };
 
-    let mut targets = HashMap::with_capacity_and_hasher(tasks.len(), Default::default());
+    // A stable order, so the same world gives the same snapshot (and digest).
+    // Listings usually come sorted already (the sim's do), which costs one pass.
+    tasks.retain(|t| t.status != TaskStatus::Stopped);
+    tasks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let mut targets = Vec::with_capacity(tasks.len());
     let mut infos = Vec::with_capacity(tasks.len());
-    for t in tasks
-        .into_iter()
-        .filter(|t| t.status != TaskStatus::Stopped)
-    {
+    for t in tasks {
         let health = match (&t.target, &health_by_target) {
             (_, None) => TargetHealth::Unknown,
             (None, Some(_)) => TargetHealth::Unregistered,
             (Some(target), Some(h)) => h.get(target).copied().unwrap_or(TargetHealth::Unregistered),
         };
-        if let Some(target) = &t.target {
-            targets.insert(t.id.clone(), target.clone());
-        }
         let since = t.started_at.unwrap_or(t.created_at);
         infos.push(TaskInfo {
             sessions: sessions
@@ -121,9 +130,8 @@ pub async fn gather<P: Provider>(
             cpu: t.cpu,
             memory: t.memory,
         });
+        targets.push(t.target);
     }
-    // A stable order, so the same world gives the same snapshot (and digest).
-    infos.sort_unstable_by(|a, b| a.id.cmp(&b.id));
 
     let snapshot = Snapshot {
         cluster: svc.cluster.clone(),

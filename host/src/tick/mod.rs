@@ -13,6 +13,7 @@ pub mod record;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::events::{Event, Events};
 use crate::model::{ParamValue, Snapshot, TickSummary};
@@ -69,8 +70,8 @@ pub struct Service {
     pub next_tick: u64,
     /// The last snapshot gathered (hot reload probes new policies with it).
     pub last_snapshot: Option<Snapshot>,
-    /// The last record written.
-    pub last_record: Option<TickRecord>,
+    /// The last record written (shared with the status board, not copied).
+    pub last_record: Option<Arc<TickRecord>>,
     /// Drain outcomes from between ticks, carried into the next record.
     pub carried: Vec<ActionOutcome>,
     /// Decides instead of the live policy once it has faulted `fallback_after`
@@ -158,7 +159,7 @@ impl Service {
         journal: &dyn Journal,
         events: &Events,
         now: u64,
-    ) -> Result<TickRecord, JournalError> {
+    ) -> Result<Arc<TickRecord>, JournalError> {
         self.next_tick = now + self.spec.interval.max(1);
         let key = self.key();
         self.pump(p, journal, events, now).await?;
@@ -204,8 +205,7 @@ impl Service {
                 });
                 record.problems.push(error);
                 record.outcomes = outcomes;
-                self.finish(&record, events);
-                return Ok(record);
+                return Ok(self.finish(record, events));
             }
         };
         let snapshot = &gathered.snapshot;
@@ -314,8 +314,7 @@ impl Service {
             self.history.pop_front();
         }
         self.last_snapshot = Some(gathered.snapshot);
-        self.finish(&record, events);
-        Ok(record)
+        Ok(self.finish(record, events))
     }
 
     /// Asks the fallback policy, if there is one, and notes it in the record.
@@ -365,19 +364,21 @@ impl Service {
         decision
     }
 
-    fn finish(&mut self, record: &TickRecord, events: &Events) {
+    fn finish(&mut self, record: TickRecord, events: &Events) -> Arc<TickRecord> {
         // Only logged: a quiet run (a backtest) skips the formatting.
         let summary = if events.is_quiet() {
             String::new()
         } else {
-            status_line(record)
+            status_line(&record)
         };
         events.emit(Event::TickFinished {
             service: &record.service,
             action: record.action_name(),
             summary: &summary,
         });
+        let record = Arc::new(record);
         self.last_record = Some(record.clone());
+        record
     }
 }
 
