@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 
 use crate::model::{TargetHealth, TaskStatus};
 
@@ -45,8 +46,9 @@ pub struct ServiceCounts {
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub struct Target {
-    /// The target ID: the task's private IP address.
-    pub ip: String,
+    /// The target ID: the task's private IP address (Fargate's awsvpc
+    /// network mode registers tasks by IP).
+    pub ip: IpAddr,
     /// The container port.
     pub port: u16,
 }

@@ -1,7 +1,7 @@
 //! What one simulated service answers to the provider calls: the ECS,
 //! ELBv2 and DynamoDB views of it, and the commands that change it.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::config::MAX_TASKS_PER_SERVICE;
 use super::service::ServiceSim;
@@ -38,10 +38,9 @@ impl ServiceSim {
                 target.ip, target.port, self.svc.target_group
             ),
         };
-        let ip: Ipv4Addr = target
-            .ip
-            .parse()
-            .map_err(|_| invalid("is not an IPv4 address"))?;
+        let IpAddr::V4(ip) = target.ip else {
+            return Err(invalid("is not an IPv4 address"));
+        };
         if target.port != self.p.port {
             return Err(invalid(&format!(
                 "does not use the container port {}",

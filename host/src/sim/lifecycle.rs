@@ -30,7 +30,7 @@ impl ServiceSim {
         let key = self.slab.len() as TaskKey;
         let id = random::task_id(self.seed, u64::from(key));
         let target = Target {
-            ip: Ipv4Addr::from(ip).to_string(),
+            ip: Ipv4Addr::from(ip).into(),
             port: self.p.port,
         };
         let mut task = Task::new(id.clone(), ip, target, now);

@@ -125,7 +125,7 @@ impl SimWorld {
     }
 
     /// The service's tasks not yet forgotten (stopped ones stay listed for
-    /// `stopped_retention`), oldest first, with per-task CPU and memory of the
+    /// `stopped_retention`), in task ID order, with per-task CPU and memory of the
     /// last complete minute.
     pub fn tasks(&self, svc: &ServiceRef) -> ProviderResult<Vec<ClusterTask>> {
         Ok(self.find(svc)?.cluster_tasks())

@@ -29,7 +29,7 @@ async fn aws_layer_reads_service_counts_and_only_the_services_tasks_with_their_t
             (
                 id.clone(),
                 Target {
-                    ip: ip.clone(),
+                    ip: ip.parse().expect("an IP"),
                     port: PORT,
                 },
             )

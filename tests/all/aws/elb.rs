@@ -20,7 +20,7 @@ async fn aws_layer_deregister_and_register_change_the_target_groups_targets() {
     let mut all: Vec<Target> = tasks
         .iter()
         .map(|(_, ip)| Target {
-            ip: ip.clone(),
+            ip: ip.parse().expect("an IP"),
             port: PORT,
         })
         .collect();

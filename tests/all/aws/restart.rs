@@ -271,7 +271,7 @@ async fn restart_scenario(kind: JournalKind, kill_at: KillAt) {
             .registered(&svc.target_group)
             .await
             .iter()
-            .any(|t| t.ip == victim_ip),
+            .any(|t| t.ip.to_string() == victim_ip),
         "the victim's target is deregistered"
     );
 

@@ -274,7 +274,7 @@ impl World {
             .iter()
             .filter_map(|d| d.target())
             .map(|t| Target {
-                ip: t.id().unwrap().to_string(),
+                ip: t.id().unwrap().parse().expect("an IP target"),
                 port: t.port().unwrap() as u16,
             })
             .collect();

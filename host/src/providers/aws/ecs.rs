@@ -62,7 +62,9 @@ fn cluster_task(t: &Task, port: u16, protected: impl Fn(&str) -> bool) -> Option
         status: TaskStatus::from_ecs(t.last_status().unwrap_or("")),
         created_at: secs(t.created_at()).unwrap_or(0),
         started_at: secs(t.started_at()),
-        target: private_ip(t).map(|ip| Target { ip, port }),
+        target: private_ip(t)
+            .and_then(|ip| ip.parse().ok())
+            .map(|ip| Target { ip, port }),
         cpu: None,
         memory: None,
         id,
@@ -390,7 +392,7 @@ mod tests {
         assert_eq!(
             t.target,
             Some(Target {
-                ip: "10.0.0.9".into(),
+                ip: [10, 0, 0, 9].into(),
                 port: 8080
             })
         );

@@ -14,7 +14,7 @@ fn describe(targets: &[Target]) -> Vec<TargetDescription> {
         .iter()
         .map(|t| {
             TargetDescription::builder()
-                .id(&t.ip)
+                .id(t.ip.to_string())
                 .port(i32::from(t.port))
                 .build()
         })
@@ -62,7 +62,9 @@ impl Elb {
                     });
                 Some(TargetState {
                     target: Target {
-                        ip: target.id()?.to_string(),
+                        // Fargate registers tasks by IP; other target types
+                        // are no task's, so they cannot match one.
+                        ip: target.id()?.parse().ok()?,
                         port,
                     },
                     health,

@@ -95,6 +95,7 @@ fn services_are_independent_of_each_other() {
             .as_ref()
             .expect("ip")
             .ip
+            .to_string()
             .starts_with("10.0.")
     );
     assert!(
@@ -103,6 +104,7 @@ fn services_are_independent_of_each_other() {
             .as_ref()
             .expect("ip")
             .ip
+            .to_string()
             .starts_with("10.1.")
     );
     assert!(matches!(

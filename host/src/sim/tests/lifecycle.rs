@@ -15,10 +15,14 @@ fn initial_tasks_run_healthy_with_ecs_like_ids_and_private_ips() {
         assert_eq!(t.health, TargetHealth::Healthy);
         assert_eq!(t.id.len(), 32);
         assert!(t.id.chars().all(|c| c.is_ascii_hexdigit()));
-        assert!(t.target.ip.starts_with("10.0."), "{}", t.target.ip);
+        assert!(
+            t.target.ip.to_string().starts_with("10.0."),
+            "{}",
+            t.target.ip
+        );
         assert_eq!(t.target.port, 3389);
     }
-    let mut ips: Vec<_> = all.iter().map(|t| t.target.ip.clone()).collect();
+    let mut ips: Vec<_> = all.iter().map(|t| t.target.ip).collect();
     ips.dedup();
     assert_eq!(ips.len(), 3, "distinct IPs");
     let cluster = w.tasks(&svc()).expect("tasks");

@@ -106,15 +106,15 @@ fn unknown_targets_fail_the_whole_call() {
     let tg = svc().target_group;
     for bad in [
         Target {
-            ip: "10.9.9.9".into(),
+            ip: [10, 9, 9, 9].into(),
             port: good.port,
         },
         Target {
-            ip: good.ip.clone(),
+            ip: good.ip,
             port: good.port + 1,
         },
         Target {
-            ip: "not-an-ip".into(),
+            ip: "fd00::1".parse().expect("an IPv6 address"),
             port: good.port,
         },
     ] {
@@ -122,7 +122,7 @@ fn unknown_targets_fail_the_whole_call() {
             .deregister(&tg, &[good.clone(), bad.clone()])
             .expect_err("invalid target");
         assert!(
-            matches!(&err, ProviderError::NotFound { message, .. } if message.contains(&bad.ip)),
+            matches!(&err, ProviderError::NotFound { message, .. } if message.contains(&bad.ip.to_string())),
             "{err}"
         );
         assert_eq!(
