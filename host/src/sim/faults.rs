@@ -117,9 +117,9 @@ pub enum FaultKind {
 }
 
 impl FaultPlan {
-    /// The faults of one kind of call: its own entry, or `all`.
-    pub fn for_op(&self, op: SimOp) -> OpFaults {
-        let own = match op {
+    /// The entry of one kind of call, if it has its own.
+    fn own(&self, op: SimOp) -> Option<OpFaults> {
+        match op {
             SimOp::Service => self.service,
             SimOp::Tasks => self.tasks,
             SimOp::TaskStatus => self.task_status,
@@ -130,8 +130,12 @@ impl FaultPlan {
             SimOp::Register => self.register,
             SimOp::Utilization => self.utilization,
             SimOp::Sessions => self.sessions,
-        };
-        own.unwrap_or(self.all)
+        }
+    }
+
+    /// The faults of one kind of call: its own entry, or `all`.
+    pub fn for_op(&self, op: SimOp) -> OpFaults {
+        self.own(op).unwrap_or(self.all)
     }
 
     /// Checks every probability and that `partial`, `stale` and `lag` are set
@@ -139,19 +143,7 @@ impl FaultPlan {
     pub fn validate(&self) -> Result<(), SimError> {
         check_faults("all", &self.all, None)?;
         for op in SimOp::ALL {
-            let own = match op {
-                SimOp::Service => self.service,
-                SimOp::Tasks => self.tasks,
-                SimOp::TaskStatus => self.task_status,
-                SimOp::SetDesired => self.set_desired,
-                SimOp::SetProtection => self.set_protection,
-                SimOp::Targets => self.targets,
-                SimOp::Deregister => self.deregister,
-                SimOp::Register => self.register,
-                SimOp::Utilization => self.utilization,
-                SimOp::Sessions => self.sessions,
-            };
-            if let Some(f) = own {
+            if let Some(f) = self.own(op) {
                 check_faults(op.name(), &f, Some(op))?;
             }
         }
