@@ -12,6 +12,7 @@ use autoscaler::backtest::compare::{self, Comparison, Options, PolicyChoice, Sil
 use autoscaler::backtest::{Scenario, report};
 use autoscaler::runtime::{Limits, PolicyEngine};
 
+use crate::sim_run::config as config_for;
 use crate::support::test_cache;
 
 /// An engine as the backtest commands make it: fuel bounds calls, the
@@ -277,22 +278,7 @@ fn the_report_has_the_table_and_charts_for_every_policy() {
 fn a_recorded_trace_replays_the_traffic_it_saw() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("rec.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-state_dir = "state"
-[provider]
-kind = "sim"
-speed = 0
-[provider.world]
-seed = 5
-
-[[service]]
-name = "web"
-cluster = "rec"
-target_group = "web-tg"
-policy = "{SESSION_AWARE}"
+    let body = r#"
 [service.params]
 session-capacity = 25
 [service.guard]
@@ -302,9 +288,11 @@ max = 60
 initial_tasks = 10
 session_capacity = 25
 session_mean = "30m"
-workload = {{ kind = "steady", per_min = 20.0 }}
-"#
-        ),
+workload = { kind = "steady", per_min = 20.0 }
+"#;
+    std::fs::write(
+        &config,
+        format!("state_dir = \"state\"\n{}", config_for(SESSION_AWARE, body)),
     )
     .unwrap();
     let trace = dir.path().join("web.jsonl");
