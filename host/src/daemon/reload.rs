@@ -106,11 +106,16 @@ impl Reloads {
         }
     }
 
-    fn start(&mut self, path: PathBuf, engine: PolicyEngine, loaded: Vec<String>) {
+    /// Books a new change of `path`, newer than any before it; returns its generation.
+    fn begin(&mut self, path: &Path) -> u64 {
         self.generation += 1;
-        let generation = self.generation;
-        self.newest.insert(path.clone(), generation);
+        self.newest.insert(path.to_path_buf(), self.generation);
         self.in_flight += 1;
+        self.generation
+    }
+
+    fn start(&mut self, path: PathBuf, engine: PolicyEngine, loaded: Vec<String>) {
+        let generation = self.begin(&path);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let file = path.clone();
@@ -331,5 +336,37 @@ impl<P: Provider> Daemon<P> {
         if let Err(e) = written {
             tracing::warn!(path = %log.display(), error = %e, "Could not record a policy reload.");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(path: &Path, generation: u64) -> Compiled {
+        Compiled {
+            path: path.to_path_buf(),
+            generation,
+            outcome: Outcome::Unchanged,
+        }
+    }
+
+    #[test]
+    fn a_compile_overtaken_by_a_newer_change_of_its_file_is_dropped() {
+        let mut r = Reloads::default();
+        let (a, b) = (Path::new("/p/a.wasm"), Path::new("/p/b.wasm"));
+        let older = r.begin(a);
+        let other = r.begin(b);
+        let newer = r.begin(a);
+        assert_eq!(r.in_flight(), 3);
+        // The newer change finishes first, the older one after it: only the newer counts.
+        assert!(r.settle(&done(a, newer)));
+        assert!(!r.settle(&done(a, older)));
+        // Another file's change is not affected.
+        assert!(r.settle(&done(b, other)));
+        assert_eq!(r.in_flight(), 0);
+        // Nor is a later change of the same file.
+        let later = r.begin(a);
+        assert!(r.settle(&done(a, later)));
     }
 }
