@@ -343,3 +343,76 @@ async fn a_broken_write_between_swaps_is_refused_and_the_previous_policy_keeps_d
     assert!(between.iter().all(|s| *s == tt), "{between:?}");
     assert!(run.records().iter().all(|r| r.fault.is_none()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_go_on_with_the_old_policy_while_a_new_one_compiles() {
+    use autoscaler::config::Config;
+    use autoscaler::daemon::setup;
+    use autoscaler::events::Events;
+    use autoscaler::providers::Clock;
+    use autoscaler::runtime::PolicyEngine;
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.wasm");
+    std::fs::copy(SESSION_AWARE, &policy).unwrap();
+    let text = format!(
+        "state_dir = {:?}\n{}",
+        dir.path().join("state"),
+        config(
+            policy.to_str().unwrap(),
+            "[service.sim]\ninitial_tasks = 2\nworkload = { kind = \"steady\", per_min = 4.0 }\n",
+        )
+        .replace("speed = 0", &format!("speed = {DEMO_SPEED}"))
+    );
+    let cfg = Config::parse(&text, &dir.path().join("e2e.toml")).unwrap();
+    // No artifact cache: the new component really compiles (hundreds of milliseconds).
+    let engine = PolicyEngine::new(cfg.limits.clone(), None).unwrap();
+    let (sim, pacer, _) = setup::sim_world(&cfg).unwrap().unwrap();
+    let services = setup::load_services(&cfg, &engine, sim.now(), false).unwrap();
+    let mut daemon =
+        setup::open(&cfg, sim, pacer, engine, services, Events::quiet(), true).unwrap();
+    let ticks: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+    let seen = ticks.clone();
+    daemon.on_tick = Some(Box::new(move |r| {
+        seen.lock()
+            .unwrap()
+            .push((Instant::now(), r.policy.sha256.clone()));
+    }));
+
+    let watcher = PolicyWatcher::watch(std::slice::from_ref(&policy)).unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let new = sha_of(TARGET_TRACKING);
+    let mut renamed = None;
+    let driver = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        renamed = Some(Instant::now());
+        replace(&policy, TARGET_TRACKING);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ticks.lock().unwrap().iter().any(|(_, s)| *s == new) {
+            assert!(Instant::now() < deadline, "the new policy never decided");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+    };
+    let (result, ()) = tokio::join!(daemon.run(stopped, Some(watcher)), driver);
+    result.unwrap();
+
+    let renamed = renamed.unwrap();
+    let ticks = ticks.lock().unwrap();
+    let (swapped, _) = ticks.iter().find(|(_, s)| *s == new).unwrap();
+    let window = *swapped - renamed;
+    let old_ticks = ticks
+        .iter()
+        .filter(|(t, _)| *t > renamed && t < swapped)
+        .count();
+    // A tick is due every 50 ms: at least half of those due while it compiled ran.
+    let due = window.as_millis() / 50;
+    assert!(
+        old_ticks as u128 * 2 >= due,
+        "{old_ticks} ticks ran in the {window:?} from the rename to the new policy deciding ({due} were due)"
+    );
+    eprintln!(
+        "{old_ticks} ticks with the old policy in the {window:?} it took to compile and swap"
+    );
+}
