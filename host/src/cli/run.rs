@@ -172,6 +172,8 @@ async fn drive<P: Provider + 'static>(
         .iter()
         .flat_map(|s| std::iter::once(s.policy.clone()).chain(s.shadows.clone()))
         .collect();
+    // The policies were loaded before this watch began; `Daemon::run` compares
+    // each watched file with its loaded policy once, so a write in between is not lost.
     let watcher = match PolicyWatcher::watch(&files) {
         Ok(w) => Some(w),
         Err(e) => {

@@ -11,7 +11,6 @@ pub mod state;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
@@ -25,6 +24,7 @@ use crate::tick::record::{PolicyRef, RecordSink, TickRecord};
 use crate::workflow::{DrainWorkflow, Journal, JournalError};
 
 pub use pace::Pacer;
+use reload::Reloads;
 
 /// What `/v1/services` shows for one service.
 #[derive(Debug, Clone, Serialize)]
@@ -209,12 +209,24 @@ impl<P: Provider> Daemon<P> {
 
     /// Runs until `shutdown` turns true or `stop_at` comes. The current step
     /// always finishes; guard state and history are saved on the way out.
+    ///
+    /// With a `watcher`, changed policy files are read and compiled on
+    /// blocking threads while ticks go on with the old policies; each
+    /// compiled component is probed and swapped in between ticks as soon as
+    /// it is ready. At the start every watched file is compared with the
+    /// loaded policy once, so a write made before the watch began is not
+    /// missed. A wake-up for a reload does not restart the wait for the next
+    /// tick.
     pub async fn run(
         &mut self,
         mut shutdown: watch::Receiver<bool>,
         mut watcher: Option<PolicyWatcher>,
     ) -> Result<(), DaemonError> {
-        let result = loop {
+        let mut reloads = Reloads::default();
+        if let Some(w) = &watcher {
+            self.start_reloads(&mut reloads, w.files());
+        }
+        let result = 'run: loop {
             if *shutdown.borrow() {
                 tracing::info!("Shutting down: the current step finished and state is saved.");
                 break Ok(());
@@ -227,17 +239,30 @@ impl<P: Provider> Daemon<P> {
             }
             let next = self.next_wake();
             let pacer = self.pacer.clone();
-            tokio::select! {
-                _ = pacer.wait_until(next) => {}
-                _ = shutdown.changed() => {}
-                paths = async {
-                    match watcher.as_mut() {
-                        Some(w) => w.changed(Duration::from_millis(100)).await,
-                        None => std::future::pending().await,
-                    }
-                } => self.apply_reloads(&paths).await,
+            let wait = pacer.wait_until(next);
+            tokio::pin!(wait);
+            // Every branch but the wait is cancel-safe, and the wait itself is
+            // kept across reload wake-ups, so none of them delays a tick.
+            loop {
+                tokio::select! {
+                    _ = &mut wait => continue 'run,
+                    _ = shutdown.changed() => continue 'run,
+                    paths = async {
+                        match watcher.as_mut() {
+                            Some(w) => w.changed().await,
+                            None => std::future::pending().await,
+                        }
+                    } => self.start_reloads(&mut reloads, &paths),
+                    done = reloads.next() => self.finish_reload(&mut reloads, done),
+                }
             }
         };
+        if reloads.in_flight() > 0 {
+            tracing::info!(
+                compiles = reloads.in_flight(),
+                "Stopped with policy files still compiling; they were not swapped in."
+            );
+        }
         self.save_state();
         let _ = self.sink.flush();
         result

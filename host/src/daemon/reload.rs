@@ -1,19 +1,23 @@
-//! Applying changed policy files: compile, probe on the last snapshot, swap
-//! between ticks. A file that fails any step is refused and the running
-//! policy stays.
+//! Applying changed policy files: read, hash and compile on a blocking
+//! thread while the daemon keeps ticking with the old policy; then, between
+//! ticks, probe on the last snapshot and swap. A file that fails any step is
+//! refused and the running policy stays.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 use super::Daemon;
 use crate::events::Event;
 use crate::model::Snapshot;
 use crate::providers::Provider;
 use crate::runtime::reload::canonical;
-use crate::runtime::{Policy, PolicyComponent};
+use crate::runtime::{Policy, PolicyComponent, PolicyEngine};
 
 #[derive(Serialize)]
 struct ReloadRecord<'a> {
@@ -33,18 +37,207 @@ enum Slot {
     Shadow(usize),
 }
 
-impl<P: Provider> Daemon<P> {
-    /// Reloads every service policy whose file is among `paths` and whose content changed.
-    pub async fn apply_reloads(&mut self, paths: &[PathBuf]) {
-        for path in paths {
-            self.reload_file(path).await;
+/// What reading and compiling one file gave.
+enum Outcome {
+    /// Every policy the file feeds already runs this content.
+    Unchanged,
+    /// The file could not be read.
+    Unreadable(String),
+    /// The content (with this sha256) is not a policy this host can run.
+    Broken { sha256: String, error: String },
+    /// A compiled component, to probe and swap in.
+    Ready(Arc<PolicyComponent>),
+}
+
+/// A finished read-and-compile of one policy file.
+pub struct Compiled {
+    path: PathBuf,
+    generation: u64,
+    outcome: Outcome,
+}
+
+/// Policy files being read and compiled off the daemon loop. Each file's
+/// newest change wins: a compile that finishes after a newer one for the
+/// same file was started is dropped, so an older content never replaces a
+/// newer one.
+pub struct Reloads {
+    tx: mpsc::UnboundedSender<Compiled>,
+    rx: mpsc::UnboundedReceiver<Compiled>,
+    /// The newest generation started per file, while it is in flight.
+    newest: HashMap<PathBuf, u64>,
+    generation: u64,
+    in_flight: usize,
+}
+
+impl Default for Reloads {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Reloads {
+            tx,
+            rx,
+            newest: HashMap::new(),
+            generation: 0,
+            in_flight: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for Reloads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloads")
+            .field("in_flight", &self.in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloads {
+    /// Compiles in flight.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// The next finished compile. Cancel-safe (a channel receive): if dropped
+    /// before it returns, nothing is lost. Never returns while none is in flight.
+    pub async fn next(&mut self) -> Compiled {
+        match self.rx.recv().await {
+            Some(c) => c,
+            // We hold a sender, so the channel never closes.
+            None => std::future::pending().await,
         }
     }
 
-    async fn reload_file(&mut self, path: &Path) {
-        let path = canonical(path);
-        let slots: Vec<(usize, Slot)> = self
-            .services
+    /// Books a new change of `path`, newer than any before it; returns its generation.
+    fn begin(&mut self, path: &Path) -> u64 {
+        self.generation += 1;
+        self.newest.insert(path.to_path_buf(), self.generation);
+        self.in_flight += 1;
+        self.generation
+    }
+
+    fn start(&mut self, path: PathBuf, engine: PolicyEngine, loaded: Vec<String>) {
+        let generation = self.begin(&path);
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let file = path.clone();
+            let outcome =
+                tokio::task::spawn_blocking(move || read_and_compile(&file, &engine, &loaded))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Outcome::Unreadable(format!("the compile task failed: {e}"))
+                    });
+            let _ = tx.send(Compiled {
+                path,
+                generation,
+                outcome,
+            });
+        });
+    }
+
+    /// Takes `done` off the books; false if a newer change of its file was started since.
+    fn settle(&mut self, done: &Compiled) -> bool {
+        self.in_flight -= 1;
+        if self.newest.get(&done.path) == Some(&done.generation) {
+            self.newest.remove(&done.path);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Reads `path`; unless every policy it feeds (`loaded`) already runs that
+/// content, compiles it. Runs on a blocking thread.
+fn read_and_compile(path: &Path, engine: &PolicyEngine, loaded: &[String]) -> Outcome {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Outcome::Unreadable(format!("cannot read the file: {e}")),
+    };
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if loaded.iter().all(|s| *s == sha256) {
+        // Same content (an editor touched the file, or our own read): nothing to do.
+        return Outcome::Unchanged;
+    }
+    match engine.load_bytes(&bytes, &path.display().to_string()) {
+        Ok(c) => Outcome::Ready(c),
+        Err(e) => Outcome::Broken {
+            sha256,
+            error: e.to_string(),
+        },
+    }
+}
+
+impl<P: Provider> Daemon<P> {
+    /// Reloads every service policy whose file is among `paths` and whose
+    /// content changed, and waits for it. The run loop does the same without
+    /// waiting ([`Daemon::start_reloads`], [`Daemon::finish_reload`]).
+    pub async fn apply_reloads(&mut self, paths: &[PathBuf]) {
+        let mut reloads = Reloads::default();
+        self.start_reloads(&mut reloads, paths);
+        while reloads.in_flight() > 0 {
+            let done = reloads.next().await;
+            self.finish_reload(&mut reloads, done);
+        }
+    }
+
+    /// Starts reading and compiling each of `paths` that feeds a policy, on a
+    /// blocking thread; the results come out of [`Reloads::next`].
+    pub fn start_reloads(&self, reloads: &mut Reloads, paths: &[PathBuf]) {
+        for path in paths {
+            let path = canonical(path);
+            let slots = self.slots(&path);
+            if slots.is_empty() {
+                continue;
+            }
+            let loaded = slots
+                .iter()
+                .map(|&(i, slot)| self.policy_at(i, slot).component().sha256.clone())
+                .collect();
+            reloads.start(path, self.engine.clone(), loaded);
+        }
+    }
+
+    /// Probes and swaps in a finished compile (call it between ticks), or
+    /// records why its file is refused. A compile overtaken by a newer change
+    /// of the same file is dropped.
+    pub fn finish_reload(&mut self, reloads: &mut Reloads, done: Compiled) {
+        if !reloads.settle(&done) {
+            tracing::debug!(path = %done.path.display(), "A newer change of this policy file is being compiled; this one is skipped.");
+            return;
+        }
+        let path = done.path;
+        let slots = self.slots(&path);
+        let differs = |d: &Self, sha: &str| -> Vec<(usize, Slot)> {
+            slots
+                .iter()
+                .copied()
+                .filter(|&(i, slot)| d.policy_at(i, slot).component().sha256 != sha)
+                .collect()
+        };
+        match done.outcome {
+            Outcome::Unchanged => {}
+            Outcome::Unreadable(error) => self.refuse(&slots, &path, &error),
+            Outcome::Broken { sha256, error } => {
+                let changed = differs(self, &sha256);
+                self.refuse(&changed, &path, &error);
+            }
+            Outcome::Ready(component) => {
+                for (i, slot) in differs(self, &component.sha256) {
+                    let probe = self.services[i]
+                        .last_snapshot
+                        .clone()
+                        .unwrap_or_else(Snapshot::example);
+                    match self.swap(i, slot, &component, &probe) {
+                        Ok(old) => self.note(i, slot, &path, &old, Some(&component.sha256), None),
+                        Err(e) => self.refuse(&[(i, slot)], &path, &e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every policy slot the file at canonical `path` feeds.
+    fn slots(&self, path: &Path) -> Vec<(usize, Slot)> {
+        self.services
             .iter()
             .enumerate()
             .flat_map(|(i, s)| {
@@ -63,42 +256,7 @@ impl<P: Provider> Daemon<P> {
                     .map(move |(j, _)| (i, Slot::Shadow(j)));
                 live.chain(shadows).collect::<Vec<_>>()
             })
-            .collect();
-        if slots.is_empty() {
-            return;
-        }
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => return self.refuse(&slots, &path, &format!("cannot read the file: {e}")),
-        };
-        let sha = hex::encode(Sha256::digest(&bytes));
-        let changed: Vec<(usize, Slot)> = slots
-            .into_iter()
-            .filter(|&(i, slot)| self.policy_at(i, slot).component().sha256 != sha)
-            .collect();
-        if changed.is_empty() {
-            return; // Same content (an editor touched the file, or our own read): nothing to do.
-        }
-        let engine = self.engine.clone();
-        let label = path.display().to_string();
-        let loaded = tokio::task::spawn_blocking(move || engine.load_bytes(&bytes, &label)).await;
-        let component = match loaded {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return self.refuse(&changed, &path, &e.to_string()),
-            Err(e) => {
-                return self.refuse(&changed, &path, &format!("the compile task failed: {e}"));
-            }
-        };
-        for (i, slot) in changed {
-            let probe = self.services[i]
-                .last_snapshot
-                .clone()
-                .unwrap_or_else(Snapshot::example);
-            match self.swap(i, slot, &component, &probe) {
-                Ok(old) => self.note(i, slot, &path, &old, Some(&component.sha256), None),
-                Err(e) => self.refuse(&[(i, slot)], &path, &e),
-            }
-        }
+            .collect()
     }
 
     fn policy_at(&self, i: usize, slot: Slot) -> &Policy {
@@ -113,7 +271,7 @@ impl<P: Provider> Daemon<P> {
         &mut self,
         i: usize,
         slot: Slot,
-        component: &std::sync::Arc<PolicyComponent>,
+        component: &Arc<PolicyComponent>,
         probe: &Snapshot,
     ) -> Result<String, String> {
         let mut fresh = Policy::new(self.engine.clone(), component.clone());
@@ -178,5 +336,37 @@ impl<P: Provider> Daemon<P> {
         if let Err(e) = written {
             tracing::warn!(path = %log.display(), error = %e, "Could not record a policy reload.");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(path: &Path, generation: u64) -> Compiled {
+        Compiled {
+            path: path.to_path_buf(),
+            generation,
+            outcome: Outcome::Unchanged,
+        }
+    }
+
+    #[test]
+    fn a_compile_overtaken_by_a_newer_change_of_its_file_is_dropped() {
+        let mut r = Reloads::default();
+        let (a, b) = (Path::new("/p/a.wasm"), Path::new("/p/b.wasm"));
+        let older = r.begin(a);
+        let other = r.begin(b);
+        let newer = r.begin(a);
+        assert_eq!(r.in_flight(), 3);
+        // The newer change finishes first, the older one after it: only the newer counts.
+        assert!(r.settle(&done(a, newer)));
+        assert!(!r.settle(&done(a, older)));
+        // Another file's change is not affected.
+        assert!(r.settle(&done(b, other)));
+        assert_eq!(r.in_flight(), 0);
+        // Nor is a later change of the same file.
+        let later = r.begin(a);
+        assert!(r.settle(&done(a, later)));
     }
 }
