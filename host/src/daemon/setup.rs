@@ -11,6 +11,7 @@ use crate::events::Events;
 use crate::providers::aws::AwsConfig;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
+use crate::rotate::RotatingFile;
 use crate::runtime::{LoadError, Policy, PolicyEngine};
 use crate::sim::SimError;
 use crate::tick::record::{JsonlSink, RecordSink};
@@ -195,13 +196,19 @@ pub fn open<P: Provider>(
     }
     let journal = journal(cfg)?;
     let records = dir.join("decisions.jsonl");
-    let sink: Box<dyn RecordSink> =
-        Box::new(
-            JsonlSink::open(&records).map_err(|source| SetupError::StateDir {
-                path: records.clone(),
-                source,
-            })?,
-        );
+    let sink: Box<dyn RecordSink> = Box::new(
+        JsonlSink::open(&records, cfg.records.clone()).map_err(|source| SetupError::StateDir {
+            path: records.clone(),
+            source,
+        })?,
+    );
+    let reloads = dir.join("reloads.jsonl");
+    let reload_log = RotatingFile::open(&reloads, cfg.records.clone()).map_err(|source| {
+        SetupError::StateDir {
+            path: reloads,
+            source,
+        }
+    })?;
     let board: Board = Arc::new(Mutex::new(BTreeMap::new()));
     let state_file = dir.join("state.json");
     let mut daemon = Daemon {
@@ -214,7 +221,7 @@ pub fn open<P: Provider>(
         events,
         board,
         state_file: Some(state_file.clone()),
-        reload_log: Some(dir.join("reloads.jsonl")),
+        reload_log: Some(Mutex::new(reload_log)),
         stop_at: None,
         on_tick: None,
         totals: BTreeMap::new(),
