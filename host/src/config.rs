@@ -20,6 +20,9 @@ use crate::sim::{FaultPlan, SimConfig, SimError, SimServiceConfig};
 use crate::tick::guard::GuardConfig;
 use crate::workflow::DrainConfig;
 
+#[cfg(test)]
+mod reference_tests;
+
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
