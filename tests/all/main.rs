@@ -2,6 +2,7 @@
 
 mod aws;
 mod backtest;
+mod deploy;
 mod e2e;
 mod golden;
 mod http;
