@@ -144,7 +144,7 @@ fn numbered(path: &Path) -> std::io::Result<Vec<(u32, PathBuf)>> {
 /// every kept record in the order it was written.
 pub fn files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut all = numbered(path)?;
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut out: Vec<PathBuf> = all.into_iter().map(|(_, p)| p).collect();
     if path.exists() {
         out.push(path.to_path_buf());
@@ -256,7 +256,7 @@ impl RotatingFile {
             std::fs::remove_file(p)?;
         }
         older.retain(|(n, _)| *n < keep);
-        older.sort_by(|a, b| b.0.cmp(&a.0));
+        older.sort_by_key(|f| std::cmp::Reverse(f.0));
         for (n, p) in &older {
             std::fs::rename(p, rotated(&self.path, n + 1))?;
         }
@@ -435,7 +435,7 @@ mod tests {
         f.append_line(record(2, 99).as_bytes()).unwrap();
         assert_eq!(
             files(&path).unwrap(),
-            [path.clone()],
+            std::slice::from_ref(&path),
             "no rotation on restart"
         );
         let (ns, _) = read_all(&path);
