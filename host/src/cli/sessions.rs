@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use autoscaler::config::Config;
+use anyhow::Context;
+use autoscaler::config::ProviderConfig;
 use autoscaler::daemon::setup;
 
 use autoscaler::providers::aws::{AwsConfig, AwsProvider};
@@ -52,8 +53,17 @@ fn settings(
 ) -> anyhow::Result<AwsConfig> {
     let mut cfg = AwsConfig::default();
     if let Some(path) = config {
-        let loaded = Config::load(path)?;
-        cfg = setup::aws_config(&loaded).ok_or_else(|| {
+        // Only `[provider]` is read: the services' policy files need not be
+        // on the machine that lists sessions.
+        #[derive(serde::Deserialize)]
+        struct ProviderOnly {
+            provider: ProviderConfig,
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let loaded: ProviderOnly =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        cfg = setup::aws_settings(&loaded.provider).ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: `provider.kind` is \"sim\"; the session store needs a config with provider.kind = \"aws\" (or leave out --config and give --table, --region and --endpoint-url)",
                 path.display()

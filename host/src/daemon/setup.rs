@@ -58,7 +58,12 @@ pub fn service_ref(s: &crate::config::ServiceConfig) -> ServiceRef {
 
 /// The AWS provider settings a `provider.kind = "aws"` config describes; none for the sim.
 pub fn aws_config(cfg: &Config) -> Option<AwsConfig> {
-    match &cfg.provider {
+    aws_settings(&cfg.provider)
+}
+
+/// The AWS provider settings of a `[provider]` table; none for the sim.
+pub fn aws_settings(provider: &ProviderConfig) -> Option<AwsConfig> {
+    match provider {
         ProviderConfig::Aws {
             region,
             endpoint_url,

@@ -122,8 +122,8 @@ async fn sessions_list_takes_the_table_region_and_endpoint_from_the_config() {
     let web = svc("prod", "web");
     let now = now();
     world.session(table, &web, "t1", "s1", now - 60, None).await;
+    // The config's policy file is not here: listing sessions does not need it.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("p.wasm"), b"").unwrap();
     let config = dir.path().join("autoscaler.toml");
     std::fs::write(
         &config,
@@ -159,4 +159,25 @@ async fn sessions_list_takes_the_table_region_and_endpoint_from_the_config() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("no-such-table"), "{stderr}");
+
+    // A simulated cluster's config has no session table: said, naming the file.
+    let sim = dir.path().join("sim.toml");
+    std::fs::write(&sim, "[provider]\nkind = \"sim\"\n").unwrap();
+    let out = sessions_list(
+        dir.path(),
+        &[
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--config",
+            sim.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("sim.toml") && stderr.contains("provider.kind = \"aws\""),
+        "{stderr}"
+    );
 }
