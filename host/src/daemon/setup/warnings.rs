@@ -68,3 +68,38 @@ impl RecordSink for GuardMaxWarning {
         self.inner.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.wasm"), b"").unwrap();
+        let text = format!(
+            "{text}\n[[service]]\nname = \"web\"\ncluster = \"prod\"\ntarget_group = \"tg\"\npolicy = \"p.wasm\"\n"
+        );
+        Config::parse(&text, &dir.path().join("autoscaler.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_config_without_http_is_told_what_is_off_and_how_to_turn_it_on() {
+        let aws = http_missing(&config("[provider]\nkind = \"aws\"")).unwrap();
+        for off in [
+            "/metrics",
+            "/healthz",
+            "/v1/services",
+            "POST /v1/sessions",
+            "listen =",
+        ] {
+            assert!(aws.contains(off), "{aws}");
+        }
+        let sim = http_missing(&config("[provider]\nkind = \"sim\"")).unwrap();
+        assert!(
+            sim.contains("/metrics") && !sim.contains("/v1/sessions"),
+            "{sim}"
+        );
+        let served = config("[http]\nlisten = \"127.0.0.1:9464\"\n[provider]\nkind = \"aws\"");
+        assert_eq!(http_missing(&served), None);
+    }
+}
