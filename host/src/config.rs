@@ -14,10 +14,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::model::ParamValue;
+use crate::rotate::Rotation;
 use crate::runtime::Limits;
 use crate::sim::{FaultPlan, SimConfig, SimError, SimServiceConfig};
 use crate::tick::guard::GuardConfig;
 use crate::workflow::DrainConfig;
+
+#[cfg(test)]
+mod reference_tests;
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +45,10 @@ pub struct Config {
     /// or `{ kind = "dynamodb", table = "autoscaler-drains" }` (AWS only).
     #[serde(default)]
     pub journal: JournalConfig,
+    /// When `decisions.jsonl` and `reloads.jsonl` in `state_dir` rotate, and
+    /// how many older files are kept.
+    #[serde(default)]
+    pub records: Rotation,
     /// The services, one `[[service]]` table each.
     #[serde(rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -320,6 +328,9 @@ impl Config {
             };
             return Err(invalid("state_dir".into(), message));
         }
+        self.records
+            .validate()
+            .map_err(|(field, message)| invalid(format!("records.{field}"), message))?;
         if self.services.is_empty() {
             return Err(invalid(
                 "service".into(),

@@ -34,6 +34,7 @@ pub mod events;
 pub mod golden;
 pub mod model;
 pub mod providers;
+pub mod rotate;
 pub mod runtime;
 pub mod sessions;
 pub mod sim;

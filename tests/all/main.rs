@@ -2,12 +2,15 @@
 
 mod aws;
 mod backtest;
+mod deploy;
 mod e2e;
 mod golden;
 mod http;
 mod polyglot;
+mod records;
 mod reliability;
 mod reload;
 mod runtime;
 mod sim_run;
+mod startup;
 mod support;

@@ -97,8 +97,8 @@ pub struct Daemon<P: Provider> {
     pub board: Board,
     /// Where guard state and history are saved, if anywhere.
     pub state_file: Option<PathBuf>,
-    /// Where reloads are recorded, if anywhere.
-    pub reload_log: Option<PathBuf>,
+    /// Where reloads are recorded (`reloads.jsonl`, rotated), if anywhere.
+    pub reload_log: Option<Mutex<crate::rotate::RotatingFile>>,
     /// Stop once this time has come.
     pub stop_at: Option<u64>,
     /// Called with every tick record (the CLI prints status lines with it).

@@ -4,7 +4,6 @@
 //! refused and the running policy stays.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -328,13 +327,9 @@ impl<P: Provider> Daemon<P> {
             error,
         };
         let line = serde_json::to_string(&record).expect("reload records serialize");
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .and_then(|mut f| writeln!(f, "{line}"));
-        if let Err(e) = written {
-            tracing::warn!(path = %log.display(), error = %e, "Could not record a policy reload.");
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = log.append_line(line.as_bytes()) {
+            tracing::warn!(path = %log.path().display(), error = %e, "Could not record a policy reload.");
         }
     }
 }

@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+pub mod warnings;
+
 use super::{Board, Daemon, Pacer};
 use crate::config::{Config, Fallback, JournalConfig, ProviderConfig};
 use crate::events::Events;
 use crate::providers::aws::AwsConfig;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
+use crate::rotate::{self, RotatingFile};
 use crate::runtime::{LoadError, Policy, PolicyEngine};
 use crate::sim::SimError;
 use crate::tick::record::{JsonlSink, RecordSink};
@@ -55,7 +58,12 @@ pub fn service_ref(s: &crate::config::ServiceConfig) -> ServiceRef {
 
 /// The AWS provider settings a `provider.kind = "aws"` config describes; none for the sim.
 pub fn aws_config(cfg: &Config) -> Option<AwsConfig> {
-    match &cfg.provider {
+    aws_settings(&cfg.provider)
+}
+
+/// The AWS provider settings of a `[provider]` table; none for the sim.
+pub fn aws_settings(provider: &ProviderConfig) -> Option<AwsConfig> {
+    match provider {
         ProviderConfig::Aws {
             region,
             endpoint_url,
@@ -176,16 +184,20 @@ pub fn open<P: Provider>(
         source,
     })?;
     if fresh {
-        for file in [
-            "drains.jsonl",
-            "state.json",
-            "decisions.jsonl",
-            "reloads.jsonl",
-        ] {
-            match std::fs::remove_file(dir.join(file)) {
+        let mut files = vec![dir.join("drains.jsonl"), dir.join("state.json")];
+        for records in ["decisions.jsonl", "reloads.jsonl"] {
+            // The current file and every rotated one.
+            let path = dir.join(records);
+            files.extend(rotate::files(&path).map_err(|source| SetupError::StateDir {
+                path: path.clone(),
+                source,
+            })?);
+        }
+        for file in files {
+            match std::fs::remove_file(&file) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(SetupError::StateDir {
-                        path: dir.join(file),
+                        path: file,
                         source: e,
                     });
                 }
@@ -195,13 +207,27 @@ pub fn open<P: Provider>(
     }
     let journal = journal(cfg)?;
     let records = dir.join("decisions.jsonl");
-    let sink: Box<dyn RecordSink> =
-        Box::new(
-            JsonlSink::open(&records).map_err(|source| SetupError::StateDir {
-                path: records.clone(),
-                source,
-            })?,
-        );
+    let sink =
+        JsonlSink::open(&records, cfg.records.clone()).map_err(|source| SetupError::StateDir {
+            path: records.clone(),
+            source,
+        })?;
+    let max = cfg
+        .services
+        .iter()
+        .map(|s| (service_ref(s).key(), s.guard.max))
+        .collect();
+    let sink: Box<dyn RecordSink> = Box::new(warnings::GuardMaxWarning::new(Box::new(sink), max));
+    if let Some(warning) = warnings::http_missing(cfg) {
+        tracing::warn!("{warning}");
+    }
+    let reloads = dir.join("reloads.jsonl");
+    let reload_log = RotatingFile::open(&reloads, cfg.records.clone()).map_err(|source| {
+        SetupError::StateDir {
+            path: reloads,
+            source,
+        }
+    })?;
     let board: Board = Arc::new(Mutex::new(BTreeMap::new()));
     let state_file = dir.join("state.json");
     let mut daemon = Daemon {
@@ -214,7 +240,7 @@ pub fn open<P: Provider>(
         events,
         board,
         state_file: Some(state_file.clone()),
-        reload_log: Some(dir.join("reloads.jsonl")),
+        reload_log: Some(Mutex::new(reload_log)),
         stop_at: None,
         on_tick: None,
         totals: BTreeMap::new(),

@@ -1,12 +1,13 @@
 //! record: one structured decision record per tick, written as a JSON line.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::Decision;
+use crate::rotate::{RotatingFile, Rotation};
 
 use super::decide::{FaultRecord, ShadowDecision};
 use super::execute::ActionOutcome;
@@ -149,63 +150,76 @@ pub trait RecordSink: Send {
     }
 }
 
-/// Records as JSON lines in a file, appended.
+/// Records as JSON lines in a file.
 pub struct JsonlSink {
-    path: PathBuf,
-    out: BufWriter<File>,
-    /// Flush after every record (the daemon's), or only on `flush` (a backtest's).
-    flush_each: bool,
+    out: Out,
+}
+
+enum Out {
+    /// The daemon's: appended, flushed per record, rotated (see [`crate::rotate`]).
+    Rotating { file: RotatingFile, line: Vec<u8> },
+    /// A backtest's: one file, buffered until `flush`.
+    Whole { path: PathBuf, out: BufWriter<File> },
 }
 
 impl JsonlSink {
     /// Opens (or creates) `path` for appending: the daemon's record, which
-    /// outlives any one run.
-    /// Each record is flushed as it is written, so a crash loses none.
-    pub fn open(path: &Path) -> std::io::Result<Self> {
-        Self::with(path, OpenOptions::new().create(true).append(true), true)
+    /// outlives any one run. It rotates by `rotation` (between records, never
+    /// within one); a restarted host appends to the current file.
+    /// Each record reaches the file as it is written, so a crash loses none.
+    pub fn open(path: &Path, rotation: Rotation) -> std::io::Result<Self> {
+        Ok(JsonlSink {
+            out: Out::Rotating {
+                file: RotatingFile::open(path, rotation)?,
+                line: Vec::new(),
+            },
+        })
     }
 
     /// Creates `path`, replacing what it held: the records of one backtest run.
     /// Records are buffered until [`RecordSink::flush`]: a run that crashes
-    /// is run again, and a month of ticks is 43,200 records.
+    /// is run again, and a month of ticks is 43,200 records. It never rotates.
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        Self::with(
-            path,
-            OpenOptions::new().create(true).write(true).truncate(true),
-            false,
-        )
-    }
-
-    fn with(path: &Path, options: &OpenOptions, flush_each: bool) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = options.open(path)?;
         Ok(JsonlSink {
-            path: path.to_path_buf(),
-            out: BufWriter::new(file),
-            flush_each,
+            out: Out::Whole {
+                path: path.to_path_buf(),
+                out: BufWriter::new(File::create(path)?),
+            },
         })
     }
 
-    /// The file.
+    /// The (current) file.
     pub fn path(&self) -> &Path {
-        &self.path
+        match &self.out {
+            Out::Rotating { file, .. } => file.path(),
+            Out::Whole { path, .. } => path,
+        }
     }
 }
 
 impl RecordSink for JsonlSink {
     fn write(&mut self, record: &TickRecord) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, record)?;
-        self.out.write_all(b"\n")?;
-        if self.flush_each {
-            self.out.flush()?;
+        match &mut self.out {
+            Out::Rotating { file, line } => {
+                line.clear();
+                serde_json::to_writer(&mut *line, record)?;
+                file.append_line(line)
+            }
+            Out::Whole { out, .. } => {
+                serde_json::to_writer(&mut *out, record)?;
+                out.write_all(b"\n")
+            }
         }
-        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        match &mut self.out {
+            Out::Rotating { .. } => Ok(()),
+            Out::Whole { out, .. } => out.flush(),
+        }
     }
 }
 

@@ -91,3 +91,93 @@ async fn aws_layer_reads_every_page_of_a_large_service() {
         provider.calls().snapshot()
     );
 }
+
+/// `autoscaler sessions list ARGS`, reaching AWS only through the endpoint
+/// its config or flags name, with test credentials.
+fn sessions_list(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let (aws_config, aws_credentials) = (dir.join("aws-config"), dir.join("aws-credentials"));
+    std::fs::write(&aws_config, "").unwrap();
+    std::fs::write(&aws_credentials, "").unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_autoscaler"))
+        .args(["sessions", "list"])
+        .args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", &aws_config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &aws_credentials)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("the autoscaler binary runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_list_takes_the_table_region_and_endpoint_from_the_config() {
+    let world = World::start().await;
+    let table = "from-config";
+    world.sessions_table(table).await;
+    let web = svc("prod", "web");
+    let now = now();
+    world.session(table, &web, "t1", "s1", now - 60, None).await;
+    // The config's policy file is not here: listing sessions does not need it.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("autoscaler.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[provider]\nkind = \"aws\"\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\nsessions_table = \"{table}\"\n\n[[service]]\nname = \"web\"\ncluster = \"prod\"\ntarget_group = \"tg\"\npolicy = \"p.wasm\"\n",
+            world.moto.endpoint()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let base = [
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--json",
+        "--config",
+        config,
+    ];
+
+    let out = sessions_list(dir.path(), &base);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let tasks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tasks[0]["task_id"], "t1", "{tasks}");
+    assert_eq!(tasks[0]["active"][0]["session_id"], "s1", "{tasks}");
+
+    // A flag overrides the config: this table does not exist.
+    let out = sessions_list(
+        dir.path(),
+        &[&base[..], &["--table", "no-such-table"]].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no-such-table"), "{stderr}");
+
+    // A simulated cluster's config has no session table: said, naming the file.
+    let sim = dir.path().join("sim.toml");
+    std::fs::write(&sim, "[provider]\nkind = \"sim\"\n").unwrap();
+    let out = sessions_list(
+        dir.path(),
+        &[
+            "--cluster",
+            "prod",
+            "--service",
+            "web",
+            "--config",
+            sim.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("sim.toml") && stderr.contains("provider.kind = \"aws\""),
+        "{stderr}"
+    );
+}
