@@ -717,6 +717,19 @@ mod tests {
             "{:?}",
             last.changes
         );
+        // Its slot is free (a finished drain no longer counts), and once the
+        // call works a later drain of another task runs to the end.
+        assert!(wf.is_done() && !wf.counts_in_desired());
+        p.inject_fault(SimOp::SetProtection, 0, http_500("sim-ecs"));
+        let other = block_on(p.tasks(&svc)).unwrap().remove(1);
+        let mut next = DrainWorkflow::new(&svc.key(), &other.id, other.target.clone(), end, &cfg);
+        run_to_end(&p, &svc, &mut next, &cfg, &journal);
+        assert_eq!(
+            next.step,
+            Step::Done {
+                outcome: Outcome::Stopped
+            }
+        );
     }
 
     #[test]
