@@ -168,18 +168,22 @@ fn note(
 /// What a failed roll-back leaves behind, from what it could not undo.
 fn left_as_is(wf: &DrainWorkflow) -> String {
     let c = wf.changes;
-    if c.unprotected {
+    if c.unprotected && wf.target.is_none() {
+        "the task stays unprotected: ECS may stop it (its sessions were re-checked before it \
+         was unprotected)"
+            .into()
+    } else if c.unprotected {
         // The target was not registered again: that waits for the protection.
         "the task stays unprotected and out of its target group: no new session can reach it, \
          and ECS may stop it (its sessions were re-checked before it was unprotected)"
             .into()
     } else if c.deregistered {
-        "the task stays protected and out of its target group: no new session reaches it and it \
-         is not stopped; register its target again by hand, or let a later drain take it"
+        "the task stays protected (until its protection expires) and out of its target group: \
+         no new session reaches it and the host does not stop it; register its target again by \
+         hand, or let a later drain take it"
             .into()
     } else {
-        "nothing: the task was not changed by the drain beyond its protection, which stays on"
-            .into()
+        "nothing: the drain changed no more than the task's protection, which stays on".into()
     }
 }
 
