@@ -143,7 +143,7 @@ pub struct DrainFigures {
     pub stopped: u64,
     /// Aborted because a session appeared.
     pub aborted: u64,
-    /// Rolled back after an error or the deadline.
+    /// Rolled back after an error or the deadline (roll-backs that failed included).
     pub rolled_back: u64,
 }
 
@@ -257,7 +257,7 @@ impl Figures {
                 started: i.ticks.drains_started.len() as u64,
                 stopped: finished("stopped"),
                 aborted: finished("aborted"),
-                rolled_back: finished("rolled-back"),
+                rolled_back: finished("rolled-back") + finished("roll-back-failed"),
             },
             reaction: reaction(i.series, i.cpu_target, &i.ticks.scale_outs, i.start),
             policy_faults: i.ticks.faults.values().sum(),

@@ -26,6 +26,15 @@ pub struct ActionOutcome {
     pub detail: String,
 }
 
+/// Whether `o` is a drain that finished rolled back (done or failed), not stopped or aborted.
+pub fn is_roll_back(o: &ActionOutcome) -> bool {
+    o.what == "drain-finished"
+        && o.detail
+            .split(':')
+            .next()
+            .is_some_and(|kind| kind == "rolled-back" || kind == "roll-back-failed")
+}
+
 /// Executes `action`. Drains started here take their first steps at once.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute<P: Provider>(
@@ -156,11 +165,7 @@ pub async fn advance_drains<P: Provider>(
             });
         }
         if let Some(outcome) = &report.finished {
-            let detail = match outcome {
-                crate::workflow::Outcome::Stopped => String::new(),
-                crate::workflow::Outcome::Aborted { reason }
-                | crate::workflow::Outcome::RolledBack { reason } => reason.clone(),
-            };
+            let detail = outcome.detail();
             events.emit(Event::DrainFinished {
                 service: &key,
                 task: &wf.task_id,

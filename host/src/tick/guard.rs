@@ -73,6 +73,20 @@ pub struct GuardState {
     pub last_scale_in: Option<u64>,
     /// The policy's targets within the stabilization window: (time, target).
     pub recent_targets: VecDeque<(u64, u32)>,
+    /// No new drain starts before this, after a drain rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drains_paused: Option<DrainPause>,
+}
+
+/// A pause of new drains after a drain of the service rolled back (say, a
+/// protection call that fails for good), so the host does not start the same
+/// failing drain again every tick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainPause {
+    /// No new drain before this time, in seconds.
+    pub until: u64,
+    /// The rolled-back drain's task and outcome.
+    pub because: String,
 }
 
 /// One change the guard made to the policy's decision.
@@ -279,6 +293,17 @@ pub fn guard(
             log,
             "metrics-stale",
             "Utilization metrics are missing or stale; scale-in waits for fresh data.".into(),
+        );
+    }
+    if let Some(pause) = state.drains_paused.as_ref().filter(|p| now < p.until) {
+        return refuse(
+            log,
+            "drain-backoff",
+            format!(
+                "A drain rolled back ({}); no new drain starts for another {}s (drain.pause_after_roll_back).",
+                pause.because,
+                pause.until - now
+            ),
         );
     }
     let last_change = state.last_scale_in.max(state.last_scale_out);

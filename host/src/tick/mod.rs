@@ -143,6 +143,7 @@ impl Service {
             now,
         )
         .await?;
+        self.pause_drains_after_roll_backs(&done, now);
         if done.iter().any(|o| o.what == "drain-scaled-in") {
             // The cooldown counts from the desired count's actual change, so the
             // next scale-in decision reads a count that has caught up with it.
@@ -150,6 +151,18 @@ impl Service {
         }
         self.carried.extend(done);
         Ok(())
+    }
+
+    /// After a drain rolled back (its roll-back done or failed), no new
+    /// drain starts for `pause_after_roll_back`: the guard refuses scale-ins
+    /// meanwhile (`drain-backoff`).
+    fn pause_drains_after_roll_backs(&mut self, outcomes: &[ActionOutcome], now: u64) {
+        if let Some(o) = outcomes.iter().rev().find(|o| execute::is_roll_back(o)) {
+            self.guard_state.drains_paused = Some(guard::DrainPause {
+                until: now + self.spec.drain.pause_after_roll_back.as_secs(),
+                because: format!("task {}: {}", o.task.as_deref().unwrap_or("?"), o.detail),
+            });
+        }
     }
 
     /// Runs one tick at `now` and schedules the next.
@@ -301,6 +314,7 @@ impl Service {
             if done.iter().all(|o| o.ok || o.what != "set-desired") {
                 self.guard_state.executed(&guarded.action, now);
             }
+            self.pause_drains_after_roll_backs(&done, now);
             outcomes.extend(done);
         }
         record.adjustments = guarded.adjustments;

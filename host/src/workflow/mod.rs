@@ -19,9 +19,20 @@
 //! re-checked: until then a concurrent desired-count decrease can only stop
 //! tasks that have passed their own recheck. Transient errors are retried
 //! with backoff and jitter; other errors, `max_attempts` transient errors in
-//! a row and the workflow's deadline roll it back (register the target
-//! again, keep the task protected). The roll-back itself retries transient
-//! errors for as long as they last, so no task is left running deregistered.
+//! a row and the workflow's deadline roll it back.
+//!
+//! A roll-back undoes exactly what the drain did, as recorded in
+//! [`DrainWorkflow::changes`] (each change is journaled before the call that
+//! makes it): it protects the victim again only if the drain unprotected it,
+//! then registers the target again only if the drain deregistered it. It
+//! leaves the protection the drain turned on in place (protection only delays
+//! a scale-in, and it expires). It is bounded: transient errors are retried
+//! with backoff up to `roll_back_attempts` times, then the workflow ends
+//! `roll-back-failed`, naming the failing call and what was left as is, and
+//! frees its slot. Safety first: the target is registered again only once the
+//! victim is protected, so a task left behind is either protected or out of
+//! the load balancer (no session can reach it), never both unprotected and
+//! serving.
 
 pub mod dynamodb;
 mod journal;
@@ -58,8 +69,17 @@ pub struct DrainConfig {
     #[serde(with = "humantime_serde")]
     pub protection_expiry: Duration,
     /// The most retries of one step on transient errors before the workflow
-    /// rolls back (the roll-back itself retries transient errors until it is done).
+    /// rolls back.
     pub max_attempts: u32,
+    /// The most retries of a roll-back on transient errors (backoff from 2 s,
+    /// capped at 60 s: the default 20 is at most about 16 minutes) before the
+    /// workflow ends `roll-back-failed` and frees its slot.
+    pub roll_back_attempts: u32,
+    /// After a drain of the service rolls back (or its roll-back fails), no
+    /// new drain of the service starts for this long: a call that fails for
+    /// good then costs one failed drain per pause, not one per tick.
+    #[serde(with = "humantime_serde")]
+    pub pause_after_roll_back: Duration,
 }
 
 impl Default for DrainConfig {
@@ -71,6 +91,8 @@ impl Default for DrainConfig {
             deadline: Duration::from_secs(30 * 60),
             protection_expiry: Duration::from_secs(120 * 60),
             max_attempts: 8,
+            roll_back_attempts: 20,
+            pause_after_roll_back: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -97,7 +119,9 @@ pub enum Step {
     },
     /// Wait for the victim to reach STOPPED.
     Confirm,
-    /// Undo: register the target again and keep the task protected.
+    /// Undo what [`DrainWorkflow::changes`] records: protect the victim
+    /// again if the drain unprotected it, then register its target again if
+    /// the drain deregistered it.
     RollBack {
         /// Why the workflow is rolling back.
         reason: String,
@@ -157,16 +181,73 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// The workflow could not finish, and undoing it failed too (a call
+    /// failed for good, or `roll_back_attempts` times in a row).
+    RollBackFailed {
+        /// Why the workflow rolled back, and the call that failed the roll-back.
+        reason: String,
+        /// What was left as is, and what that means for the task.
+        left_as_is: String,
+    },
 }
 
 impl Outcome {
-    /// `stopped`, `aborted` or `rolled-back`, for metrics.
+    /// `stopped`, `aborted`, `rolled-back` or `roll-back-failed`, for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::Stopped => "stopped",
             Outcome::Aborted { .. } => "aborted",
             Outcome::RolledBack { .. } => "rolled-back",
+            Outcome::RollBackFailed { .. } => "roll-back-failed",
         }
+    }
+
+    /// Whether the drain had to be undone because it failed (not because a
+    /// session appeared): a roll-back, done or failed.
+    pub fn is_roll_back(&self) -> bool {
+        matches!(
+            self,
+            Outcome::RolledBack { .. } | Outcome::RollBackFailed { .. }
+        )
+    }
+
+    /// The reason, and what was left as is, in one line (empty when stopped).
+    pub fn detail(&self) -> String {
+        match self {
+            Outcome::Stopped => String::new(),
+            Outcome::Aborted { reason } | Outcome::RolledBack { reason } => reason.clone(),
+            Outcome::RollBackFailed { reason, left_as_is } => {
+                format!("{reason}; left as is: {left_as_is}")
+            }
+        }
+    }
+}
+
+/// What a drain has changed in the world, so that a roll-back undoes exactly
+/// that. Each flag is journaled before the call it stands for is sent (so it
+/// means "may have"), and cleared, journaled, once the roll-back has undone it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Changes {
+    /// A DeregisterTargets call for the victim's target may have been sent.
+    pub deregistered: bool,
+    /// An UpdateTaskProtection call turning the victim's protection off may have been sent.
+    pub unprotected: bool,
+}
+
+impl Changes {
+    /// For a journal line written before changes were recorded: the drain may
+    /// have done anything, so its roll-back undoes everything (as it used to).
+    pub fn unknown() -> Self {
+        Changes {
+            deregistered: true,
+            unprotected: true,
+        }
+    }
+
+    /// Whether there is nothing to undo.
+    pub fn is_empty(&self) -> bool {
+        !self.deregistered && !self.unprotected
     }
 }
 
@@ -196,6 +277,10 @@ pub struct DrainWorkflow {
     /// The last error met, for the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// What the drain has changed so far, for its roll-back. Journal lines
+    /// written before this field existed read as [`Changes::unknown`].
+    #[serde(default = "Changes::unknown")]
+    pub changes: Changes,
 }
 
 impl DrainWorkflow {
@@ -218,6 +303,7 @@ impl DrainWorkflow {
             attempts: 0,
             not_before: now,
             last_error: None,
+            changes: Changes::default(),
         }
     }
 

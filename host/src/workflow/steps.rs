@@ -1,7 +1,7 @@
 //! Advancing one drain workflow: run every step that is due, journaling each
 //! new state before acting on it.
 
-use super::{DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, backoff};
+use super::{Changes, DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, backoff};
 use crate::model::{TargetHealth, TaskStatus};
 use crate::providers::{Provider, ProviderError, ServiceRef};
 
@@ -61,7 +61,7 @@ pub async fn advance<P: Provider>(
             continue;
         }
         let name = wf.step.name();
-        match run_step(p, svc, wf, cfg, released, now).await {
+        match run_step(p, svc, wf, cfg, released, journal, now).await {
             Ok(next) => {
                 report.completed.push(name);
                 if let (Step::ScaleIn { to: Some(n) }, Step::Confirm) = (&wf.step, &next) {
@@ -81,23 +81,31 @@ pub async fn advance<P: Provider>(
                     break;
                 }
             }
-            Err(e) => {
+            Err(StepError::Journal(e)) => return Err(e),
+            Err(StepError::Provider(e)) => {
                 wf.attempts += 1;
                 wf.last_error = Some(e.to_string());
-                // A roll-back retries transient errors until it is done: giving
-                // up would leave the task running but deregistered for good.
-                let rolling_back = matches!(wf.step, Step::RollBack { .. });
-                let give_up =
-                    !e.is_retryable() || (wf.attempts > cfg.max_attempts && !rolling_back);
-                if give_up {
-                    let reason = format!("step {name} failed: {e}");
-                    let next = match wf.step {
-                        // A failed roll-back ends the workflow; the task stays protected.
-                        Step::RollBack { .. } => Step::Done {
-                            outcome: Outcome::RolledBack { reason },
+                // A roll-back is bounded too, by attempts of its own: a call
+                // that fails for good must not hold the drain's slot forever.
+                let limit = match wf.step {
+                    Step::RollBack { .. } => cfg.roll_back_attempts,
+                    _ => cfg.max_attempts,
+                };
+                if !e.is_retryable() || wf.attempts > limit {
+                    let failure = if e.is_retryable() {
+                        format!("step {name} failed {} times: {e}", wf.attempts)
+                    } else {
+                        format!("step {name} failed: {e}")
+                    };
+                    let next = match &wf.step {
+                        Step::RollBack { reason, .. } => Step::Done {
+                            outcome: Outcome::RollBackFailed {
+                                reason: format!("{reason}; then the {failure}"),
+                                left_as_is: left_as_is(wf),
+                            },
                         },
                         _ => Step::RollBack {
-                            reason,
+                            reason: failure,
                             session_appeared: false,
                         },
                     };
@@ -123,6 +131,62 @@ fn set(wf: &mut DrainWorkflow, step: Step, journal: &dyn Journal) -> Result<(), 
     journal.record(wf)
 }
 
+/// Why a step did not complete: a provider call failed (retried or rolled
+/// back), or a change could not be journaled before its call (the workflow
+/// stops where it is).
+enum StepError {
+    Provider(ProviderError),
+    Journal(JournalError),
+}
+
+impl From<ProviderError> for StepError {
+    fn from(e: ProviderError) -> Self {
+        StepError::Provider(e)
+    }
+}
+
+impl From<JournalError> for StepError {
+    fn from(e: JournalError) -> Self {
+        StepError::Journal(e)
+    }
+}
+
+/// Records a change to the world in the workflow, durably, before the call that makes it.
+fn note(
+    wf: &mut DrainWorkflow,
+    journal: &dyn Journal,
+    change: impl FnOnce(&mut Changes),
+) -> Result<(), JournalError> {
+    let before = wf.changes;
+    change(&mut wf.changes);
+    if wf.changes == before {
+        return Ok(());
+    }
+    journal.record(wf)
+}
+
+/// What a failed roll-back leaves behind, from what it could not undo.
+fn left_as_is(wf: &DrainWorkflow) -> String {
+    let c = wf.changes;
+    if c.unprotected && wf.target.is_none() {
+        "the task stays unprotected: ECS may stop it (its sessions were re-checked before it \
+         was unprotected)"
+            .into()
+    } else if c.unprotected {
+        // The target was not registered again: that waits for the protection.
+        "the task stays unprotected and out of its target group: no new session can reach it, \
+         and ECS may stop it (its sessions were re-checked before it was unprotected)"
+            .into()
+    } else if c.deregistered {
+        "the task stays protected (until its protection expires) and out of its target group: \
+         no new session reaches it and the host does not stop it; register its target again by \
+         hand, or let a later drain take it"
+            .into()
+    } else {
+        "nothing: the drain changed no more than the task's protection, which stays on".into()
+    }
+}
+
 /// Runs the current step once and says which step comes next (the same step to poll again).
 async fn run_step<P: Provider>(
     p: &P,
@@ -130,8 +194,9 @@ async fn run_step<P: Provider>(
     wf: &mut DrainWorkflow,
     cfg: &DrainConfig,
     released: &[String],
+    journal: &dyn Journal,
     now: u64,
-) -> Result<Step, ProviderError> {
+) -> Result<Step, StepError> {
     let expiry = (cfg.protection_expiry.as_secs() / 60).max(1) as u32;
     // The tasks that stay: up or starting, neither this victim nor another
     // drain's released one; with `all`, protected ones too (to renew them).
@@ -179,6 +244,7 @@ async fn run_step<P: Provider>(
                 .target
                 .clone()
                 .expect("deregister only runs with a target");
+            note(wf, journal, |c| c.deregistered = true)?;
             p.deregister(&svc.target_group, std::slice::from_ref(&target))
                 .await?;
             let first = (cfg.deregistration_delay.as_secs_f64() * cfg.first_check_fraction) as u64;
@@ -235,6 +301,7 @@ async fn run_step<P: Provider>(
                 t.id == wf.task_id && (t.status == TaskStatus::Running || t.status.is_starting())
             });
             if victim_up {
+                note(wf, journal, |c| c.unprotected = true)?;
                 p.set_protection(svc, std::slice::from_ref(&wf.task_id), false, expiry)
                     .await?;
             }
@@ -266,17 +333,27 @@ async fn run_step<P: Provider>(
             reason,
             session_appeared,
         } => {
-            let alive = p
-                .task_status(svc, std::slice::from_ref(&wf.task_id))
-                .await?
-                .into_iter()
-                .any(|(id, s)| id == wf.task_id && s == TaskStatus::Running);
+            // Nothing to undo needs no call at all (a drain that failed at
+            // protect): the protection it may have set stays on.
+            let alive = !wf.changes.is_empty()
+                && p.task_status(svc, std::slice::from_ref(&wf.task_id))
+                    .await?
+                    .into_iter()
+                    .any(|(id, s)| id == wf.task_id && s == TaskStatus::Running);
             if alive {
-                p.set_protection(svc, std::slice::from_ref(&wf.task_id), true, expiry)
-                    .await?;
-                if let Some(target) = &wf.target {
-                    p.register(&svc.target_group, std::slice::from_ref(target))
+                // Protection first: the target is registered again only once
+                // the task cannot be stopped under a new session.
+                if wf.changes.unprotected {
+                    p.set_protection(svc, std::slice::from_ref(&wf.task_id), true, expiry)
                         .await?;
+                    note(wf, journal, |c| c.unprotected = false)?;
+                }
+                if wf.changes.deregistered {
+                    if let Some(target) = &wf.target {
+                        p.register(&svc.target_group, std::slice::from_ref(target))
+                            .await?;
+                    }
+                    note(wf, journal, |c| c.deregistered = false)?;
                 }
             }
             let outcome = if session_appeared {
@@ -351,9 +428,17 @@ mod tests {
         for (id, p) in protected {
             assert_eq!(p, id != released, "task {id}");
         }
-        // Every state was journaled before acting on it.
-        let steps: Vec<&str> = journal.entries().iter().map(|w| w.step.name()).collect();
-        assert_eq!(steps, vec!["deregister", "wait"]);
+        // Every state was journaled before acting on it, and the deregistration
+        // (for a roll-back to undo) before its call.
+        let steps: Vec<(&str, bool)> = journal
+            .entries()
+            .iter()
+            .map(|w| (w.step.name(), w.changes.deregistered))
+            .collect();
+        assert_eq!(
+            steps,
+            vec![("deregister", false), ("deregister", true), ("wait", true)]
+        );
     }
 
     #[test]
@@ -449,8 +534,52 @@ mod tests {
         }
     }
 
+    /// HTTP 500 on every call, as moto answers UpdateTaskProtection.
+    fn http_500(service: &'static str) -> ProviderError {
+        ProviderError::Transient {
+            service,
+            message: "HTTP 500 (injected: fails for good)".into(),
+        }
+    }
+
+    /// Runs `wf` until it is done, at each wake-up; returns the end time.
+    fn run_to_end(
+        p: &SimProvider,
+        svc: &ServiceRef,
+        wf: &mut DrainWorkflow,
+        cfg: &DrainConfig,
+        journal: &MemoryJournal,
+    ) -> u64 {
+        while !wf.is_done() {
+            let now = wf
+                .wake_at()
+                .expect("a workflow in flight wakes")
+                .max(p.now());
+            p.advance_to(now);
+            block_on(advance(p, svc, wf, cfg, &[], journal, now)).unwrap();
+            assert!(
+                p.now() < 24 * 3600,
+                "the workflow ends within a day: {:?}",
+                wf.step
+            );
+        }
+        p.now()
+    }
+
+    fn health_of(
+        p: &SimProvider,
+        target: &Option<crate::providers::Target>,
+    ) -> Option<TargetHealth> {
+        block_on(p.targets("tg"))
+            .unwrap()
+            .into_iter()
+            .find(|t| Some(&t.target) == target.as_ref())
+            .map(|t| t.health)
+    }
+
     #[test]
-    fn a_roll_back_outlasts_transient_errors_and_registers_the_target_again() {
+    fn a_roll_back_retries_transient_errors_within_its_bound_and_registers_the_target_it_deregistered()
+     {
         let (p, svc) = world(2);
         let cfg = DrainConfig {
             max_attempts: 2,
@@ -459,9 +588,11 @@ mod tests {
         let task = block_on(p.tasks(&svc)).unwrap().remove(0);
         let mut wf = DrainWorkflow::new(&svc.key(), &task.id, task.target.clone(), 0, &cfg);
         let journal = MemoryJournal::default();
-        // Protect, deregister; then the roll-back meets far more throttling than max_attempts.
+        // Protect, deregister; then the roll-back meets more throttling than max_attempts
+        // (a bound for the other steps), but fewer errors than its own bound.
         block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
         assert!(matches!(wf.step, Step::Wait { .. }));
+        assert!(wf.changes.deregistered, "the deregistration is recorded");
         wf.step = Step::RollBack {
             reason: "test".into(),
             session_appeared: false,
@@ -471,12 +602,7 @@ mod tests {
             message: "throttled".into(),
         };
         p.inject_fault(SimOp::Register, 10, throttled);
-        while !wf.is_done() {
-            let now = wf.wake_at().expect("a workflow in flight wakes");
-            p.advance_to(now);
-            block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, p.now())).unwrap();
-            assert!(p.now() < 3600, "the roll-back finishes");
-        }
+        run_to_end(&p, &svc, &mut wf, &cfg, &journal);
         assert_eq!(p.faults_served(), 10, "every error was retried");
         assert!(matches!(
             wf.step,
@@ -484,11 +610,160 @@ mod tests {
                 outcome: Outcome::RolledBack { .. }
             }
         ));
-        let health = block_on(p.targets("tg"))
-            .unwrap()
-            .into_iter()
-            .find(|t| Some(&t.target) == task.target.as_ref())
-            .map(|t| t.health);
-        assert_eq!(health, Some(TargetHealth::Initial), "registered again");
+        assert!(
+            wf.changes.is_empty(),
+            "everything was undone: {:?}",
+            wf.changes
+        );
+        assert_eq!(
+            health_of(&p, &task.target),
+            Some(TargetHealth::Initial),
+            "registered again"
+        );
+        // The victim was never unprotected, so no protection call was needed to undo.
+        assert_eq!(
+            p.stats(&svc).unwrap().protection_calls,
+            1,
+            "only the protect step's call"
+        );
+    }
+
+    #[test]
+    fn a_drain_whose_protection_fails_for_good_rolls_back_at_once_without_registering_anything() {
+        let (p, svc) = world(3);
+        let cfg = DrainConfig {
+            max_attempts: 3,
+            ..DrainConfig::default()
+        };
+        let task = block_on(p.tasks(&svc)).unwrap().remove(0);
+        p.inject_fault(SimOp::SetProtection, u32::MAX, http_500("sim-ecs"));
+        let mut wf = DrainWorkflow::new(&svc.key(), &task.id, task.target.clone(), 0, &cfg);
+        let journal = MemoryJournal::default();
+        let end = run_to_end(&p, &svc, &mut wf, &cfg, &journal);
+        let Step::Done {
+            outcome: Outcome::RolledBack { reason },
+        } = &wf.step
+        else {
+            panic!("rolled back: {:?}", wf.step)
+        };
+        assert!(
+            reason.contains("step protect failed 4 times") && reason.contains("HTTP 500"),
+            "{reason}"
+        );
+        // The protect step's attempts and their backoff, nothing more: the roll-back had nothing to undo.
+        assert!(end <= 4 * 60, "ended at {end}s");
+        let stats = p.stats(&svc).unwrap();
+        assert_eq!(
+            stats.register_calls, 0,
+            "no RegisterTargets for a target never deregistered"
+        );
+        assert_eq!(stats.deregister_calls, 0);
+        assert_eq!(
+            stats.protection_calls, 0,
+            "every protection call failed, none was repeated by the roll-back"
+        );
+        assert_eq!(health_of(&p, &task.target), Some(TargetHealth::Healthy));
+    }
+
+    #[test]
+    fn a_roll_back_that_cannot_protect_the_victim_again_ends_within_its_bound_and_keeps_it_out_of_the_load_balancer()
+     {
+        let (p, svc) = world(3);
+        let cfg = DrainConfig::default();
+        let task = block_on(p.tasks(&svc)).unwrap().remove(0);
+        let mut wf = DrainWorkflow::new(&svc.key(), &task.id, task.target.clone(), 0, &cfg);
+        let journal = MemoryJournal::default();
+        // Protect and deregister; then, as if the scale-in step had unprotected
+        // the victim and its confirm had timed out, roll back with protection failing for good.
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        block_on(p.set_protection(&svc, std::slice::from_ref(&task.id), false, 60)).unwrap();
+        wf.changes.unprotected = true;
+        wf.step = Step::RollBack {
+            reason: "the task did not stop before the deadline".into(),
+            session_appeared: false,
+        };
+        let registers = p.stats(&svc).unwrap().register_calls;
+        p.inject_fault(SimOp::SetProtection, u32::MAX, http_500("sim-ecs"));
+        let end = run_to_end(&p, &svc, &mut wf, &cfg, &journal);
+        // Bounded: roll_back_attempts retries, each backoff at most 60 s.
+        assert!(
+            end <= 60 * u64::from(cfg.roll_back_attempts + 1),
+            "ended at {end}s"
+        );
+        assert_eq!(p.faults_served(), u64::from(cfg.roll_back_attempts) + 1);
+        let Step::Done {
+            outcome: Outcome::RollBackFailed { reason, left_as_is },
+        } = &wf.step
+        else {
+            panic!("the roll-back failed: {:?}", wf.step)
+        };
+        assert!(
+            reason.starts_with(
+                "the task did not stop before the deadline; then the step roll-back failed 21 times"
+            ) && reason.contains("HTTP 500"),
+            "{reason}"
+        );
+        assert!(
+            left_as_is.contains("unprotected and out of its target group"),
+            "{left_as_is}"
+        );
+        // Safety: an unprotected task is not put back behind the load balancer.
+        assert_eq!(
+            p.stats(&svc).unwrap().register_calls,
+            registers,
+            "no RegisterTargets"
+        );
+        assert_ne!(health_of(&p, &task.target), Some(TargetHealth::Healthy));
+        // The journal knows what is left undone.
+        let last = journal.entries().last().cloned().unwrap();
+        assert!(
+            last.changes.unprotected && last.changes.deregistered,
+            "{:?}",
+            last.changes
+        );
+        // Its slot is free (a finished drain no longer counts), and once the
+        // call works a later drain of another task runs to the end.
+        assert!(wf.is_done() && !wf.counts_in_desired());
+        p.inject_fault(SimOp::SetProtection, 0, http_500("sim-ecs"));
+        let other = block_on(p.tasks(&svc)).unwrap().remove(1);
+        let mut next = DrainWorkflow::new(&svc.key(), &other.id, other.target.clone(), end, &cfg);
+        run_to_end(&p, &svc, &mut next, &cfg, &journal);
+        assert_eq!(
+            next.step,
+            Step::Done {
+                outcome: Outcome::Stopped
+            }
+        );
+    }
+
+    #[test]
+    fn changes_are_journaled_before_their_calls_and_old_journal_lines_assume_everything() {
+        let (p, svc) = world(3);
+        let cfg = DrainConfig::default();
+        let task = block_on(p.tasks(&svc)).unwrap().remove(0);
+        let mut wf = DrainWorkflow::new(&svc.key(), &task.id, task.target.clone(), 0, &cfg);
+        let journal = MemoryJournal::default();
+        // The deregister call fails: its intent was journaled before it was sent.
+        p.inject_fault(SimOp::Deregister, 1, http_500("sim-elbv2"));
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        let first = journal.entries();
+        let marked = first
+            .iter()
+            .position(|w| w.changes.deregistered)
+            .expect("the deregistration was journaled");
+        assert_eq!(
+            first[marked].step,
+            Step::Deregister,
+            "journaled at the deregister step, before the call"
+        );
+        // A line from before `changes` existed reads as "may have done everything".
+        let mut line = serde_json::to_value(&wf).unwrap();
+        line.as_object_mut().unwrap().remove("changes");
+        let old: DrainWorkflow = serde_json::from_value(line).unwrap();
+        assert_eq!(old.changes, crate::workflow::Changes::unknown());
+        assert_eq!(
+            DrainWorkflow::new("c/s", "t", None, 0, &cfg).changes,
+            crate::workflow::Changes::default()
+        );
     }
 }

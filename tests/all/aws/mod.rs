@@ -46,4 +46,5 @@ mod iam;
 mod ingest;
 mod journal;
 mod restart;
+mod roll_back;
 mod sessions;

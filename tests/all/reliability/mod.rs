@@ -7,6 +7,7 @@
 //! - [`stale`]: the session store down and metrics missing, through the daemon;
 //! - [`fallback`]: a policy that keeps faulting, and the fallback that decides instead;
 //! - [`late_session`]: a session reported late aborts its task's drain;
+//! - [`roll_back`]: a protection call that fails for good: bounded roll-backs, freed slots, a pause;
 //! - [`plan`]: a `[provider.faults]` table reaches the daemon's provider;
 //! - [`harness`]: the shared components, an in-memory daemon and the invariants.
 
@@ -17,4 +18,5 @@ mod input;
 mod late_session;
 mod plan;
 mod property;
+mod roll_back;
 mod stale;
