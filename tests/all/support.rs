@@ -24,3 +24,14 @@ pub fn root() -> std::path::PathBuf {
 pub fn test_cache() -> std::path::PathBuf {
     root().join("target").join("test-cache")
 }
+
+/// Lets `service` start nothing new while its drains in flight go on (a
+/// test's quiet end; `--dry-run` would pause those drains too): cooldowns
+/// that never run out, counted from `now`.
+pub fn no_new_actions(service: &mut autoscaler::tick::Service, now: u64) {
+    let forever = std::time::Duration::from_secs(1 << 40);
+    service.spec.guard.scale_out_cooldown = forever;
+    service.spec.guard.scale_in_cooldown = forever;
+    service.guard_state.last_scale_out = Some(now);
+    service.guard_state.last_scale_in = Some(now);
+}

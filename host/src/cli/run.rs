@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use anyhow::Context;
 use autoscaler::config::{Config, ProviderConfig};
 use autoscaler::daemon::setup::{self, service_ref};
-use autoscaler::daemon::{Daemon, Pacer, http};
+use autoscaler::daemon::{Daemon, Pacer, ServiceTotals, http};
 use autoscaler::events::Events;
 use autoscaler::providers::Provider;
 use autoscaler::providers::aws::AwsProvider;
 use autoscaler::providers::{Clock, SystemClock};
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::runtime::reload::PolicyWatcher;
-use autoscaler::tick::{record::TickRecord, status_line};
+use autoscaler::tick::{Service, record::TickRecord, status_line};
 use clap::Args;
 use tokio::sync::watch;
 
@@ -202,19 +202,42 @@ async fn wait_for_signal() {
 fn print_summary<P: Provider>(daemon: &Daemon<P>) {
     println!("\nSummary:");
     for (service, t) in &daemon.totals {
-        let drains: Vec<String> = t.drains.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!(
-            "  {service}: {} ticks, {} scale-outs, {} scale-ins, drains [{}], {} policy faults, {} reloads",
-            t.ticks,
-            t.scale_outs,
-            t.scale_ins,
-            if drains.is_empty() {
-                "none".to_string()
-            } else {
-                drains.join(", ")
-            },
-            t.faults,
-            t.reloads
-        );
+        let svc = daemon.services.iter().find(|s| s.key() == *service);
+        println!("  {service}: {}", summary_line(t, svc));
     }
+}
+
+/// One service's totals: actions carried out, dry-run actions apart, and
+/// drains by how they ended plus those still in flight (or paused).
+fn summary_line(t: &ServiceTotals, svc: Option<&Service>) -> String {
+    let mut drains: Vec<String> = t.drains.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    if let Some(s) = svc.filter(|s| !s.drains.is_empty()) {
+        let state = if s.spec.dry_run {
+            "paused (dry run)"
+        } else {
+            "in flight"
+        };
+        drains.push(format!("{state} {}", s.drains.len()));
+    }
+    let mut actions = format!("{} scale-outs, {} scale-ins", t.scale_outs, t.scale_ins);
+    if t.failed_actions > 0 {
+        actions.push_str(&format!(", {} failed", t.failed_actions));
+    }
+    if t.dry_run_scale_outs + t.dry_run_scale_ins > 0 {
+        actions.push_str(&format!(
+            ", would scale out {}, would scale in {} (dry run)",
+            t.dry_run_scale_outs, t.dry_run_scale_ins
+        ));
+    }
+    format!(
+        "{} ticks, {actions}, drains [{}], {} policy faults, {} reloads",
+        t.ticks,
+        if drains.is_empty() {
+            "none".to_string()
+        } else {
+            drains.join(", ")
+        },
+        t.faults,
+        t.reloads
+    )
 }
