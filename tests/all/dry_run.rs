@@ -24,7 +24,7 @@ const MIN: u64 = 60;
 
 /// Three idle tasks; the policy drains one at once, and its deregistration
 /// takes ten minutes, so the drain is in flight for a while.
-fn idle_three() -> String {
+pub fn idle_three() -> String {
     config(
         autoscaler::artifacts::SESSION_AWARE,
         r#"
@@ -46,12 +46,13 @@ workload = { kind = "steady", per_min = 0.0 }
 
 /// One host over `sim` and the config's state directory (its journal kept
 /// unless `fresh`), with its records collected.
-fn host(
+pub fn host(
     cfg: &Config,
     engine: &PolicyEngine,
     sim: &SimProvider,
     dry_run: bool,
     fresh: bool,
+    events: Events,
 ) -> (Daemon<SimProvider>, Arc<Mutex<Vec<TickRecord>>>) {
     let services = setup::load_services(cfg, engine, sim.now(), dry_run).unwrap();
     let pacer = Pacer::Sim {
@@ -64,7 +65,7 @@ fn host(
         pacer,
         engine.clone(),
         services,
-        Events::quiet(),
+        events,
         fresh,
     )
     .unwrap();
@@ -77,7 +78,7 @@ fn host(
 }
 
 /// Steps `daemon` until virtual time `t`, or until `done` says so.
-async fn drive(
+pub async fn drive(
     daemon: &mut Daemon<SimProvider>,
     sim: &SimProvider,
     t: u64,
@@ -100,21 +101,24 @@ fn writes(s: &SimStats) -> [u64; 4] {
     ]
 }
 
-#[tokio::test]
-async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
+/// A config from `toml` with its state in a temporary folder, an engine, and
+/// the simulated world it describes.
+pub fn world(toml: &str) -> (tempfile::TempDir, Config, PolicyEngine, SimProvider) {
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "state_dir = {:?}\n{}",
-        dir.path().join("state"),
-        idle_three()
-    );
-    let cfg = Config::parse(&text, &dir.path().join("dry.toml")).unwrap();
+    let text = format!("state_dir = {:?}\n{toml}", dir.path().join("state"));
+    let cfg = Config::parse(&text, &dir.path().join("test.toml")).unwrap();
     let engine = PolicyEngine::new(cfg.limits.clone(), Some(crate::support::test_cache())).unwrap();
     let (sim, _, _) = setup::sim_world(&cfg).unwrap().unwrap();
+    (dir, cfg, engine, sim)
+}
+
+#[tokio::test]
+async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
+    let (_dir, cfg, engine, sim) = world(&idle_three());
     let svc = setup::service_ref(&cfg.services[0]);
 
     // A live host starts a drain and stops while it waits for the deregistration.
-    let (mut live, _) = host(&cfg, &engine, &sim, false, true);
+    let (mut live, _) = host(&cfg, &engine, &sim, false, true, Events::quiet());
     let waiting = |d: &Daemon<SimProvider>| {
         d.services[0]
             .drains
@@ -137,7 +141,23 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
     // A dry-run host over the same journal: the drain is paused for 15
     // minutes (past its first deregistration check, due 8 minutes in, and
     // within its 30-minute deadline).
-    let (mut dry, records) = host(&cfg, &engine, &sim, true, false);
+    let (logs, guard) = crate::support::Logs::capture();
+    let (mut dry, records) = host(&cfg, &engine, &sim, true, false, Events::quiet());
+    drop(guard);
+    let paused: Vec<String> = logs
+        .lines("INFO")
+        .into_iter()
+        .filter(|l| l.contains("paused"))
+        .collect();
+    assert_eq!(
+        paused.len(),
+        1,
+        "one INFO line per paused drain: {paused:?}"
+    );
+    assert!(
+        paused[0].contains(&victim) && paused[0].contains("wait"),
+        "{paused:?}"
+    );
     assert_eq!(dry.services[0].drains.len(), 1, "the drain is resumed");
     // Opening a journal compacts it to each workflow's latest line.
     let journal_opened = std::fs::read_to_string(&journal_path).unwrap();
@@ -192,7 +212,7 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
     drop(dry);
 
     // A live host after it resumes the drain from the same journal.
-    let (mut again, records) = host(&cfg, &engine, &sim, false, false);
+    let (mut again, records) = host(&cfg, &engine, &sim, false, false, Events::quiet());
     let end = sim.now() + 60 * MIN;
     drive(&mut again, &sim, end, |d| d.services[0].drains.is_empty()).await;
     assert!(

@@ -2,6 +2,7 @@
 
 mod aws;
 mod backtest;
+mod console;
 mod dry_run;
 mod e2e;
 mod golden;

@@ -110,7 +110,7 @@ async fn set_desired<P: Provider>(
         }
         Err(e) => {
             let error = format!("{SET_DESIRED_CALL}: {e}");
-            tracing::warn!(service = %key, call = SET_DESIRED_CALL, desired, "A provider call failed: {error}");
+            // Logged as a WARN naming the call by the event.
             events.emit(Event::ActionFailed {
                 service: &key,
                 error: &error,
@@ -145,7 +145,9 @@ pub async fn advance_drains<P: Provider>(
         let wf = &mut drains[i];
         let before = wf.step.name();
         let report = advance(p, svc, wf, cfg, &released, journal, now).await?;
-        warn_failed_calls(&key, wf, before, &report);
+        if !events.is_quiet() {
+            warn_failed_calls(&key, wf, before, &report);
+        }
         for step in &report.completed {
             events.emit(Event::DrainStep {
                 service: &key,
