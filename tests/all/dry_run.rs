@@ -219,8 +219,21 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
         again.services[0].drains.is_empty(),
         "the live host finishes the drain"
     );
-    // It finished between ticks: the shutdown writes what it carries.
-    again.write_shutdown_records().unwrap();
+    // It finished between ticks: the shutdown (here at `stop_at`) writes
+    // what the service carries as a final record.
+    again.stop_at = Some(sim.now());
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    again.run(stop, None).await.unwrap();
+    let decisions = std::fs::read_to_string(cfg.state_dir.join("decisions.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(decisions.lines().last().unwrap()).unwrap();
+    assert_eq!(last["shutdown"], true, "{last}");
+    assert_eq!(last["outcomes"][0]["what"], "drain-finished", "{last}");
+    let totals = &again.totals[&svc.key()];
+    assert_eq!(
+        totals.drains,
+        [("stopped".to_string(), 1)].into(),
+        "{totals:?}"
+    );
     let finished: Vec<_> = records
         .lock()
         .unwrap()

@@ -222,3 +222,25 @@ fn warn_failed_calls(service: &str, wf: &DrainWorkflow, before: &str, report: &S
         tracing::warn!(service, task = %wf.task_id, step = before, "A provider call of a drain step failed; the drain rolls back: {reason}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_keep_their_json_format_and_read_older_lines() {
+        let old = r#"{"what":"drain-finished","task":"t1","ok":false,"detail":"rolled-back: step protect failed: x"}"#;
+        let parsed: ActionOutcome = serde_json::from_str(old).unwrap();
+        assert_eq!(parsed.outcome, None);
+        let plain = ActionOutcome::new("set-desired", None, true, "4".into());
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"what":"set-desired","ok":true,"detail":"4"}"#
+        );
+        let mut finished = parsed.clone();
+        finished.outcome = Some("rolled-back".into());
+        let line = serde_json::to_string(&finished).unwrap();
+        assert!(line.starts_with(&old[..old.len() - 1]), "{line}");
+        assert!(line.ends_with(r#","outcome":"rolled-back"}"#), "{line}");
+    }
+}
