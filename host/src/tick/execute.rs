@@ -109,7 +109,13 @@ async fn set_desired<P: Provider>(
             ActionOutcome::new("set-desired", None, true, desired.to_string())
         }
         Err(e) => {
-            let error = format!("{SET_DESIRED_CALL}: {e}");
+            // The AWS provider's errors name the call already; the sim's do not.
+            let error = e.to_string();
+            let error = if error.contains(SET_DESIRED_CALL) {
+                error
+            } else {
+                format!("{SET_DESIRED_CALL}: {error}")
+            };
             // Logged as a WARN naming the call by the event.
             events.emit(Event::ActionFailed {
                 service: &key,
