@@ -3,7 +3,8 @@
 //! [`Service`] holds what a service carries between ticks (its policies,
 //! history, guard state and drains in flight); [`Service::tick`] runs the
 //! five stages in order, and [`Service::pump`] advances the drains that come
-//! due between ticks.
+//! due between ticks. Under `--dry-run` nothing is executed and no drain is
+//! advanced: drains resumed from the journal stay paused where they are.
 
 pub mod decide;
 pub mod execute;
