@@ -2,7 +2,9 @@
 
 mod aws;
 mod backtest;
+mod console;
 mod deploy;
+mod dry_run;
 mod e2e;
 mod golden;
 mod http;

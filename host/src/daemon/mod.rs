@@ -20,6 +20,7 @@ use crate::providers::Provider;
 use crate::runtime::PolicyEngine;
 use crate::runtime::reload::PolicyWatcher;
 use crate::tick::Service;
+use crate::tick::guard::Action;
 use crate::tick::record::{PolicyRef, RecordSink, TickRecord};
 use crate::workflow::{DrainWorkflow, Journal, JournalError};
 
@@ -39,6 +40,8 @@ pub struct ServiceStatus {
     pub next_tick: u64,
     /// Drains in flight.
     pub drains: Vec<DrainWorkflow>,
+    /// Whether those drains are paused (`--dry-run`): shown, never advanced.
+    pub drains_paused: bool,
     /// The last tick's record.
     pub last: Option<Arc<TickRecord>>,
 }
@@ -54,10 +57,16 @@ pub type Board = Arc<Mutex<BTreeMap<String, ServiceStatus>>>;
 pub struct ServiceTotals {
     /// Ticks run.
     pub ticks: u64,
-    /// Ticks whose action was a scale-out.
+    /// Scale-outs carried out (the desired count was raised).
     pub scale_outs: u64,
-    /// Ticks whose action was a scale-in.
+    /// Scale-ins carried out (drains started, or the desired count lowered).
     pub scale_ins: u64,
+    /// Scale-outs a dry run decided and did not carry out.
+    pub dry_run_scale_outs: u64,
+    /// Scale-ins a dry run decided and did not carry out.
+    pub dry_run_scale_ins: u64,
+    /// Scale-outs and scale-ins whose execution failed.
+    pub failed_actions: u64,
     /// Ticks on which the live policy faulted.
     pub faults: u64,
     /// Drains by outcome.
@@ -114,6 +123,10 @@ impl<P: Provider> Daemon<P> {
         let mut orphans = Vec::new();
         for wf in self.journal.unfinished()? {
             match self.services.iter_mut().find(|s| s.key() == wf.service) {
+                Some(s) if s.spec.dry_run => {
+                    tracing::info!(service = %wf.service, task = %wf.task_id, step = wf.step.name(), workflow = %wf.id, "Dry run: a drain from the journal is paused at its step; it is not advanced and stays in the journal for a live run to resume.");
+                    s.drains.push(wf);
+                }
                 Some(s) => {
                     tracing::info!(service = %wf.service, task = %wf.task_id, step = wf.step.name(), "Resuming a drain from the journal.");
                     s.drains.push(wf);
@@ -137,25 +150,7 @@ impl<P: Provider> Daemon<P> {
                     .tick(&self.provider, self.journal.as_ref(), &self.events, now)
                     .await?;
                 self.sink.write(&record).map_err(DaemonError::Records)?;
-                let totals = match self.totals.get_mut(&record.service) {
-                    Some(t) => t,
-                    None => self.totals.entry(record.service.clone()).or_default(),
-                };
-                totals.ticks += 1;
-                match record.action_name() {
-                    "scale-out" => totals.scale_outs += 1,
-                    "scale-in" => totals.scale_ins += 1,
-                    _ => {}
-                }
-                totals.faults += u64::from(record.fault.is_some());
-                for o in record
-                    .outcomes
-                    .iter()
-                    .filter(|o| o.what == "drain-finished")
-                {
-                    let kind = o.detail.split(':').next().unwrap_or_default().to_string();
-                    *totals.drains.entry(kind).or_default() += 1;
-                }
+                self.count(&record);
                 if let Some(f) = self.on_tick.as_mut() {
                     f(&record);
                 }
@@ -169,6 +164,43 @@ impl<P: Provider> Daemon<P> {
             self.publish(i);
         }
         Ok(())
+    }
+
+    /// Adds a record to its service's totals: actions by what came of them,
+    /// drains by how they ended.
+    fn count(&mut self, record: &TickRecord) {
+        let totals = match self.totals.get_mut(&record.service) {
+            Some(t) => t,
+            None => self.totals.entry(record.service.clone()).or_default(),
+        };
+        totals.ticks += u64::from(!record.shutdown);
+        totals.faults += u64::from(record.fault.is_some());
+        let victims: &[String] = match &record.action {
+            Action::ScaleIn { victims, .. } => victims,
+            _ => &[],
+        };
+        // The set-desired failed, or a drain started this tick failed its first steps.
+        let failed = record.outcomes.iter().any(|o| {
+            !o.ok
+                && (o.what == "set-desired" || o.task.as_ref().is_some_and(|t| victims.contains(t)))
+        });
+        let started = record
+            .outcomes
+            .iter()
+            .any(|o| o.ok && (o.what == "set-desired" || o.what == "drain-start"));
+        match (record.action_name(), record.dry_run) {
+            ("hold", _) => {}
+            ("scale-out", true) => totals.dry_run_scale_outs += 1,
+            (_, true) => totals.dry_run_scale_ins += 1,
+            _ if failed || !started => totals.failed_actions += 1,
+            ("scale-out", false) => totals.scale_outs += 1,
+            (_, false) => totals.scale_ins += 1,
+        }
+        for o in &record.outcomes {
+            if let Some(kind) = &o.outcome {
+                *totals.drains.entry(kind.clone()).or_default() += 1;
+            }
+        }
     }
 
     fn publish(&self, i: usize) {
@@ -188,6 +220,7 @@ impl<P: Provider> Daemon<P> {
                 .collect(),
             next_tick: s.next_tick,
             drains: s.drains.clone(),
+            drains_paused: s.spec.dry_run && !s.drains.is_empty(),
             last: s.last_record.clone(),
         };
         self.board
@@ -226,6 +259,9 @@ impl<P: Provider> Daemon<P> {
         if let Some(w) = &watcher {
             self.start_reloads(&mut reloads, w.files());
         }
+        // A dropped sender can never ask for a stop; its `changed()` would
+        // then answer at once, every time, and spin the loop.
+        let mut can_stop = true;
         let result = 'run: loop {
             if *shutdown.borrow() {
                 tracing::info!("Shutting down: the current step finished and state is saved.");
@@ -246,7 +282,10 @@ impl<P: Provider> Daemon<P> {
             loop {
                 tokio::select! {
                     _ = &mut wait => continue 'run,
-                    _ = shutdown.changed() => continue 'run,
+                    changed = shutdown.changed(), if can_stop => {
+                        can_stop = changed.is_ok();
+                        continue 'run;
+                    }
                     paths = async {
                         match watcher.as_mut() {
                             Some(w) => w.changed().await,
@@ -263,8 +302,25 @@ impl<P: Provider> Daemon<P> {
                 "Stopped with policy files still compiling; they were not swapped in."
             );
         }
+        let flushed = self.write_shutdown_records();
         self.save_state();
         let _ = self.sink.flush();
-        result
+        result.and(flushed)
+    }
+
+    /// Writes what the drains did since each service's last tick (a drain
+    /// that finished after it) as a final record, so the log misses none.
+    pub fn write_shutdown_records(&mut self) -> Result<(), DaemonError> {
+        let now = self.pacer.now();
+        for i in 0..self.services.len() {
+            if let Some(record) = self.services[i].shutdown_record(now) {
+                self.sink.write(&record).map_err(DaemonError::Records)?;
+                self.count(&record);
+                if let Some(f) = self.on_tick.as_mut() {
+                    f(&record);
+                }
+            }
+        }
+        Ok(())
     }
 }

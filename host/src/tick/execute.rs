@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use crate::events::{Event, Events};
 use crate::providers::{Provider, ServiceRef};
-use crate::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError, advance};
+use crate::workflow::{
+    DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, StepReport, advance,
+};
 
 use super::gather::Gathered;
 use super::guard::Action;
@@ -24,16 +26,35 @@ pub struct ActionOutcome {
     pub ok: bool,
     /// Details: the new count, the step, the outcome, or the error.
     pub detail: String,
+    /// For `drain-finished`: how the drain ended (`stopped`, `aborted`,
+    /// `rolled-back` or `roll-back-failed`), so counts need not parse `detail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// Whether `o` is a drain that finished rolled back (done or failed), not stopped or aborted.
 pub fn is_roll_back(o: &ActionOutcome) -> bool {
     o.what == "drain-finished"
-        && o.detail
-            .split(':')
-            .next()
-            .is_some_and(|kind| kind == "rolled-back" || kind == "roll-back-failed")
+        && matches!(
+            o.outcome.as_deref(),
+            Some("rolled-back" | "roll-back-failed")
+        )
 }
+
+impl ActionOutcome {
+    fn new(what: &str, task: Option<&str>, ok: bool, detail: String) -> Self {
+        ActionOutcome {
+            what: what.into(),
+            task: task.map(str::to_string),
+            ok,
+            detail,
+            outcome: None,
+        }
+    }
+}
+
+/// The API call behind [`Provider::set_desired`], named in warnings.
+const SET_DESIRED_CALL: &str = "UpdateService";
 
 /// Executes `action`. Drains started here take their first steps at once.
 #[allow(clippy::too_many_arguments)]
@@ -67,12 +88,12 @@ pub async fn execute<P: Provider>(
                 let wf =
                     DrainWorkflow::new(&key, victim, gathered.target_of(victim).cloned(), now, cfg);
                 journal.record(&wf)?;
-                outcomes.push(ActionOutcome {
-                    what: "drain-start".into(),
-                    task: Some(victim.clone()),
-                    ok: true,
-                    detail: format!("workflow {}", wf.id),
-                });
+                outcomes.push(ActionOutcome::new(
+                    "drain-start",
+                    Some(victim),
+                    true,
+                    format!("workflow {}", wf.id),
+                ));
                 drains.push(wf);
             }
             outcomes.extend(advance_drains(p, svc, drains, cfg, journal, events, now).await?);
@@ -94,25 +115,22 @@ async fn set_desired<P: Provider>(
                 service: &key,
                 desired,
             });
-            ActionOutcome {
-                what: "set-desired".into(),
-                task: None,
-                ok: true,
-                detail: desired.to_string(),
-            }
+            ActionOutcome::new("set-desired", None, true, desired.to_string())
         }
         Err(e) => {
+            // The AWS provider's errors name the call already; the sim's do not.
             let error = e.to_string();
+            let error = if error.contains(SET_DESIRED_CALL) {
+                error
+            } else {
+                format!("{SET_DESIRED_CALL}: {error}")
+            };
+            // Logged as a WARN naming the call by the event.
             events.emit(Event::ActionFailed {
                 service: &key,
                 error: &error,
             });
-            ActionOutcome {
-                what: "set-desired".into(),
-                task: None,
-                ok: false,
-                detail: error,
-            }
+            ActionOutcome::new("set-desired", None, false, error)
         }
     }
 }
@@ -140,7 +158,11 @@ pub async fn advance_drains<P: Provider>(
             .map(|d| d.task_id.clone())
             .collect();
         let wf = &mut drains[i];
+        let before = wf.step.name();
         let report = advance(p, svc, wf, cfg, &released, journal, now).await?;
+        if !events.is_quiet() {
+            warn_failed_calls(&key, wf, before, &report);
+        }
         for step in &report.completed {
             events.emit(Event::DrainStep {
                 service: &key,
@@ -149,20 +171,20 @@ pub async fn advance_drains<P: Provider>(
             });
         }
         if let Some(n) = report.lowered_to {
-            outcomes.push(ActionOutcome {
-                what: "drain-scaled-in".into(),
-                task: Some(wf.task_id.clone()),
-                ok: true,
-                detail: n.to_string(),
-            });
+            outcomes.push(ActionOutcome::new(
+                "drain-scaled-in",
+                Some(&wf.task_id),
+                true,
+                n.to_string(),
+            ));
         }
         for error in &report.retried {
-            outcomes.push(ActionOutcome {
-                what: "drain-retry".into(),
-                task: Some(wf.task_id.clone()),
-                ok: false,
-                detail: error.clone(),
-            });
+            outcomes.push(ActionOutcome::new(
+                "drain-retry",
+                Some(&wf.task_id),
+                false,
+                error.clone(),
+            ));
         }
         if let Some(outcome) = &report.finished {
             let detail = outcome.detail();
@@ -172,18 +194,67 @@ pub async fn advance_drains<P: Provider>(
                 outcome: outcome.kind(),
                 detail: &detail,
             });
-            outcomes.push(ActionOutcome {
-                what: "drain-finished".into(),
-                task: Some(wf.task_id.clone()),
-                ok: *outcome == crate::workflow::Outcome::Stopped,
-                detail: if detail.is_empty() {
+            let mut finished = ActionOutcome::new(
+                "drain-finished",
+                Some(&wf.task_id),
+                *outcome == Outcome::Stopped,
+                if detail.is_empty() {
                     outcome.kind().to_string()
                 } else {
                     format!("{}: {detail}", outcome.kind())
                 },
-            });
+            );
+            finished.outcome = Some(outcome.kind().to_string());
+            outcomes.push(finished);
         }
     }
     drains.retain(|d| !d.is_done());
     Ok(outcomes)
+}
+
+/// Logs one WARN line per provider call that failed in a drain's wake-up:
+/// each retried error, and the error that made the drain give up and roll
+/// back. The step is named; the provider's error names the API call.
+fn warn_failed_calls(service: &str, wf: &DrainWorkflow, before: &str, report: &StepReport) {
+    // A retry fails the step the workflow is still at.
+    for error in &report.retried {
+        tracing::warn!(service, task = %wf.task_id, step = wf.step.name(), "A provider call of a drain step failed; the step is retried: {error}");
+    }
+    // Giving up journals a roll-back whose reason is "step <name> failed: <error>".
+    let gave_up = match (&wf.step, &report.finished) {
+        (Step::RollBack { reason, .. }, _) => Some(reason),
+        (_, Some(Outcome::RolledBack { reason } | Outcome::RollBackFailed { reason, .. })) => {
+            Some(reason)
+        }
+        _ => None,
+    };
+    // A roll-back that began in an earlier wake-up was warned about then.
+    let new = |r: &&String| {
+        r.starts_with("step ") && (before != "roll-back" || r.starts_with("step roll-back failed"))
+    };
+    if let Some(reason) = gave_up.filter(new) {
+        tracing::warn!(service, task = %wf.task_id, step = before, "A provider call of a drain step failed; the drain rolls back: {reason}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_keep_their_json_format_and_read_older_lines() {
+        let old = r#"{"what":"drain-finished","task":"t1","ok":false,"detail":"rolled-back: step protect failed: x"}"#;
+        let parsed: ActionOutcome = serde_json::from_str(old).unwrap();
+        assert_eq!(parsed.outcome, None);
+        let plain = ActionOutcome::new("set-desired", None, true, "4".into());
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            r#"{"what":"set-desired","ok":true,"detail":"4"}"#
+        );
+        let mut finished = parsed.clone();
+        finished.outcome = Some("rolled-back".into());
+        let line = serde_json::to_string(&finished).unwrap();
+        assert!(line.starts_with(&old[..old.len() - 1]), "{line}");
+        assert!(line.ends_with(r#","outcome":"rolled-back"}"#), "{line}");
+    }
 }

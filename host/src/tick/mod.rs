@@ -3,7 +3,8 @@
 //! [`Service`] holds what a service carries between ticks (its policies,
 //! history, guard state and drains in flight); [`Service::tick`] runs the
 //! five stages in order, and [`Service::pump`] advances the drains that come
-//! due between ticks.
+//! due between ticks. Under `--dry-run` nothing is executed and no drain is
+//! advanced: drains resumed from the journal stay paused where they are.
 
 pub mod decide;
 pub mod execute;
@@ -24,7 +25,7 @@ use crate::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError};
 use decide::FaultRecord;
 use execute::ActionOutcome;
 use guard::{Action, GuardConfig, GuardState};
-use record::{FallbackRecord, PolicyRef, TickRecord, TickState};
+use record::{FallbackRecord, PausedDrain, PolicyRef, TickRecord, TickState};
 
 /// How a service is run: fixed for its lifetime (a config reload makes a new one).
 #[derive(Debug, Clone)]
@@ -116,8 +117,12 @@ impl Service {
         self.spec.svc.key()
     }
 
-    /// When this service next has something to do: a tick or a drain step.
+    /// When this service next has something to do: a tick or a drain step
+    /// (a dry run advances no drain, so only its ticks).
     pub fn wake_at(&self) -> u64 {
+        if self.spec.dry_run {
+            return self.next_tick;
+        }
         self.drains
             .iter()
             .filter_map(DrainWorkflow::wake_at)
@@ -125,6 +130,8 @@ impl Service {
     }
 
     /// Advances the drains due at `now`; what they did goes into the next tick's record.
+    /// A dry run writes nothing: its drains stay paused where they are, and
+    /// the journal untouched for a live run to resume them.
     pub async fn pump<P: Provider>(
         &mut self,
         p: &P,
@@ -132,6 +139,9 @@ impl Service {
         events: &Events,
         now: u64,
     ) -> Result<(), JournalError> {
+        if self.spec.dry_run {
+            return Ok(());
+        }
         let svc = &self.spec.svc;
         let done = execute::advance_drains(
             p,
@@ -178,27 +188,7 @@ impl Service {
         self.pump(p, journal, events, now).await?;
         let mut outcomes = std::mem::take(&mut self.carried);
         let component = self.policy.component().clone();
-        let mut record = TickRecord {
-            at: now,
-            service: key.clone(),
-            dry_run: self.spec.dry_run,
-            snapshot_digest: None,
-            state: None,
-            problems: Vec::new(),
-            policy: PolicyRef {
-                name: component.name.clone(),
-                version: component.version.clone(),
-                sha256: component.sha256.clone(),
-            },
-            decision: None,
-            fault: None,
-            fallback: None,
-            call_micros: 0,
-            adjustments: Vec::new(),
-            action: Action::Hold,
-            outcomes: Vec::new(),
-            shadows: Vec::new(),
-        };
+        let mut record = self.blank_record(now);
 
         // gather
         let spec = gather::GatherSpec {
@@ -316,6 +306,10 @@ impl Service {
             }
             self.pause_drains_after_roll_backs(&done, now);
             outcomes.extend(done);
+        } else {
+            // The cooldowns run as if the action had been carried out, so the
+            // recorded decisions are the ones a live host would make.
+            self.guard_state.executed(&guarded.action, now);
         }
         record.adjustments = guarded.adjustments;
         record.action = guarded.action;
@@ -329,6 +323,60 @@ impl Service {
         }
         self.last_snapshot = Some(gathered.snapshot);
         Ok(self.finish(record, events))
+    }
+
+    /// A record of this service at `now` with nothing gathered, decided or done
+    /// yet (a dry run's paused drains are listed).
+    fn blank_record(&self, now: u64) -> TickRecord {
+        let component = self.policy.component();
+        let paused_drains = if self.spec.dry_run {
+            self.drains
+                .iter()
+                .map(|d| PausedDrain {
+                    workflow: d.id.clone(),
+                    task: d.task_id.clone(),
+                    step: d.step.name().to_string(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        TickRecord {
+            at: now,
+            service: self.key(),
+            dry_run: self.spec.dry_run,
+            snapshot_digest: None,
+            state: None,
+            problems: Vec::new(),
+            policy: PolicyRef {
+                name: component.name.clone(),
+                version: component.version.clone(),
+                sha256: component.sha256.clone(),
+            },
+            decision: None,
+            fault: None,
+            fallback: None,
+            call_micros: 0,
+            adjustments: Vec::new(),
+            action: Action::Hold,
+            outcomes: Vec::new(),
+            paused_drains,
+            shutdown: false,
+            shadows: Vec::new(),
+        }
+    }
+
+    /// At shutdown: a record of the drain outcomes carried since the last
+    /// tick (a drain that finished after it), so none is missing from the
+    /// decision log; none when nothing is carried.
+    pub fn shutdown_record(&mut self, now: u64) -> Option<Arc<TickRecord>> {
+        if self.carried.is_empty() {
+            return None;
+        }
+        let mut record = self.blank_record(now);
+        record.shutdown = true;
+        record.outcomes = std::mem::take(&mut self.carried);
+        Some(Arc::new(record))
     }
 
     /// Asks the fallback policy, if there is one, and notes it in the record.
@@ -396,7 +444,8 @@ impl Service {
     }
 }
 
-/// A one-line summary of a tick: counts, load, action and reason.
+/// A one-line summary of a tick: counts, load, what was done (not only what
+/// was allowed), the reason, and what the drains did or why they wait.
 pub fn status_line(r: &TickRecord) -> String {
     let counts = match &r.state {
         Some(s) => format!(
@@ -408,15 +457,85 @@ pub fn status_line(r: &TickRecord) -> String {
         ),
         None => "no snapshot".to_string(),
     };
-    let action = match &r.action {
-        Action::Hold => "hold".to_string(),
-        Action::ScaleOut { from, to } => format!("scale-out {from}->{to}"),
-        Action::ScaleIn { from, to, .. } => format!("scale-in {from}->{to}"),
+    let mut line = match action_text(r) {
+        Done::Said(action) => format!("{counts}  {action}: {}", r.reason()),
+        Done::Failed(action) => format!("{counts}  {action} [policy: {}]", r.reason()),
     };
-    let dry = if r.dry_run && r.action != Action::Hold {
-        " (dry run)"
-    } else {
-        ""
+    let notes = drain_notes(r);
+    if !notes.is_empty() {
+        line.push_str(&format!(" [{}]", notes.join("; ")));
+    }
+    line
+}
+
+/// How the action part of a status line reads.
+enum Done {
+    /// What happened (or, in a dry run, what would have).
+    Said(String),
+    /// The action failed, with the error.
+    Failed(String),
+}
+
+fn action_text(r: &TickRecord) -> Done {
+    let (base, victims) = match &r.action {
+        Action::Hold => return Done::Said("hold".into()),
+        Action::ScaleOut { from, to } => (format!("scale-out {from}->{to}"), &[][..]),
+        Action::ScaleIn { from, to, victims } => {
+            (format!("scale-in {from}->{to}"), victims.as_slice())
+        }
     };
-    format!("{counts}  {action}{dry}: {}", r.reason())
+    if r.dry_run {
+        return Done::Said(format!("{base} (dry run)"));
+    }
+    if victims.is_empty() {
+        return match r.outcomes.iter().find(|o| o.what == "set-desired") {
+            Some(o) if !o.ok => Done::Failed(format!("{base} failed: {}", o.detail)),
+            _ => Done::Said(base),
+        };
+    }
+    // A drain that failed its first steps this tick: the count did not change.
+    let failed = r.outcomes.iter().find(|o| {
+        !o.ok
+            && o.what.starts_with("drain-")
+            && o.task.as_ref().is_some_and(|t| victims.contains(t))
+    });
+    match failed {
+        Some(o) => Done::Failed(format!(
+            "{base} failed: draining {}: {}",
+            o.task.as_deref().unwrap_or_default(),
+            o.detail
+        )),
+        None => Done::Said(format!("{base}: draining {}", victims.join(", "))),
+    }
+}
+
+/// What drains other than this tick's victims did, and the paused ones.
+fn drain_notes(r: &TickRecord) -> Vec<String> {
+    let victims: &[String] = match &r.action {
+        Action::ScaleIn { victims, .. } => victims,
+        _ => &[],
+    };
+    let mut notes: Vec<String> = r
+        .outcomes
+        .iter()
+        .filter(|o| o.task.as_ref().is_some_and(|t| !victims.contains(t)))
+        .filter_map(|o| {
+            let task = o.task.as_deref().unwrap_or_default();
+            match o.what.as_str() {
+                "drain-scaled-in" => Some(format!("drain {task} set desired {}", o.detail)),
+                "drain-retry" => Some(format!("drain {task} failed, retrying: {}", o.detail)),
+                "drain-finished" => Some(format!("drain {task} {}", o.detail)),
+                _ => None,
+            }
+        })
+        .collect();
+    if !r.paused_drains.is_empty() {
+        let paused: Vec<String> = r
+            .paused_drains
+            .iter()
+            .map(|d| format!("{} at {}", d.task, d.step))
+            .collect();
+        notes.push(format!("drains paused (dry run): {}", paused.join(", ")));
+    }
+    notes
 }

@@ -55,6 +55,18 @@ pub struct TickState {
     pub sessions: Option<u32>,
 }
 
+/// A drain from the journal that a dry run holds where it is: not advanced,
+/// left in the journal for a live run to resume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PausedDrain {
+    /// The drain workflow's ID.
+    pub workflow: String,
+    /// The victim.
+    pub task: String,
+    /// The step it waits at.
+    pub step: String,
+}
+
 /// One tick of one service, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TickRecord {
@@ -91,6 +103,13 @@ pub struct TickRecord {
     pub action: Action,
     /// What execution and the drains came to.
     pub outcomes: Vec<ActionOutcome>,
+    /// Under `--dry-run`: the drains in flight, held where they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paused_drains: Vec<PausedDrain>,
+    /// Written at shutdown to carry the drain outcomes since the last tick:
+    /// no gather, decision or action.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shutdown: bool,
     /// The shadow policies' decisions, never executed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shadows: Vec<ShadowDecision>,
@@ -116,6 +135,9 @@ impl TickRecord {
         }
         if let Some(f) = &self.fault {
             return format!("policy fault ({}): {}", f.kind, f.message);
+        }
+        if self.shutdown {
+            return "shutdown: what the drains did since the last tick".into();
         }
         if self.state.is_none() {
             return self

@@ -207,7 +207,7 @@ impl Outside {
         while self.sim.now() < until {
             // One drain per run: once a drain exists, the service only decides and records.
             if !d.services[0].drains.is_empty() || !self.log.lock().unwrap().is_empty() {
-                d.services[0].spec.dry_run = true;
+                crate::support::no_new_actions(&mut d.services[0], self.sim.now());
             }
             if self.ending == Ending::Aborted && !self.session_placed {
                 let waiting = d.services[0]

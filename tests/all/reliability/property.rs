@@ -297,7 +297,7 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
     })
     .await;
     // A quiet end: no new actions; the drains in flight finish or roll back.
-    run.daemon.services[0].spec.dry_run = true;
+    crate::support::no_new_actions(&mut run.daemon.services[0], run.sim.now());
     let quiet_end = end + s.deadline_min * 60 + grace + 600;
     while !run.drains().is_empty() && run.sim.now() < quiet_end {
         let t = (run.sim.now() + TICK).min(quiet_end);

@@ -177,7 +177,7 @@ async fn a_drain_that_cannot_recheck_sessions_rolls_back_and_never_scales_in() {
     }
     let victim = victim.unwrap();
     let scale_ins = run.stats().scale_ins;
-    run.daemon.services[0].spec.dry_run = true; // no further drains
+    crate::support::no_new_actions(&mut run.daemon.services[0], run.sim.now()); // no further drains
     run.sim
         .inject_fault(SimOp::Sessions, u32::MAX, outage("sim-dynamodb"));
     let t = run.sim.now() + 60 * MIN;
