@@ -3,10 +3,12 @@
 //! (the example policies, shipped) and tests/policies/artifacts/build.rs (the
 //! adversarial test policies, for the tests only), which include this file.
 //!
-//! Both build into one target directory, `target/policies`: the crates they
-//! share (the SDK, wit-bindgen and its macros) are compiled once, and cargo's
-//! lock on that directory keeps two builds from writing it at the same time
-//! (the second waits for the first, then finds the shared crates built).
+//! Both build into one target directory, `target/policies`, so wit-bindgen
+//! and its macros are compiled once (the SDK is compiled once per workspace:
+//! its path, and so its hash, differs between them), and cargo's lock on that
+//! directory keeps two builds from writing it at the same time: the second
+//! waits for the first, then finds the shared crates built. Neither holds a
+//! lock the other's outer cargo needs, so they cannot deadlock.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
