@@ -37,7 +37,7 @@ fn main() {
     // How long an endless loop runs before the host stops it, at the default limits.
     let engine = PolicyEngine::new(Limits::default(), None).expect("engine");
     let looping = engine
-        .load_file(Path::new(autoscaler::artifacts::ADVERSARIAL_ENDLESS_LOOP))
+        .load_file(Path::new(test_policy_artifacts::ADVERSARIAL_ENDLESS_LOOP))
         .expect("loads");
     let mut policy = Policy::new(engine, looping);
     let mut times: Vec<f64> = (0..20)

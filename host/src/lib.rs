@@ -41,7 +41,36 @@ pub mod sim;
 pub mod tick;
 pub mod workflow;
 
-/// Paths of the policy components built with the host (by `host/build.rs`), for tests, benches and the demo.
+/// Paths of the example policy components built with the host (by `host/build.rs`), for tests, benches and the demo.
+/// The adversarial test policies are not here: they are the `test-policy-artifacts` dev-dependency.
 pub mod artifacts {
     include!(concat!(env!("OUT_DIR"), "/policy_artifacts.rs"));
+
+    #[cfg(test)]
+    mod tests {
+        use std::path::Path;
+
+        #[test]
+        fn production_artifacts_are_the_example_policies_and_no_test_policy() {
+            assert!(!super::ALL.is_empty(), "no example policy was built");
+            let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+            for (package, path) in super::ALL {
+                for (test_package, test_path) in test_policy_artifacts::ALL {
+                    assert!(
+                        package != test_package && path != test_path,
+                        "the test policy {test_package} ({test_path}) is in the production artifacts"
+                    );
+                }
+                assert!(
+                    !package.starts_with("adversarial-"),
+                    "the adversarial policy {package} is in the production artifacts"
+                );
+                assert!(
+                    examples.join(package).join("Cargo.toml").is_file(),
+                    "{package} is not an example policy under policies/"
+                );
+                assert!(Path::new(path).is_file(), "{path} was not built");
+            }
+        }
+    }
 }

@@ -3,8 +3,9 @@
 //! Layer: sim. These prove scheduling, protection and draining behaviour,
 //! which the local AWS server cannot model.
 
-use autoscaler::artifacts::{ADVERSARIAL_ENDLESS_LOOP, SESSION_AWARE, TARGET_TRACKING};
+use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::tick::guard::Action;
+use test_policy_artifacts::ADVERSARIAL_ENDLESS_LOOP;
 
 use crate::sim_run::{SimRun, config, step_up};
 

@@ -5,6 +5,7 @@ use std::process::Command;
 use autoscaler::artifacts;
 
 use crate::support::root;
+use test_policy_artifacts::{ADVERSARIAL_ENDLESS_LOOP, ADVERSARIAL_WRONG_WORLD};
 
 fn autoscaler(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_autoscaler"))
@@ -86,14 +87,14 @@ fn check_and_eval_work_on_an_example_policy() {
         "-q",
         "policy",
         "eval",
-        artifacts::ADVERSARIAL_ENDLESS_LOOP,
+        ADVERSARIAL_ENDLESS_LOOP,
         "--snapshot",
         snap.path().to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("policy fault (timeout)"));
 
-    let out = autoscaler(&["-q", "policy", "check", artifacts::ADVERSARIAL_WRONG_WORLD]);
+    let out = autoscaler(&["-q", "policy", "check", ADVERSARIAL_WRONG_WORLD]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("does not implement this host's contract")

@@ -10,6 +10,11 @@ use autoscaler::model::Snapshot;
 use autoscaler::runtime::{Limits, LoadError, Policy, PolicyEngine, PolicyFault};
 
 use crate::support::engine;
+use test_policy_artifacts::{
+    ADVERSARIAL_ENDLESS_LOOP, ADVERSARIAL_FUTURE_CONTRACT, ADVERSARIAL_HUGE_ALLOC,
+    ADVERSARIAL_OVERSIZED_OUTPUT, ADVERSARIAL_PANIC, ADVERSARIAL_REACHES_OUTSIDE,
+    ADVERSARIAL_UNKNOWN_DRAIN, ADVERSARIAL_WRONG_WORLD,
+};
 
 fn policy(path: &str) -> Policy {
     let engine = engine();
@@ -82,7 +87,7 @@ fn session_aware_drains_idle_tasks_by_id_and_logs_them_through_the_lookup_import
 
 #[test]
 fn endless_loop_is_a_timeout_and_the_host_goes_on() {
-    let mut p = policy(artifacts::ADVERSARIAL_ENDLESS_LOOP);
+    let mut p = policy(ADVERSARIAL_ENDLESS_LOOP);
     let report = p.decide(&Snapshot::example());
     assert!(
         matches!(report.result, Err(PolicyFault::Timeout { .. })),
@@ -105,7 +110,7 @@ fn wall_clock_deadline_stops_a_loop_that_fuel_alone_would_let_run() {
     };
     let engine = PolicyEngine::new(limits, None).unwrap();
     let component = engine
-        .load_file(Path::new(artifacts::ADVERSARIAL_ENDLESS_LOOP))
+        .load_file(Path::new(ADVERSARIAL_ENDLESS_LOOP))
         .unwrap();
     let started = Instant::now();
     let fault = Policy::new(engine, component)
@@ -123,7 +128,7 @@ fn wall_clock_deadline_stops_a_loop_that_fuel_alone_would_let_run() {
 #[test]
 fn one_gib_allocation_is_out_of_memory() {
     assert!(matches!(
-        fault_of(artifacts::ADVERSARIAL_HUGE_ALLOC),
+        fault_of(ADVERSARIAL_HUGE_ALLOC),
         PolicyFault::OutOfMemory { .. }
     ));
     assert_host_still_works();
@@ -131,7 +136,7 @@ fn one_gib_allocation_is_out_of_memory() {
 
 #[test]
 fn panic_is_a_trap_that_carries_the_panic_message() {
-    let fault = fault_of(artifacts::ADVERSARIAL_PANIC);
+    let fault = fault_of(ADVERSARIAL_PANIC);
     assert_eq!(fault.kind(), "trap");
     assert!(fault.to_string().contains("index out of range"), "{fault}");
     assert_host_still_works();
@@ -139,7 +144,7 @@ fn panic_is_a_trap_that_carries_the_panic_message() {
 
 #[test]
 fn oversized_output_is_refused() {
-    let fault = fault_of(artifacts::ADVERSARIAL_OVERSIZED_OUTPUT);
+    let fault = fault_of(ADVERSARIAL_OVERSIZED_OUTPUT);
     assert!(
         matches!(
             fault,
@@ -155,7 +160,7 @@ fn oversized_output_is_refused() {
 
 #[test]
 fn unknown_drain_handle_is_an_invalid_decision() {
-    let fault = fault_of(artifacts::ADVERSARIAL_UNKNOWN_DRAIN);
+    let fault = fault_of(ADVERSARIAL_UNKNOWN_DRAIN);
     assert!(
         matches!(&fault, PolicyFault::InvalidDecision { reason } if reason.contains("9999")),
         "{fault}"
@@ -165,7 +170,7 @@ fn unknown_drain_handle_is_an_invalid_decision() {
 
 #[test]
 fn reaching_outside_the_sandbox_traps_on_the_missing_import() {
-    let fault = fault_of(artifacts::ADVERSARIAL_REACHES_OUTSIDE);
+    let fault = fault_of(ADVERSARIAL_REACHES_OUTSIDE);
     assert_eq!(fault.kind(), "trap");
     assert!(
         fault.to_string().contains("wasi:cli/environment"),
@@ -177,7 +182,7 @@ fn reaching_outside_the_sandbox_traps_on_the_missing_import() {
 #[test]
 fn component_of_another_world_is_refused_naming_both() {
     let err = engine()
-        .load_file(Path::new(artifacts::ADVERSARIAL_WRONG_WORLD))
+        .load_file(Path::new(ADVERSARIAL_WRONG_WORLD))
         .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, LoadError::WrongWorld { .. }));
@@ -191,7 +196,7 @@ fn component_of_another_world_is_refused_naming_both() {
 #[test]
 fn component_of_a_later_contract_is_refused_naming_both_versions() {
     let msg = engine()
-        .load_file(Path::new(artifacts::ADVERSARIAL_FUTURE_CONTRACT))
+        .load_file(Path::new(ADVERSARIAL_FUTURE_CONTRACT))
         .unwrap_err()
         .to_string();
     assert!(msg.contains("found contract version 0.2.0"), "{msg}");

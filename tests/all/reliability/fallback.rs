@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use autoscaler::artifacts::{ADVERSARIAL_ENDLESS_LOOP, SESSION_AWARE, TARGET_TRACKING};
+use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::config::{Config, Fallback};
 use autoscaler::runtime::Policy;
 use autoscaler::tick::guard::Action;
+use test_policy_artifacts::ADVERSARIAL_ENDLESS_LOOP;
 
 use crate::sim_run::{SimRun, config, step_up};
 
