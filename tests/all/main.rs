@@ -4,6 +4,7 @@ mod aws;
 mod backtest;
 mod e2e;
 mod golden;
+mod health;
 mod http;
 mod polyglot;
 mod reliability;

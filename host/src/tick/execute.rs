@@ -148,6 +148,12 @@ pub async fn advance_drains<P: Provider>(
             });
         }
         for error in &report.retried {
+            events.emit(Event::DrainRetried {
+                service: &key,
+                task: &wf.task_id,
+                step: wf.step.name(),
+                error,
+            });
             outcomes.push(ActionOutcome {
                 what: "drain-retry".into(),
                 task: Some(wf.task_id.clone()),

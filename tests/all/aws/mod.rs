@@ -45,5 +45,6 @@ mod elb;
 mod iam;
 mod ingest;
 mod journal;
+mod metrics;
 mod restart;
 mod sessions;
