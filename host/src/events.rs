@@ -597,11 +597,32 @@ mod tests {
             outcome: "aborted",
             detail: "",
         });
+        ev.emit(Event::DrainRetried {
+            service: "c/s",
+            task: "t",
+            step: "deregister",
+            error: "throttled",
+        });
         assert_eq!(
             ev.counter("autoscaler_ticks_total", &[("service", "c/s")]),
             2
         );
+        assert_eq!(
+            ev.counter(
+                "autoscaler_drain_retries_total",
+                &[("service", "c/s"), ("step", "deregister")]
+            ),
+            1
+        );
         let text = ev.prometheus();
+        for (family, _) in FAMILIES {
+            assert!(text.contains(&format!("# HELP {family} ")), "{text}");
+            assert!(text.contains(&format!("# TYPE {family} counter")), "{text}");
+        }
+        assert!(
+            text.contains("# HELP autoscaler_drain_retries_total Drain steps that failed"),
+            "{text}"
+        );
         assert!(
             text.contains("autoscaler_decisions_total{service=\"c/s\",action=\"hold\"} 2"),
             "{text}"

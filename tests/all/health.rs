@@ -55,7 +55,7 @@ async fn healthz_turns_503_while_the_loop_stalls_and_200_once_it_runs_again() {
     let board = run.daemon.board.clone();
     let (shutdown, rx) = tokio::sync::watch::channel(false);
 
-    let checks = tokio::spawn(async move {
+    let mut checks = tokio::spawn(async move {
         assert_eq!(
             until(addr, "/healthz", 200, Duration::from_secs(5)).await,
             "ok\n"
@@ -73,11 +73,19 @@ async fn healthz_turns_503_while_the_loop_stalls_and_200_once_it_runs_again() {
         );
         stall.await.unwrap();
         until(addr, "/healthz", 200, Duration::from_secs(3)).await;
-        shutdown.send(true).unwrap();
     });
-    run.daemon.run(rx, None).await.unwrap();
-    checks.await.unwrap();
+    // The checks run beside the daemon; once they end (passed or failed),
+    // the daemon is told to stop and the checks' result is reported.
+    let daemon = run.daemon.run(rx, None);
+    tokio::pin!(daemon);
+    let checked = tokio::select! {
+        r = &mut daemon => panic!("the daemon stopped before the checks ended: {r:?}"),
+        r = &mut checks => r,
+    };
+    shutdown.send(true).unwrap();
+    daemon.await.unwrap();
     stop.send(()).unwrap();
+    checked.unwrap();
 }
 
 #[tokio::test]
