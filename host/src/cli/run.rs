@@ -151,7 +151,7 @@ async fn drive<P: Provider + 'static>(
                 format!("cannot listen on {} (the `http.listen` setting)", h.listen)
             })?;
         tracing::info!(
-            "Serving /healthz, /metrics and /v1/services on http://{}.",
+            "Serving /healthz, /readyz, /metrics and /v1/services on http://{}.",
             h.listen
         );
         let mut router = http::router(daemon.board.clone(), daemon.events.clone());

@@ -296,46 +296,39 @@ impl CallCounter {
 impl Collect for CallCounter {
     fn collect(&self, out: &mut String) {
         let counts = self.snapshot();
-        let families: [(
-            &str,
-            &str,
-            &dyn Fn(&OpCount) -> Vec<(Option<ErrorKind>, u64)>,
-        ); 3] = [
+        let families = [
             (
                 "autoscaler_aws_calls_total",
                 "AWS API operations issued, by AWS service and operation (one per call, retries not counted).",
-                &|c| vec![(None, c.calls)],
             ),
             (
                 "autoscaler_aws_call_attempts_total",
                 "HTTP requests sent for AWS API operations, retries included.",
-                &|c| vec![(None, c.attempts)],
-            ),
-            (
-                "autoscaler_aws_call_errors_total",
-                "AWS API operations that failed after the SDK's retries, by kind: throttling, server (5xx), client (4xx), timeout (timeout or connection failure), other.",
-                &|c| {
-                    ErrorKind::ALL
-                        .iter()
-                        .filter(|k| c.errors(**k) > 0)
-                        .map(|k| (Some(*k), c.errors(*k)))
-                        .collect()
-                },
             ),
         ];
-        for (name, help, values) in families {
+        for (i, (name, help)) in families.iter().enumerate() {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
             for (service, op, c) in counts.iter_by_service() {
-                for (kind, v) in values(&c) {
-                    let l = match kind {
-                        Some(k) => {
-                            labels(&[("service", service), ("operation", op), ("kind", k.label())])
-                        }
-                        None => labels(&[("service", service), ("operation", op)]),
-                    };
-                    let _ = writeln!(out, "{name}{{{l}}} {v}");
-                }
+                let l = labels(&[("service", service), ("operation", op)]);
+                let v = if i == 0 { c.calls } else { c.attempts };
+                let _ = writeln!(out, "{name}{{{l}}} {v}");
+            }
+        }
+        let name = "autoscaler_aws_call_errors_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} AWS API operations that failed after the SDK's retries, by kind: throttling, server (5xx), client (4xx), timeout (timeout or connection failure), other."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (service, op, c) in counts.iter_by_service() {
+            for kind in ErrorKind::ALL.into_iter().filter(|k| c.errors(*k) > 0) {
+                let l = labels(&[
+                    ("service", service),
+                    ("operation", op),
+                    ("kind", kind.label()),
+                ]);
+                let _ = writeln!(out, "{name}{{{l}}} {}", c.errors(kind));
             }
         }
     }
