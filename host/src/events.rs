@@ -1,11 +1,21 @@
 //! Typed events: one per thing that happens. Emitting an event writes its log
 //! line and updates its metric in one place, so logs and `/metrics` never
 //! disagree.
+//!
+//! The registry is hand-written rather than `prometheus-client`'s: every
+//! family here is a counter keyed by a few string labels plus one histogram,
+//! the metric names and label sets are already relied on by dashboards and
+//! tests, and a backtest emits tens of thousands of events a second through
+//! one lock. Every family is listed in [`FAMILIES`] with its `# HELP` text,
+//! and the exposition writes `# HELP` and `# TYPE` for each one, with samples
+//! or not. Other sources (the AWS call counter) add families with [`Collect`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use crate::daemon::health::Heartbeat;
 
 /// Something that happened in the host.
 #[derive(Debug, Clone)]
@@ -78,6 +88,17 @@ pub enum Event<'a> {
         /// The step.
         step: &'a str,
     },
+    /// A drain step failed with a transient error; it is retried after a backoff.
+    DrainRetried {
+        /// The service key.
+        service: &'a str,
+        /// The victim.
+        task: &'a str,
+        /// The step that failed.
+        step: &'a str,
+        /// The error.
+        error: &'a str,
+    },
     /// A drain finished.
     DrainFinished {
         /// The service key.
@@ -121,13 +142,72 @@ struct Histogram {
     count: u64,
 }
 
+/// Every counter family the events update, with its `# HELP` text.
+pub const FAMILIES: &[(&str, &str)] = &[
+    ("autoscaler_ticks_total", "Ticks run, per service."),
+    (
+        "autoscaler_decisions_total",
+        "Ticks by the action the guard allowed (hold, scale-out, scale-in).",
+    ),
+    (
+        "autoscaler_gather_failures_total",
+        "Ticks whose snapshot could not be gathered (the tick held).",
+    ),
+    (
+        "autoscaler_policy_faults_total",
+        "Policy faults, by policy, fault kind and role (live or shadow).",
+    ),
+    (
+        "autoscaler_guard_adjustments_total",
+        "Decisions the guard changed, by rule.",
+    ),
+    (
+        "autoscaler_desired_changes_total",
+        "Times the desired count was set.",
+    ),
+    (
+        "autoscaler_action_failures_total",
+        "Actions that failed to execute.",
+    ),
+    (
+        "autoscaler_drain_steps_total",
+        "Drain steps completed, by step.",
+    ),
+    (
+        "autoscaler_drain_retries_total",
+        "Drain steps that failed with a transient error and will be retried, by step.",
+    ),
+    (
+        "autoscaler_drains_total",
+        "Drains finished, by outcome (stopped, aborted, rolled-back).",
+    ),
+    (
+        "autoscaler_fallback_decisions_total",
+        "Ticks decided by the fallback policy because the live policy kept faulting.",
+    ),
+    (
+        "autoscaler_policy_reloads_total",
+        "Policy file reloads, by result (swapped or refused).",
+    ),
+];
+
+/// A source of metric families of its own (the AWS call counter), written
+/// into `/metrics` after the events' own.
+pub trait Collect: Send + Sync {
+    /// Writes its families, each with `# HELP` and `# TYPE`, in the text format.
+    fn collect(&self, out: &mut String);
+}
+
 #[derive(Default)]
 struct Registry {
     counters: BTreeMap<(&'static str, String), u64>,
     call_time: BTreeMap<String, Histogram>,
+    heartbeat: Option<Heartbeat>,
+    collectors: Vec<Arc<dyn Collect>>,
 }
 
-/// The event sink: logs and Prometheus metrics. Cheap to clone.
+/// The event sink: logs and Prometheus metrics, and the daemon loop's
+/// heartbeat (what `/healthz` reads). Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Events {
     registry: Arc<Mutex<Registry>>,
@@ -142,7 +222,8 @@ impl std::fmt::Debug for Events {
     }
 }
 
-fn labels(pairs: &[(&str, &str)]) -> String {
+/// Labels in the exposition format: `k="v",...`, values escaped.
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> String {
     // One string, escaped in place: this runs several times a tick, and
     // backtests run tens of thousands of ticks a second.
     let mut out = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
@@ -184,7 +265,36 @@ impl Events {
         self.quiet
     }
 
+    /// Adds a source of metric families to `/metrics`.
+    pub fn collect_from(&self, source: Arc<dyn Collect>) {
+        self.lock().collectors.push(source);
+    }
+
+    /// Publishes the daemon loop's heartbeat (see [`crate::daemon::health`]).
+    pub fn beat(&self, heartbeat: Heartbeat) {
+        self.lock().heartbeat = Some(heartbeat);
+    }
+
+    /// The daemon loop's last heartbeat; none before its first step.
+    pub fn heartbeat(&self) -> Option<Heartbeat> {
+        self.lock().heartbeat
+    }
+
+    /// Why the daemon loop is not live at wall time `now`, or none when it is
+    /// (or has not started).
+    pub fn overdue(&self, now: SystemTime) -> Option<String> {
+        self.heartbeat().and_then(|h| h.overdue(now))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn count(&self, name: &'static str, pairs: &[(&str, &str)]) {
+        debug_assert!(
+            FAMILIES.iter().any(|(f, _)| *f == name),
+            "{name} is missing from FAMILIES, so /metrics would not show it"
+        );
         let mut r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         *r.counters.entry((name, labels(pairs))).or_default() += 1;
     }
@@ -307,6 +417,25 @@ impl Events {
                     );
                 }
             }
+            Event::DrainRetried {
+                service,
+                task,
+                step,
+                error,
+            } => {
+                self.count(
+                    "autoscaler_drain_retries_total",
+                    &[("service", service), ("step", step)],
+                );
+                if loud {
+                    tracing::warn!(
+                        service,
+                        task,
+                        step,
+                        "Drain step {step} failed for task {task}; retrying after a backoff: {error}"
+                    );
+                }
+            }
             Event::DrainFinished {
                 service,
                 task,
@@ -386,17 +515,20 @@ impl Events {
             .sum()
     }
 
-    /// All metrics in the Prometheus text exposition format.
+    /// All metrics in the Prometheus text exposition format: every family
+    /// with `# HELP` and `# TYPE`, even before it has a sample.
     pub fn prometheus(&self) -> String {
-        let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let r = self.lock();
         let mut out = String::new();
-        let mut last = "";
-        for ((name, l), v) in &r.counters {
-            if *name != last {
-                let _ = writeln!(out, "# TYPE {name} counter");
-                last = name;
+        for (family, help) in FAMILIES {
+            let _ = writeln!(out, "# HELP {family} {help}");
+            let _ = writeln!(out, "# TYPE {family} counter");
+            for ((name, l), v) in r.counters.range((*family, String::new())..) {
+                if name != family {
+                    break;
+                }
+                let _ = writeln!(out, "{name}{{{l}}} {v}");
             }
-            let _ = writeln!(out, "{name}{{{l}}} {v}");
         }
         let _ = writeln!(
             out,
@@ -421,6 +553,9 @@ impl Events {
                 "autoscaler_policy_call_seconds_count{{{l}}} {}",
                 h.count
             );
+        }
+        for c in &r.collectors {
+            c.collect(&mut out);
         }
         out
     }
@@ -462,11 +597,32 @@ mod tests {
             outcome: "aborted",
             detail: "",
         });
+        ev.emit(Event::DrainRetried {
+            service: "c/s",
+            task: "t",
+            step: "deregister",
+            error: "throttled",
+        });
         assert_eq!(
             ev.counter("autoscaler_ticks_total", &[("service", "c/s")]),
             2
         );
+        assert_eq!(
+            ev.counter(
+                "autoscaler_drain_retries_total",
+                &[("service", "c/s"), ("step", "deregister")]
+            ),
+            1
+        );
         let text = ev.prometheus();
+        for (family, _) in FAMILIES {
+            assert!(text.contains(&format!("# HELP {family} ")), "{text}");
+            assert!(text.contains(&format!("# TYPE {family} counter")), "{text}");
+        }
+        assert!(
+            text.contains("# HELP autoscaler_drain_retries_total Drain steps that failed"),
+            "{text}"
+        );
         assert!(
             text.contains("autoscaler_decisions_total{service=\"c/s\",action=\"hold\"} 2"),
             "{text}"

@@ -7,6 +7,7 @@ mod deploy;
 mod dry_run;
 mod e2e;
 mod golden;
+mod health;
 mod http;
 mod polyglot;
 mod records;

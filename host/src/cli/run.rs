@@ -105,6 +105,7 @@ impl RunArgs {
                 let settings = setup::aws_config(&cfg).expect("an aws config gives AWS settings");
                 let provider = Box::pin(AwsProvider::from_env(settings)).await?;
                 let ingest = autoscaler::sessions::ingest::router(provider.session_store().clone());
+                events.collect_from(std::sync::Arc::new(provider.calls().clone()));
                 let services =
                     setup::load_services(&cfg, &engine, SystemClock.now(), self.dry_run)?;
                 let mut daemon =
@@ -150,7 +151,7 @@ async fn drive<P: Provider + 'static>(
                 format!("cannot listen on {} (the `http.listen` setting)", h.listen)
             })?;
         tracing::info!(
-            "Serving /healthz, /metrics and /v1/services on http://{}.",
+            "Serving /healthz, /readyz, /metrics and /v1/services on http://{}.",
             h.listen
         );
         let mut router = http::router(daemon.board.clone(), daemon.events.clone());

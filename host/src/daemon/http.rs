@@ -1,13 +1,16 @@
-//! The HTTP endpoint: `/healthz`, `/metrics` (Prometheus text) and
-//! `/v1/services` (each service's state and last decision).
+//! The HTTP endpoint: `/healthz` (liveness), `/readyz` (readiness),
+//! `/metrics` (Prometheus text) and `/v1/services` (each service's state and
+//! last decision). See [`super::health`] for what liveness and readiness mean.
+
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::Board;
+use super::{Board, health};
 use crate::events::Events;
 
 #[derive(Clone)]
@@ -19,10 +22,37 @@ struct AppState {
 /// The router; other routes (the session ingest API) can be merged into it.
 pub fn router(board: Board, events: Events) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/services", get(services))
         .with_state(AppState { board, events })
+}
+
+/// 200 `ok` while the daemon loop keeps up; 503 with the reason, in plain
+/// text, once it is overdue by more than two intervals.
+async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    match s.events.overdue(SystemTime::now()) {
+        None => (StatusCode::OK, text, "ok\n".to_string()),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, text, format!("{reason}\n")),
+    }
+}
+
+/// 200 when every service is ready, else 503; the JSON body gives each
+/// service's state and reason either way.
+async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    let clock = s.events.heartbeat().map(|h| h.clock);
+    let report = {
+        let board = s.board.lock().unwrap_or_else(|p| p.into_inner());
+        health::readiness(&board, clock)
+    };
+    let code = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(report))
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

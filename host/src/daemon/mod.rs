@@ -2,6 +2,7 @@
 //! interval, in time order. Between ticks it advances drains that come due,
 //! applies policy reloads, and serves the HTTP endpoint.
 
+pub mod health;
 pub mod http;
 pub mod pace;
 pub mod reload;
@@ -44,6 +45,10 @@ pub struct ServiceStatus {
     pub drains_paused: bool,
     /// The last tick's record.
     pub last: Option<Arc<TickRecord>>,
+    /// Seconds between ticks.
+    pub interval: u64,
+    /// Ticks in a row, up to the last, whose gather failed (`/readyz`).
+    pub gather_failures: u32,
 }
 
 /// A callback run with every tick record.
@@ -116,6 +121,19 @@ pub struct Daemon<P: Provider> {
     pub totals: BTreeMap<String, ServiceTotals>,
 }
 
+/// Gathers failed in a row as of `last`: unchanged when `last` is the record
+/// `previous` already showed, else one more (its gather failed: it has no
+/// state) or zero.
+fn gather_failures(previous: Option<&ServiceStatus>, last: Option<&Arc<TickRecord>>) -> u32 {
+    let Some(last) = last else { return 0 };
+    let before = previous.map_or(0, |p| p.gather_failures);
+    match previous.and_then(|p| p.last.as_ref()) {
+        Some(shown) if Arc::ptr_eq(shown, last) => before,
+        _ if last.state.is_none() => before + 1,
+        _ => 0,
+    }
+}
+
 impl<P: Provider> Daemon<P> {
     /// Hands unfinished drains from the journal to their services, so they resume
     /// from their last completed step. Returns the ones no configured service owns.
@@ -143,6 +161,9 @@ impl<P: Provider> Daemon<P> {
     /// Runs everything due at the pacer's current time.
     pub async fn step(&mut self) -> Result<(), DaemonError> {
         let now = self.pacer.now();
+        if self.events.heartbeat().is_none() {
+            self.beat(now, false);
+        }
         for i in 0..self.services.len() {
             let svc = &mut self.services[i];
             if svc.next_tick <= now {
@@ -163,6 +184,7 @@ impl<P: Provider> Daemon<P> {
             }
             self.publish(i);
         }
+        self.beat(self.pacer.now(), true);
         Ok(())
     }
 
@@ -203,10 +225,23 @@ impl<P: Provider> Daemon<P> {
         }
     }
 
+    /// Publishes the loop's heartbeat for `/healthz` (see [`health`]).
+    fn beat(&self, clock: u64, stepped: bool) {
+        let interval = self.services.iter().map(|s| s.spec.interval).min();
+        self.events.beat(health::Heartbeat::new(
+            &self.pacer,
+            std::time::SystemTime::now(),
+            clock,
+            self.next_wake(),
+            interval.unwrap_or(u64::MAX),
+            stepped,
+        ));
+    }
+
     fn publish(&self, i: usize) {
         let s = &self.services[i];
         let c = s.policy.component();
-        let status = ServiceStatus {
+        let mut status = ServiceStatus {
             service: s.key(),
             policy: PolicyRef {
                 name: c.name.clone(),
@@ -222,11 +257,13 @@ impl<P: Provider> Daemon<P> {
             drains: s.drains.clone(),
             drains_paused: s.spec.dry_run && !s.drains.is_empty(),
             last: s.last_record.clone(),
+            interval: s.spec.interval,
+            gather_failures: 0,
         };
-        self.board
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(status.service.clone(), status);
+        let mut board = self.board.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = board.get(&status.service);
+        status.gather_failures = gather_failures(previous, status.last.as_ref());
+        board.insert(status.service.clone(), status);
     }
 
     /// When the next thing is due.

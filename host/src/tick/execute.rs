@@ -179,6 +179,12 @@ pub async fn advance_drains<P: Provider>(
             ));
         }
         for error in &report.retried {
+            events.emit(Event::DrainRetried {
+                service: &key,
+                task: &wf.task_id,
+                step: wf.step.name(),
+                error,
+            });
             outcomes.push(ActionOutcome::new(
                 "drain-retry",
                 Some(&wf.task_id),

@@ -45,6 +45,7 @@ mod elb;
 mod iam;
 mod ingest;
 mod journal;
+mod metrics;
 mod restart;
 mod roll_back;
 mod sessions;

@@ -67,13 +67,20 @@ lag = "20s"
         records.iter().any(|r| !r.problems.is_empty()),
         "gather met the faults"
     );
-    assert!(
-        records
-            .iter()
-            .flat_map(|r| &r.outcomes)
-            .any(|o| o.what == "drain-retry"),
-        "drains retried"
-    );
+    let retries = records
+        .iter()
+        .flat_map(|r| &r.outcomes)
+        .filter(|o| o.what == "drain-retry")
+        .count() as u64;
+    assert!(retries > 0, "drains retried");
+    // Each retry is counted by step in autoscaler_drain_retries_total.
+    let text = run.daemon.events.prometheus();
+    let counted: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("autoscaler_drain_retries_total{service=\"e2e/web\",step="))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(counted, retries, "{text}");
     // Through it all, the idle service still shrinks to min, safely.
     let stats = run.stats();
     assert_eq!(stats.desired, 1, "{stats:?}");

@@ -1,46 +1,189 @@
-//! Counts AWS API calls per operation with an SDK interceptor, so the cost of
-//! a tick can be measured, asserted in tests and exported as a metric.
+//! Counts AWS API calls per service and operation with an SDK interceptor, so
+//! the cost of a tick can be measured, asserted in tests and exported as the
+//! `autoscaler_aws_*` metrics (see [`CallCounter`]'s [`Collect`] impl).
 //!
 //! A *call* is one SDK operation as the code issues it; an *attempt* is one
-//! HTTP request sent for it. They differ when the SDK retries.
+//! HTTP request sent for it. They differ when the SDK retries. A call that
+//! fails after its retries counts one error, of one [`ErrorKind`].
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fmt::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef, Error,
+    FinalizerInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata, OrchestratorError};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-/// Calls and attempts of one operation.
+use crate::events::{Collect, labels};
+
+/// Why a call failed, as the `autoscaler_aws_call_errors_total` metric counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// HTTP 429 or a throttling error code (`ThrottlingException`, `Throttling`, ...).
+    Throttling,
+    /// Any other HTTP 5xx.
+    Server,
+    /// Any other HTTP 4xx: access denied, not found, invalid parameters.
+    Client,
+    /// No answer: the attempt or operation timed out, or the connection failed.
+    Timeout,
+    /// Anything else (the request could not be built, the answer not parsed).
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in label order.
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::Throttling,
+        ErrorKind::Server,
+        ErrorKind::Client,
+        ErrorKind::Timeout,
+        ErrorKind::Other,
+    ];
+
+    /// The metric label: `throttling`, `server`, `client`, `timeout` or `other`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Throttling => "throttling",
+            ErrorKind::Server => "server",
+            ErrorKind::Client => "client",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// Classifies a failed call by the SDK's error and the last HTTP response.
+    fn of(error: &OrchestratorError<Error>, response: Option<&HttpResponse>) -> ErrorKind {
+        if error.is_timeout_error() || error.is_connector_error() {
+            return ErrorKind::Timeout;
+        }
+        match response {
+            Some(r) => ErrorKind::of_response(r.status().as_u16(), error_code(r).as_deref()),
+            None => ErrorKind::Other,
+        }
+    }
+
+    fn of_response(status: u16, code: Option<&str>) -> ErrorKind {
+        if status == 429 || code.is_some_and(|c| THROTTLING_CODES.contains(&c)) {
+            ErrorKind::Throttling
+        } else if status >= 500 {
+            ErrorKind::Server
+        } else if status >= 400 {
+            ErrorKind::Client
+        } else {
+            ErrorKind::Other
+        }
+    }
+}
+
+/// Error codes AWS uses for throttling across ECS, ELBv2, CloudWatch and
+/// DynamoDB (most are HTTP 400).
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+];
+
+/// The error code of an error response: the `x-amzn-errortype` or
+/// `x-amzn-query-error` header (JSON protocols: ECS, DynamoDB, CloudWatch),
+/// else `<Code>` in an XML body (the query protocol: ELBv2).
+fn error_code(r: &HttpResponse) -> Option<String> {
+    let header = ["x-amzn-errortype", "x-amzn-query-error"]
+        .iter()
+        .find_map(|h| r.headers().get(*h));
+    if let Some(h) = header {
+        // `Code:uri` (JSON) or `Code;Sender` (query error): the code comes first.
+        let code = h.split([':', ';']).next().unwrap_or(h);
+        return Some(code.rsplit('#').next().unwrap_or(code).to_string());
+    }
+    let body = std::str::from_utf8(r.body().bytes()?).ok()?;
+    let start = body.find("<Code>")? + "<Code>".len();
+    let len = body[start..].find("</Code>")?;
+    Some(body[start..start + len].to_string())
+}
+
+/// Calls, attempts and errors of one operation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpCount {
     /// Operations issued.
     pub calls: u64,
     /// HTTP requests sent for them, retries included.
     pub attempts: u64,
+    /// Calls that failed (after the SDK's retries), by [`ErrorKind`] in
+    /// [`ErrorKind::ALL`] order.
+    pub errors: [u64; 5],
 }
 
-/// Counts per operation name (`DescribeServices`, `Query`, ...), as of some moment.
+impl OpCount {
+    /// Calls that failed with this kind of error.
+    pub fn errors(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind as usize]
+    }
+
+    fn add(&mut self, other: &OpCount) {
+        self.calls += other.calls;
+        self.attempts += other.attempts;
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+    }
+
+    fn minus(&self, earlier: &OpCount) -> OpCount {
+        let mut errors = self.errors;
+        for (a, b) in errors.iter_mut().zip(earlier.errors) {
+            *a = a.saturating_sub(b);
+        }
+        OpCount {
+            calls: self.calls.saturating_sub(earlier.calls),
+            attempts: self.attempts.saturating_sub(earlier.attempts),
+            errors,
+        }
+    }
+}
+
+/// Counts per AWS service (`ecs`, `elbv2`, `cloudwatch`, `dynamodb`) and
+/// operation name (`DescribeServices`, `Query`, ...), as of some moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallCounts {
-    by_operation: BTreeMap<String, OpCount>,
+    by_operation: BTreeMap<(&'static str, String), OpCount>,
 }
 
 impl CallCounts {
+    fn op(&self, operation: &str) -> OpCount {
+        let mut total = OpCount::default();
+        for ((_, op), c) in &self.by_operation {
+            if op == operation {
+                total.add(c);
+            }
+        }
+        total
+    }
+
     /// Operations issued under this name.
     pub fn calls(&self, operation: &str) -> u64 {
-        self.by_operation.get(operation).map_or(0, |c| c.calls)
+        self.op(operation).calls
     }
 
     /// HTTP requests sent for this operation, retries included.
     pub fn attempts(&self, operation: &str) -> u64 {
-        self.by_operation.get(operation).map_or(0, |c| c.attempts)
+        self.op(operation).attempts
+    }
+
+    /// Calls of this operation that failed with this kind of error.
+    pub fn errors(&self, operation: &str, kind: ErrorKind) -> u64 {
+        self.op(operation).errors(kind)
     }
 
     /// Operations issued, all names together.
@@ -53,9 +196,20 @@ impl CallCounts {
         self.by_operation.values().map(|c| c.attempts).sum()
     }
 
-    /// Each operation name with its counts, in name order.
+    /// Each operation name with its counts (all services together), in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, OpCount)> {
-        self.by_operation.iter().map(|(k, v)| (k.as_str(), *v))
+        let mut merged: BTreeMap<&str, OpCount> = BTreeMap::new();
+        for ((_, op), c) in &self.by_operation {
+            merged.entry(op.as_str()).or_default().add(c);
+        }
+        merged.into_iter()
+    }
+
+    /// Each service and operation with its counts, in that order.
+    pub fn iter_by_service(&self) -> impl Iterator<Item = (&'static str, &str, OpCount)> {
+        self.by_operation
+            .iter()
+            .map(|((s, op), c)| (*s, op.as_str(), *c))
     }
 
     /// What happened between `earlier` and `self` (both from the same counter).
@@ -63,13 +217,10 @@ impl CallCounts {
         let by_operation = self
             .by_operation
             .iter()
-            .filter_map(|(op, now)| {
-                let before = earlier.by_operation.get(op).copied().unwrap_or_default();
-                let diff = OpCount {
-                    calls: now.calls.saturating_sub(before.calls),
-                    attempts: now.attempts.saturating_sub(before.attempts),
-                };
-                (diff != OpCount::default()).then(|| (op.clone(), diff))
+            .filter_map(|(key, now)| {
+                let before = earlier.by_operation.get(key).copied().unwrap_or_default();
+                let diff = now.minus(&before);
+                (diff != OpCount::default()).then(|| (key.clone(), diff))
             })
             .collect();
         CallCounts { by_operation }
@@ -79,7 +230,7 @@ impl CallCounts {
 impl fmt::Display for CallCounts {
     /// `DescribeServices=1 ListTasks=1 ... (6 calls, 6 attempts)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (op, c) in &self.by_operation {
+        for (op, c) in self.iter() {
             write!(f, "{op}={} ", c.calls)?;
         }
         write!(
@@ -92,7 +243,8 @@ impl fmt::Display for CallCounts {
 }
 
 /// A cheap-to-clone counter shared by every SDK client of one provider.
-/// Install it with each client config builder's `interceptor(...)`.
+/// Install [`CallCounter::interceptor`] with each client config builder's
+/// `interceptor(...)`, naming the client's service.
 #[derive(Debug, Clone, Default)]
 pub struct CallCounter {
     inner: Arc<Mutex<CallCounts>>,
@@ -104,12 +256,23 @@ impl CallCounter {
         CallCounter::default()
     }
 
+    /// The interceptor that counts one client's calls under `service`
+    /// (`ecs`, `elbv2`, `cloudwatch`, `dynamodb`).
+    pub fn interceptor(&self, service: &'static str) -> ServiceCalls {
+        ServiceCalls {
+            counter: self.clone(),
+            service,
+        }
+    }
+
     /// The counts so far.
     pub fn snapshot(&self) -> CallCounts {
         self.lock().clone()
     }
 
     /// The counts so far, resetting the counter to zero (for per-tick reports).
+    /// The exported metrics restart from zero too, which Prometheus reads as a
+    /// counter reset; the daemon never calls this.
     pub fn take(&self) -> CallCounts {
         std::mem::take(&mut *self.lock())
     }
@@ -121,16 +284,65 @@ impl CallCounter {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn bump(&self, cfg: &ConfigBag, f: impl FnOnce(&mut OpCount)) {
+    fn bump(&self, service: &'static str, cfg: &ConfigBag, f: impl FnOnce(&mut OpCount)) {
         let name = cfg
             .load::<Metadata>()
             .map_or("Unknown", |m| m.name())
             .to_string();
-        f(self.lock().by_operation.entry(name).or_default());
+        f(self.lock().by_operation.entry((service, name)).or_default());
     }
 }
 
-impl Intercept for CallCounter {
+impl Collect for CallCounter {
+    fn collect(&self, out: &mut String) {
+        let counts = self.snapshot();
+        let families = [
+            (
+                "autoscaler_aws_calls_total",
+                "AWS API operations issued, by AWS service and operation (one per call, retries not counted).",
+            ),
+            (
+                "autoscaler_aws_call_attempts_total",
+                "HTTP requests sent for AWS API operations, retries included.",
+            ),
+        ];
+        for (i, (name, help)) in families.iter().enumerate() {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (service, op, c) in counts.iter_by_service() {
+                let l = labels(&[("service", service), ("operation", op)]);
+                let v = if i == 0 { c.calls } else { c.attempts };
+                let _ = writeln!(out, "{name}{{{l}}} {v}");
+            }
+        }
+        let name = "autoscaler_aws_call_errors_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} AWS API operations that failed after the SDK's retries, by kind: throttling, server (5xx), client (4xx), timeout (timeout or connection failure), other."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (service, op, c) in counts.iter_by_service() {
+            for kind in ErrorKind::ALL.into_iter().filter(|k| c.errors(*k) > 0) {
+                let l = labels(&[
+                    ("service", service),
+                    ("operation", op),
+                    ("kind", kind.label()),
+                ]);
+                let _ = writeln!(out, "{name}{{{l}}} {}", c.errors(kind));
+            }
+        }
+    }
+}
+
+/// The interceptor of one SDK client: counts into its [`CallCounter`] under
+/// the client's service name.
+#[derive(Debug, Clone)]
+pub struct ServiceCalls {
+    counter: CallCounter,
+    service: &'static str,
+}
+
+impl Intercept for ServiceCalls {
     fn name(&self) -> &'static str {
         "autoscaler::CallCounter"
     }
@@ -142,7 +354,7 @@ impl Intercept for CallCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.bump(cfg, |c| c.calls += 1);
+        self.counter.bump(self.service, cfg, |c| c.calls += 1);
         Ok(())
     }
 
@@ -152,25 +364,40 @@ impl Intercept for CallCounter {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.bump(cfg, |c| c.attempts += 1);
+        self.counter.bump(self.service, cfg, |c| c.attempts += 1);
+        Ok(())
+    }
+
+    // Once per call, with its final result.
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(Err(e)) = context.output_or_error() {
+            let kind = ErrorKind::of(e, context.response());
+            self.counter
+                .bump(self.service, cfg, |c| c.errors[kind as usize] += 1);
+        }
         Ok(())
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn counts(pairs: &[(&str, u64, u64)]) -> CallCounts {
+    fn counts(pairs: &[(&'static str, &str, u64, u64)]) -> CallCounts {
         CallCounts {
             by_operation: pairs
                 .iter()
-                .map(|(op, calls, attempts)| {
+                .map(|(service, op, calls, attempts)| {
                     (
-                        op.to_string(),
+                        (*service, op.to_string()),
                         OpCount {
                             calls: *calls,
                             attempts: *attempts,
+                            ..OpCount::default()
                         },
                     )
                 })
@@ -180,11 +407,11 @@ mod tests {
 
     #[test]
     fn since_keeps_only_what_changed() {
-        let before = counts(&[("ListTasks", 2, 2), ("Query", 1, 1)]);
+        let before = counts(&[("ecs", "ListTasks", 2, 2), ("dynamodb", "Query", 1, 1)]);
         let after = counts(&[
-            ("ListTasks", 3, 4),
-            ("Query", 1, 1),
-            ("GetMetricData", 1, 1),
+            ("ecs", "ListTasks", 3, 4),
+            ("dynamodb", "Query", 1, 1),
+            ("cloudwatch", "GetMetricData", 1, 1),
         ]);
         let diff = after.since(&before);
         assert_eq!(diff.calls("ListTasks"), 1);
@@ -202,13 +429,92 @@ mod tests {
     fn take_resets() {
         let counter = CallCounter::new();
         counter.lock().by_operation.insert(
-            "Query".into(),
+            ("dynamodb", "Query".into()),
             OpCount {
                 calls: 1,
                 attempts: 1,
+                ..OpCount::default()
             },
         );
         assert_eq!(counter.take().total_calls(), 1);
         assert_eq!(counter.snapshot().total_calls(), 0);
+    }
+
+    #[test]
+    fn error_kinds_follow_status_and_code() {
+        assert_eq!(
+            ErrorKind::of_response(400, Some("ThrottlingException")),
+            ErrorKind::Throttling
+        );
+        assert_eq!(ErrorKind::of_response(429, None), ErrorKind::Throttling);
+        assert_eq!(
+            ErrorKind::of_response(503, Some("ServiceUnavailable")),
+            ErrorKind::Server
+        );
+        assert_eq!(
+            ErrorKind::of_response(403, Some("AccessDeniedException")),
+            ErrorKind::Client
+        );
+        assert_eq!(ErrorKind::of_response(200, None), ErrorKind::Other);
+    }
+
+    #[test]
+    fn error_codes_come_from_the_header_or_an_xml_body() {
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        let status = StatusCode::try_from(400).unwrap();
+        let mut json = HttpResponse::new(status, SdkBody::empty());
+        json.headers_mut().insert(
+            "x-amzn-errortype",
+            "ThrottlingException:http://internal.amazon.com/coral/",
+        );
+        assert_eq!(error_code(&json).as_deref(), Some("ThrottlingException"));
+        let xml = HttpResponse::new(
+            status,
+            SdkBody::from(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code></Error></ErrorResponse>",
+            ),
+        );
+        assert_eq!(error_code(&xml).as_deref(), Some("Throttling"));
+    }
+
+    #[test]
+    fn the_exposition_has_help_and_type_and_labels_by_service_and_operation() {
+        let counter = CallCounter::new();
+        let mut errors = [0; 5];
+        errors[ErrorKind::Throttling as usize] = 2;
+        counter.lock().by_operation.insert(
+            ("ecs", "DescribeServices".into()),
+            OpCount {
+                calls: 3,
+                attempts: 7,
+                errors,
+            },
+        );
+        let mut out = String::new();
+        counter.collect(&mut out);
+        for family in [
+            "autoscaler_aws_calls_total",
+            "autoscaler_aws_call_attempts_total",
+            "autoscaler_aws_call_errors_total",
+        ] {
+            assert!(out.contains(&format!("# HELP {family} ")), "{out}");
+            assert!(out.contains(&format!("# TYPE {family} counter")), "{out}");
+        }
+        assert!(
+            out.contains(
+                "autoscaler_aws_calls_total{service=\"ecs\",operation=\"DescribeServices\"} 3"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("autoscaler_aws_call_attempts_total{service=\"ecs\",operation=\"DescribeServices\"} 7"),
+            "{out}"
+        );
+        assert!(
+            out.contains("autoscaler_aws_call_errors_total{service=\"ecs\",operation=\"DescribeServices\",kind=\"throttling\"} 2"),
+            "{out}"
+        );
+        assert!(!out.contains("kind=\"server\""), "{out}");
     }
 }

@@ -4,7 +4,8 @@
 //! Configuration comes from the SDK's default chain (credentials, region,
 //! `AWS_ENDPOINT_URL` and the per-service `AWS_ENDPOINT_URL_<SERVICE>`), with
 //! the standard retry mode and the attempt limits and timeouts of [`AwsConfig`].
-//! Every client carries one [`CallCounter`], so the cost of a tick is measurable.
+//! Every client carries one [`CallCounter`], so the cost of a tick is measurable
+//! and the calls are exported as the `autoscaler_aws_*` metrics.
 //!
 //! # Calls per tick, per service (steady state)
 //!
@@ -72,7 +73,7 @@ mod elb;
 pub(crate) mod errors;
 mod protection;
 
-pub use calls::{CallCounter, CallCounts, OpCount};
+pub use calls::{CallCounter, CallCounts, ErrorKind, OpCount, ServiceCalls};
 
 /// Settings of the AWS provider beyond what the SDK's default chain supplies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,22 +171,22 @@ impl AwsProvider {
         let ecs = aws_sdk_ecs::config::Builder::from(sdk)
             .retry_config(retry.clone())
             .timeout_config(timeouts.clone())
-            .interceptor(calls.clone())
+            .interceptor(calls.interceptor("ecs"))
             .build();
         let elb = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk)
             .retry_config(retry.clone())
             .timeout_config(timeouts.clone())
-            .interceptor(calls.clone())
+            .interceptor(calls.interceptor("elbv2"))
             .build();
         let cw = aws_sdk_cloudwatch::config::Builder::from(sdk)
             .retry_config(retry.clone())
             .timeout_config(timeouts.clone())
-            .interceptor(calls.clone())
+            .interceptor(calls.interceptor("cloudwatch"))
             .build();
         let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
             .retry_config(retry)
             .timeout_config(timeouts)
-            .interceptor(calls.clone())
+            .interceptor(calls.interceptor("dynamodb"))
             .build();
         AwsProvider {
             ecs: ecs::Ecs::new(
