@@ -166,14 +166,22 @@ pub struct ServiceConfig {
     /// What decides when the live policy keeps faulting: `"hold"` (the
     /// default: every faulted tick holds) or `{ policy = "file.wasm" }`, a
     /// policy that decides instead once the live one has faulted
-    /// `fallback_after` ticks in a row. The live policy is still called every
-    /// tick, and decides again as soon as it stops faulting. The fallback's
+    /// on `fallback_after` of the last `fallback_window` ticks. The live policy
+    /// is still called every tick; it decides again once its faults in the
+    /// window drop below `fallback_after`, or at once when a new live policy
+    /// is loaded. The fallback's
     /// file is read at start (it is not hot-reloaded).
     #[serde(default)]
     pub fallback: Fallback,
-    /// Consecutive live-policy faults before the fallback policy decides.
+    /// How many of the last `fallback_window` ticks must have faulted for
+    /// the fallback policy to decide.
     #[serde(default = "default_fallback_after")]
     pub fallback_after: u32,
+    /// The window of recent ticks over which live-policy faults are counted
+    /// (at least `fallback_after`): a policy that faults every other tick
+    /// trips the fallback too.
+    #[serde(default = "default_fallback_window")]
+    pub fallback_window: u32,
     /// The simulated service (with `provider.kind = "sim"` only).
     #[serde(default)]
     pub sim: Option<SimServiceConfig>,
@@ -219,6 +227,10 @@ impl<'de> Deserialize<'de> for Fallback {
 
 fn default_fallback_after() -> u32 {
     3
+}
+
+fn default_fallback_window() -> u32 {
+    6
 }
 
 fn default_interval() -> Duration {
@@ -418,6 +430,15 @@ impl Config {
                 return Err(invalid(
                     field("fallback_after"),
                     "expected at least 1 consecutive fault".into(),
+                ));
+            }
+            if s.fallback_window < s.fallback_after {
+                return Err(invalid(
+                    field("fallback_window"),
+                    format!(
+                        "expected at least fallback_after ({}) ticks, got {}",
+                        s.fallback_after, s.fallback_window
+                    ),
                 ));
             }
             let fallback = match &s.fallback {

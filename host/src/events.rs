@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::daemon::health::Heartbeat;
+use crate::escape::Escaped;
 
 /// Something that happened in the host.
 #[derive(Debug, Clone)]
@@ -116,8 +117,10 @@ pub enum Event<'a> {
         service: &'a str,
         /// The fallback policy's name.
         policy: &'a str,
-        /// The live policy's consecutive faults so far.
+        /// The live policy's faults among the last `window` ticks.
         faults: u32,
+        /// The window, in ticks.
+        window: u32,
     },
     /// A policy file was reloaded, or the reload was refused.
     PolicyReloaded {
@@ -314,6 +317,7 @@ impl Events {
                     &[("service", service), ("action", action)],
                 );
                 // Holds are the common case; actions are worth a line at info.
+                let summary = Escaped(summary);
                 if loud && action == "hold" {
                     tracing::debug!(service, action, "{summary}");
                 } else if loud {
@@ -325,7 +329,8 @@ impl Events {
                 if loud {
                     tracing::warn!(
                         service,
-                        "Could not gather a snapshot, so this tick holds: {error}"
+                        "Could not gather a snapshot, so this tick holds: {}",
+                        Escaped(error)
                     );
                 }
             }
@@ -364,10 +369,11 @@ impl Events {
                 if loud {
                     tracing::warn!(
                         service,
-                        policy,
+                        policy = %Escaped(policy),
                         kind,
                         role,
-                        "The {role} policy faulted and its decision is void: {message}"
+                        "The {role} policy faulted and its decision is void: {}",
+                        Escaped(message)
                     );
                 }
             }
@@ -381,7 +387,12 @@ impl Events {
                     &[("service", service), ("rule", rule)],
                 );
                 if loud {
-                    tracing::debug!(service, rule, "The guard adjusted the decision: {reason}");
+                    tracing::debug!(
+                        service,
+                        rule,
+                        "The guard adjusted the decision: {}",
+                        Escaped(reason)
+                    );
                 }
             }
             Event::DesiredSet { service, desired } => {
@@ -395,7 +406,8 @@ impl Events {
                 if loud {
                     tracing::warn!(
                         service,
-                        "An action failed; the next tick decides again: {error}"
+                        "An action failed; the next tick decides again: {}",
+                        Escaped(error)
                     );
                 }
             }
@@ -409,12 +421,8 @@ impl Events {
                     &[("service", service), ("step", step)],
                 );
                 if loud {
-                    tracing::debug!(
-                        service,
-                        task,
-                        step,
-                        "Drain step {step} done for task {task}."
-                    );
+                    let task = Escaped(task);
+                    tracing::debug!(service, %task, step, "Drain step {step} done for task {task}.");
                 }
             }
             Event::DrainRetried {
@@ -428,11 +436,13 @@ impl Events {
                     &[("service", service), ("step", step)],
                 );
                 if loud {
+                    let task = Escaped(task);
                     tracing::warn!(
                         service,
-                        task,
+                        %task,
                         step,
-                        "Drain step {step} failed for task {task}; retrying after a backoff: {error}"
+                        "Drain step {step} failed for task {task}; retrying after a backoff: {}",
+                        Escaped(error)
                     );
                 }
             }
@@ -447,11 +457,13 @@ impl Events {
                     &[("service", service), ("outcome", outcome)],
                 );
                 if loud {
+                    let task = Escaped(task);
                     tracing::info!(
                         service,
-                        task,
+                        %task,
                         outcome,
-                        "Drain of task {task} finished: {outcome}. {detail}"
+                        "Drain of task {task} finished: {outcome}. {}",
+                        Escaped(detail)
                     );
                 }
             }
@@ -459,17 +471,19 @@ impl Events {
                 service,
                 policy,
                 faults,
+                window,
             } => {
                 self.count(
                     "autoscaler_fallback_decisions_total",
                     &[("service", service), ("policy", policy)],
                 );
                 if loud {
+                    let policy = Escaped(policy);
                     tracing::warn!(
                         service,
-                        policy,
+                        %policy,
                         faults,
-                        "The live policy has faulted {faults} times in a row, so the fallback policy {policy} decided this tick."
+                        "The live policy faulted on {faults} of the last {window} ticks, so the fallback policy {policy} decided this tick."
                     );
                 }
             }
@@ -487,16 +501,18 @@ impl Events {
                     "autoscaler_policy_reloads_total",
                     &[("service", service), ("result", result)],
                 );
+                let path = Escaped(path);
                 match error {
                     None if loud => tracing::info!(
                         service,
-                        path,
+                        %path,
                         "Reloaded the policy from {path}; it decides from the next tick on."
                     ),
                     Some(e) if loud => tracing::error!(
                         service,
-                        path,
-                        "Refused the changed policy file {path}; the previous policy keeps running: {e}"
+                        %path,
+                        "Refused the changed policy file {path}; the previous policy keeps running: {}",
+                        Escaped(e)
                     ),
                     _ => {}
                 }

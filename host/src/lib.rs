@@ -30,6 +30,7 @@
 pub mod backtest;
 pub mod config;
 pub mod daemon;
+pub mod escape;
 pub mod events;
 pub mod golden;
 pub mod model;

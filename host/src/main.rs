@@ -16,7 +16,12 @@ fn main() -> std::process::ExitCode {
     match cli.run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error may quote a policy's or a file's text: escape it, keeping the hint's lines.
+            let message = format!("{e:#}");
+            eprintln!(
+                "error: {}",
+                autoscaler::escape::escape_keeping_lines(&message)
+            );
             std::process::ExitCode::from(2)
         }
     }

@@ -9,6 +9,7 @@ mod e2e;
 mod golden;
 mod health;
 mod http;
+mod hygiene;
 mod polyglot;
 mod records;
 mod reliability;

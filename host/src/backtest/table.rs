@@ -182,7 +182,8 @@ pub fn render(c: &Comparison, timing: bool) -> String {
     let header: Vec<String> = c
         .runs
         .iter()
-        .map(|r| r.label.clone())
+        // A label is the policy's own name: escaped before it reaches the terminal.
+        .map(|r| crate::escape::escape(&r.label).into_owned())
         .chain(std::iter::once("oracle (limit)".to_string()))
         .collect();
     let rows = rows(c, timing);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use autoscaler::escape::Escaped;
 use autoscaler::golden;
 use autoscaler::model::Snapshot;
 use autoscaler::runtime::{Limits, Policy};
@@ -57,9 +58,9 @@ impl PolicyCommand {
             PolicyCommand::Check { file, engine } => {
                 let engine = engine.engine(Limits::default())?;
                 let c = engine.load_file(&file)?;
-                println!("policy:     {} {}", c.name, c.version);
+                println!("policy:     {} {}", Escaped(&c.name), Escaped(&c.version));
                 println!("contract:   autoscaler:policy@{}", c.contract);
-                println!("file:       {}", c.source);
+                println!("file:       {}", Escaped(&c.source));
                 println!("size:       {} bytes", c.size_bytes);
                 println!("sha256:     {}", c.sha256);
                 println!(
@@ -78,7 +79,7 @@ impl PolicyCommand {
                     } else {
                         ""
                     };
-                    println!("  {import}{note}");
+                    println!("  {}{note}", Escaped(import));
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -92,7 +93,7 @@ impl PolicyCommand {
                 let mut policy = Policy::new(engine.clone(), engine.load_file(&file)?);
                 let report = policy.decide(&snap);
                 for log in &report.logs {
-                    eprintln!("[policy {}] {}", log.level, log.message);
+                    eprintln!("[policy {}] {}", log.level, Escaped(&log.message));
                 }
                 match report.result {
                     Ok(decision) => {
@@ -100,7 +101,11 @@ impl PolicyCommand {
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(fault) => {
-                        eprintln!("policy fault ({}): {fault}", fault.kind());
+                        eprintln!(
+                            "policy fault ({}): {}",
+                            fault.kind(),
+                            Escaped(&fault.to_string())
+                        );
                         Ok(ExitCode::from(1))
                     }
                 }
@@ -120,7 +125,7 @@ impl PolicyCommand {
                         failed += 1;
                         println!("FAIL {}", case.name);
                         for p in problems {
-                            println!("     {p}");
+                            println!("     {}", Escaped(&p));
                         }
                     }
                 }

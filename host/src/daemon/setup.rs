@@ -132,7 +132,9 @@ pub fn load_services(
             };
             let service = Service::new(spec, policy, shadows, now);
             Ok(match &s.fallback {
-                Fallback::Policy(path) => service.with_fallback(load(path)?, s.fallback_after),
+                Fallback::Policy(path) => {
+                    service.with_fallback(load(path)?, s.fallback_after, s.fallback_window)
+                }
                 Fallback::Hold => service,
             })
         })

@@ -16,13 +16,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::escape::Escaped;
 use crate::events::{Event, Events};
 use crate::model::{ParamValue, Snapshot, TickSummary};
 use crate::providers::{Provider, ServiceRef};
 use crate::runtime::Policy;
 use crate::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError};
 
-use decide::FaultRecord;
+use decide::{FaultRecord, FaultWindow};
 use execute::ActionOutcome;
 use guard::{Action, GuardConfig, GuardState};
 use record::{FallbackRecord, PausedDrain, PolicyRef, TickRecord, TickState};
@@ -75,13 +76,11 @@ pub struct Service {
     pub last_record: Option<Arc<TickRecord>>,
     /// Drain outcomes from between ticks, carried into the next record.
     pub carried: Vec<ActionOutcome>,
-    /// Decides instead of the live policy once it has faulted `fallback_after`
-    /// times in a row; none to hold on every fault.
+    /// Decides instead of the live policy once it has faulted too often of
+    /// late (see [`FaultWindow`]); none to hold on every fault.
     pub fallback: Option<Policy>,
-    /// Consecutive live-policy faults before the fallback decides.
-    pub fallback_after: u32,
-    /// The live policy's consecutive faults so far.
-    pub consecutive_faults: u32,
+    /// The live policy's recent faults, and when the fallback decides.
+    pub faults: FaultWindow,
 }
 
 impl Service {
@@ -99,16 +98,15 @@ impl Service {
             last_record: None,
             carried: Vec::new(),
             fallback: None,
-            fallback_after: 3,
-            consecutive_faults: 0,
+            faults: FaultWindow::default(),
         }
     }
 
     /// The same service with a fallback policy that decides once the live one
-    /// has faulted `after` times in a row (at least once).
-    pub fn with_fallback(mut self, fallback: Policy, after: u32) -> Self {
+    /// has faulted on `after` of the last `window` ticks (see [`FaultWindow`]).
+    pub fn with_fallback(mut self, fallback: Policy, after: u32, window: u32) -> Self {
         self.fallback = Some(fallback);
-        self.fallback_after = after.max(1);
+        self.faults = FaultWindow::new(after, window);
         self
     }
 
@@ -232,17 +230,17 @@ impl Service {
         });
         record.call_micros = decided.live.elapsed.as_micros() as u64;
         for log in &decided.live.logs {
-            tracing::debug!(service = %key, policy = %component.name, level = log.level, "Policy says: {}", log.message);
+            tracing::debug!(service = %key, policy = %Escaped(&component.name), level = log.level, "Policy says: {}", Escaped(&log.message));
         }
         let mut decision = None;
+        self.faults
+            .note(&component.sha256, decided.live.result.is_err());
         match &decided.live.result {
             Ok(d) => {
-                self.consecutive_faults = 0;
                 record.decision = Some(d.clone());
                 decision = Some(d.clone());
             }
             Err(f) => {
-                self.consecutive_faults += 1;
                 let message = f.to_string();
                 events.emit(Event::PolicyFaulted {
                     service: &key,
@@ -254,8 +252,15 @@ impl Service {
                 record.fault = Some(f.into());
             }
         }
-        if decision.is_none() && self.consecutive_faults >= self.fallback_after {
+        if self.faults.tripped() && self.fallback.is_some() {
+            // A policy that faults this often is not trusted on the ticks it
+            // answers either: the fallback decides, and the live answer is kept
+            // in the record as overruled.
+            let overruled = decision.take();
             decision = self.decide_by_fallback(snapshot, &mut record, events);
+            if let Some(fb) = record.fallback.as_mut() {
+                fb.overruled = overruled;
+            }
         }
         for shadow in &decided.shadows {
             if let Some(f) = &shadow.fault {
@@ -396,7 +401,10 @@ impl Service {
                 version: c.version.clone(),
                 sha256: c.sha256.clone(),
             },
-            after_faults: self.consecutive_faults,
+            after_faults: self.faults.consecutive(),
+            recent_faults: self.faults.recent_faults(),
+            window: self.faults.window(),
+            overruled: None,
             fault: None,
         };
         let decision = match report.result {
@@ -404,7 +412,8 @@ impl Service {
                 events.emit(Event::FallbackDecided {
                     service: &key,
                     policy: &c.name,
-                    faults: self.consecutive_faults,
+                    faults: self.faults.recent_faults(),
+                    window: self.faults.window(),
                 });
                 record.decision = Some(d.clone());
                 Some(d)
@@ -465,7 +474,12 @@ pub fn status_line(r: &TickRecord) -> String {
     if !notes.is_empty() {
         line.push_str(&format!(" [{}]", notes.join("; ")));
     }
-    line
+    // The reason, errors and task IDs come from a policy or the world: a
+    // control character in them must not reach the terminal as itself.
+    match crate::escape::escape(&line) {
+        std::borrow::Cow::Borrowed(_) => line,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
 }
 
 /// How the action part of a status line reads.

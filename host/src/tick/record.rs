@@ -29,8 +29,19 @@ pub struct PolicyRef {
 pub struct FallbackRecord {
     /// The fallback policy.
     pub policy: PolicyRef,
-    /// The live policy's consecutive faults, this tick's included.
+    /// The live policy's consecutive faults, this tick's included (0 when
+    /// it answered this tick but had faulted too often of late).
     pub after_faults: u32,
+    /// The live policy's faults among the last `window` ticks, this one included.
+    #[serde(default)]
+    pub recent_faults: u32,
+    /// The window those faults were counted over, in ticks (`fallback_window`).
+    #[serde(default)]
+    pub window: u32,
+    /// The live policy's own decision when it answered this tick but was
+    /// overruled for faulting too often of late; never executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overruled: Option<Decision>,
     /// The fallback's own fault, if it faulted too (the tick then holds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultRecord>,
@@ -131,6 +142,14 @@ impl TickRecord {
             return format!(
                 "fallback {} after {} policy faults ({}): {}",
                 fb.policy.name, fb.after_faults, f.kind, d.reason
+            );
+        }
+        if let (Some(fb), Some(d)) = (&self.fallback, &self.decision)
+            && fb.fault.is_none()
+        {
+            return format!(
+                "fallback {}: the live policy faulted on {} of the last {} ticks: {}",
+                fb.policy.name, fb.recent_faults, fb.window, d.reason
             );
         }
         if let Some(f) = &self.fault {

@@ -1,6 +1,6 @@
-//! A live policy that keeps faulting: after `fallback_after` faults in a row
-//! a fallback policy decides, the records say so, and the live policy takes
-//! over again as soon as it stops faulting.
+//! A live policy that keeps faulting: after `fallback_after` faults among
+//! the last `fallback_window` ticks a fallback policy decides, the records
+//! say so, and a new live policy takes over again at once.
 
 use std::path::Path;
 
@@ -8,7 +8,7 @@ use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::config::{Config, Fallback};
 use autoscaler::runtime::Policy;
 use autoscaler::tick::guard::Action;
-use test_policy_artifacts::ADVERSARIAL_ENDLESS_LOOP;
+use test_policy_artifacts::{ADVERSARIAL_ENDLESS_LOOP, ADVERSARIAL_FLAPPING};
 
 use crate::sim_run::{SimRun, config, step_up};
 
@@ -81,6 +81,53 @@ async fn an_endlessly_looping_policy_falls_back_to_session_aware_after_three_fau
 }
 
 #[tokio::test]
+async fn a_policy_that_faults_every_other_tick_trips_the_fallback() {
+    let mut run = SimRun::new(&step_up(
+        ADVERSARIAL_FLAPPING,
+        &format!(
+            "fallback = {{ policy = \"{SESSION_AWARE}\" }}\nfallback_after = 3\nfallback_window = 6"
+        ),
+    ));
+    run.run_until(HOUR).await;
+    let records = run.records();
+    assert_eq!(records.len(), 60);
+    // Never two faults in a row, so a rule of consecutive faults never trips.
+    assert!(
+        records
+            .windows(2)
+            .all(|w| w[0].fault.is_none() || w[1].fault.is_none())
+    );
+    for r in &records[..4] {
+        assert!(r.fallback.is_none(), "{r:?}");
+    }
+    // From the third fault within six ticks on, the fallback decides every
+    // tick, also the ticks the live policy answers (its answer is overruled).
+    for r in &records[5..] {
+        let fb = r.fallback.as_ref().expect("the fallback decides");
+        assert_eq!(fb.policy.name, "session-aware");
+        assert_eq!((fb.recent_faults, fb.window), (3, 6), "{r:?}");
+        assert_eq!(fb.overruled.is_some(), r.fault.is_none(), "{r:?}");
+        assert!(
+            r.decision
+                .as_ref()
+                .is_some_and(|d| !d.reason.contains("minute"))
+        );
+    }
+    let answered = records[5..].iter().find(|r| r.fault.is_none()).unwrap();
+    assert!(
+        answered.reason().starts_with(
+            "fallback session-aware: the live policy faulted on 3 of the last 6 ticks: "
+        ),
+        "{}",
+        answered.reason()
+    );
+    assert!(
+        run.stats().desired > 2,
+        "the fallback scaled out after the step"
+    );
+}
+
+#[tokio::test]
 async fn without_a_fallback_every_faulted_tick_holds() {
     let mut run = SimRun::new(&looping_live_policy("fallback = \"hold\""));
     run.run_until(HOUR).await;
@@ -118,6 +165,10 @@ fn the_fallback_setting_parses_and_bad_values_name_the_field() {
         (
             "fallback_after = 0",
             "field `service[0].fallback_after`: expected at least 1",
+        ),
+        (
+            "fallback_after = 4\nfallback_window = 3",
+            "field `service[0].fallback_window`: expected at least fallback_after (4) ticks, got 3",
         ),
         (
             "fallback = { policy = \"/nonexistent/f.wasm\" }",
