@@ -9,5 +9,6 @@ mod polyglot;
 mod reliability;
 mod reload;
 mod runtime;
+mod runtime_sandbox;
 mod sim_run;
 mod support;
