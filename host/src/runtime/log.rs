@@ -39,7 +39,49 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
 
 #[cfg(test)]
 mod tests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
     use super::super::{Limits, PolicyEngine, call, load};
+
+    thread_local! {
+        static WATCHED: Cell<bool> = const { Cell::new(false) };
+        static LARGEST: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The system allocator, noting the largest allocation a watched thread makes.
+    struct Largest;
+
+    // SAFETY: forwards every call to `System` unchanged; it only notes sizes
+    // in const-initialised thread-locals, which never allocate.
+    #[allow(unsafe_code)]
+    unsafe impl GlobalAlloc for Largest {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            note(layout.size());
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            note(new_size);
+            // SAFETY: the caller's contract, passed on.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    fn note(size: usize) {
+        let _ = WATCHED.try_with(|w| {
+            if w.get() {
+                let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+            }
+        });
+    }
+
+    #[global_allocator]
+    static ALLOC: Largest = Largest;
 
     /// Resident set size of this process, in bytes.
     pub(crate) fn rss_bytes() -> usize {
@@ -97,8 +139,16 @@ mod tests {
             .get_typed_func::<(), ()>(&mut store, "run")
             .unwrap();
         let before = rss_bytes();
+        WATCHED.with(|w| w.set(true));
         run.call(&mut store, ()).unwrap();
+        WATCHED.with(|w| w.set(false));
         let grown = rss_bytes().saturating_sub(before);
+        // No 10 MiB line was ever copied into the host, not even for a moment.
+        let largest = LARGEST.with(Cell::get);
+        assert!(
+            largest < 1 << 20,
+            "the host allocated {largest} bytes at once"
+        );
 
         let state = store.data();
         let kept: usize = state.logs.iter().map(|l| l.message.len()).sum();
