@@ -15,6 +15,7 @@ mod records;
 mod reliability;
 mod reload;
 mod runtime;
+mod runtime_sandbox;
 mod sim_run;
 mod startup;
 mod support;

@@ -6,56 +6,119 @@
 //! engine's compatibility settings, so a new wasmtime or a new engine config
 //! never reads a stale artifact. Entries are written to a temporary file and
 //! renamed into place, so a crash never leaves a torn entry.
+//!
+//! A cached artifact is native code, so it is trusted only with proof that
+//! this host wrote it for these very source bytes: each entry ends with an
+//! HMAC-SHA256 tag over the source's sha256, the engine key and the artifact,
+//! keyed with a secret the host keeps in the cache root (see `cache_dir`).
+//! A changed byte, or an entry copied over another policy's name, fails the
+//! tag (compared in constant time), is deleted and compiled again. The
+//! artifact is read into memory once, checked, and deserialized from those
+//! same bytes, so it cannot be swapped between the check and the use.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+use super::cache_dir::{self, KEY_BYTES};
+
+/// Bytes in the tag at the end of each entry.
+const TAG_BYTES: usize = 32;
+
 /// The on-disk cache of compiled components.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ArtifactCache {
     dir: PathBuf,
     engine_key: String,
+    key: [u8; KEY_BYTES],
+}
+
+impl std::fmt::Debug for ArtifactCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactCache")
+            .field("dir", &self.dir)
+            .field("engine_key", &self.engine_key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ArtifactCache {
-    /// A cache in `dir` for artifacts of this engine. The directory is created on first write.
-    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+    /// A cache in `root` for artifacts of this engine, or none (with one WARN
+    /// naming the directory and what to do) when `root` is not safe to use:
+    /// not owned by this user, or writable by group or others.
+    pub fn open(root: PathBuf, engine: &Engine) -> Option<Self> {
+        let dir = root.join("components");
+        let key = match cache_dir::open(&root, &dir) {
+            Ok(key) => key,
+            Err(why) => {
+                tracing::warn!(dir = %root.display(), "Not using the compiled-component cache: {why}. Policies are compiled at every load until this is fixed.");
+                return None;
+            }
+        };
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        ArtifactCache {
-            dir: dir.join("components"),
+        Some(ArtifactCache {
+            dir,
             engine_key: format!("{:016x}", h.finish()),
-        }
+            key,
+        })
     }
 
-    fn entry(&self, sha256: &str) -> PathBuf {
+    /// The file of the entry for these source bytes.
+    pub fn entry(&self, sha256: &str) -> PathBuf {
         self.dir.join(format!("{sha256}-{}.cwasm", self.engine_key))
     }
 
-    /// The compiled component for these bytes, if cached and readable.
+    fn mac(&self, sha256: &str, artifact: &[u8]) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any length");
+        mac.update(sha256.as_bytes());
+        mac.update(b"\0");
+        mac.update(self.engine_key.as_bytes());
+        mac.update(b"\0");
+        mac.update(artifact);
+        mac
+    }
+
+    /// The compiled component for these bytes, if cached, intact and tagged by this host.
     pub fn get(&self, engine: &Engine, sha256: &str) -> Option<Component> {
         let path = self.entry(sha256);
-        if !path.is_file() {
-            return None;
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => return self.discard(&path, &e.to_string()),
+        };
+        let Some(split) = bytes.len().checked_sub(TAG_BYTES) else {
+            return self.discard(&path, "it is too short to carry a tag");
+        };
+        let (artifact, tag) = bytes.split_at(split);
+        if self.mac(sha256, artifact).verify_slice(tag).is_err() {
+            return self.discard(
+                &path,
+                "its tag does not match (it was changed, or written for other source bytes or by another host)",
+            );
         }
         // SAFETY: wasmtime requires that deserialized bytes come from
-        // `Component::serialize` of a compatible engine. Entries are written
-        // only by `put` below, into a directory created with owner-only
-        // permissions, atomically (temp file + rename), and their names carry
-        // the engine's compatibility hash; wasmtime also checks the header.
+        // `Component::serialize` of a compatible engine. These bytes carry an
+        // HMAC tag that only this host's key makes, over the very bytes being
+        // deserialized (read once, into memory), the source's sha256 and the
+        // engine's compatibility hash; wasmtime also checks the header.
         #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        let loaded = unsafe { Component::deserialize(engine, artifact) };
         match loaded {
             Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "Ignoring an unreadable cached component; it will be compiled again.");
-                let _ = std::fs::remove_file(&path);
-                None
-            }
+            Err(e) => self.discard(&path, &e.to_string()),
         }
+    }
+
+    fn discard<T>(&self, path: &Path, why: &str) -> Option<T> {
+        tracing::warn!(path = %path.display(), "Ignoring a cached component: {why}. It will be compiled again.");
+        let _ = std::fs::remove_file(path);
+        None
     }
 
     /// Stores a compiled component. Failures are logged, never fatal: the cache is an optimisation.
@@ -66,19 +129,13 @@ impl ArtifactCache {
     }
 
     fn try_put(&self, sha256: &str, component: &Component) -> Result<(), String> {
-        create_private_dir(&self.dir).map_err(|e| e.to_string())?;
-        let bytes = component.serialize().map_err(|e| e.to_string())?;
+        cache_dir::create_private_dir(&self.dir).map_err(|e| e.to_string())?;
+        let mut bytes = component.serialize().map_err(|e| e.to_string())?;
+        let tag = self.mac(sha256, &bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&tag);
         let path = self.entry(sha256);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, &bytes).map_err(|e| e.to_string())?;
         std::fs::rename(&tmp, &path).map_err(|e| e.to_string())
     }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }

@@ -16,6 +16,7 @@ use super::fault::PolicyFault;
 use super::load::PolicyComponent;
 use super::state::HostState;
 pub use super::state::PolicyLog;
+use super::text;
 use crate::model::{Decision, Snapshot};
 
 /// What one `decide` call produced, fault or not.
@@ -108,7 +109,9 @@ impl Policy {
         let fuel_used = limits.fuel - live.store.get_fuel().unwrap_or(0);
         let result = match outcome {
             Ok(Ok(d)) => decision_from_wit(d, snapshot, &limits),
-            Ok(Err(message)) => Err(PolicyFault::PolicyError { message }),
+            Ok(Err(message)) => Err(PolicyFault::PolicyError {
+                message: text::cap(message, limits.max_reason_bytes),
+            }),
             Err(e) => Err(classify(e, live.store.data(), &self.engine)),
         };
         let data = live.store.data_mut();
@@ -141,18 +144,16 @@ fn arm(store: &mut Store<HostState>, engine: &PolicyEngine) {
     store.set_epoch_deadline(engine.deadline_ticks());
 }
 
-fn instantiate(engine: &PolicyEngine, component: &PolicyComponent) -> Result<Live, PolicyFault> {
-    let limits = engine.limits();
-    let mut store = Store::new(
-        engine.engine(),
-        HostState::new(
-            limits.memory_bytes,
-            limits.max_log_lines,
-            limits.max_log_bytes,
-        ),
-    );
-    store.limiter(|s| s);
+/// A store for one policy instance, with the memory cap and the call budgets set.
+pub(crate) fn new_store(engine: &PolicyEngine) -> Store<HostState> {
+    let mut store = Store::new(engine.engine(), HostState::new(engine.limits()));
+    store.limiter(|s| &mut s.limiter);
     arm(&mut store, engine);
+    store
+}
+
+fn instantiate(engine: &PolicyEngine, component: &PolicyComponent) -> Result<Live, PolicyFault> {
+    let mut store = new_store(engine);
     match component.pre.instantiate(&mut store) {
         Ok(bindings) => Ok(Live { store, bindings }),
         Err(e) => Err(match classify(e, store.data(), engine) {
@@ -175,19 +176,15 @@ pub(crate) fn probe_info(
         .call_info(&mut live.store)
         .map_err(|e| classify(e, live.store.data(), engine))?;
     let limit = engine.limits().max_reason_bytes;
-    if info.name.len() > limit || info.version.len() > limit {
-        return Err(PolicyFault::OutputTooLarge {
-            what: "the policy's name or version (bytes)",
-            size: info.name.len().max(info.version.len()),
-            limit,
-        });
-    }
-    Ok(info)
+    Ok(PolicyInfo {
+        name: text::cap(info.name, limit),
+        version: text::cap(info.version, limit),
+    })
 }
 
 fn classify(e: wasmtime::Error, state: &HostState, engine: &PolicyEngine) -> PolicyFault {
     let limits = engine.limits();
-    if state.memory_denied {
+    if state.limiter.denied {
         return PolicyFault::OutOfMemory {
             limit_bytes: limits.memory_bytes,
         };

@@ -19,8 +19,20 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(1);
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// The most linear memory a policy instance may hold, in bytes.
+    /// The most memory a policy instance may hold, in bytes: all its linear
+    /// memories together, plus its tables at 8 bytes an element. A component
+    /// holds several core instances, each with its own memories and tables;
+    /// the cap is on their sum, so declaring more memories gains nothing.
     pub memory_bytes: usize,
+    /// The most linear memories a policy instance may declare, across all its
+    /// core instances. A Rust policy has 1, a JavaScript one 3, a Python one 1.
+    pub max_memories: usize,
+    /// The most tables a policy instance may declare, across all its core
+    /// instances. A Rust policy has 2, a JavaScript one 3, a Python one 2.
+    pub max_tables: usize,
+    /// The most core instances a policy component may create when it starts.
+    /// A Rust policy creates about 20, a Python one about 110.
+    pub max_instances: usize,
     /// Fuel (roughly, WebAssembly instructions) per call. Deterministic, so a
     /// backtest reproduces exactly; an endless loop ends when it runs out.
     pub fuel: u64,
@@ -36,18 +48,41 @@ pub struct Limits {
     pub max_log_lines: usize,
     /// The longest log line, in bytes; longer ones are truncated.
     pub max_log_bytes: usize,
+    /// The most log bytes a call may keep, over all its lines. Only the kept
+    /// part of a message is ever copied into the host; once the budget is
+    /// spent, further lines are dropped and counted.
+    pub log_budget_bytes: usize,
+    /// The largest policy file (`.wasm`) the host reads, in bytes. Larger
+    /// files are refused before being read. A Python policy is about 19 MB.
+    pub max_component_bytes: u64,
+    /// The most functions a component may define, over all its core modules,
+    /// checked before compiling. Compile time grows with the number of
+    /// functions (150,000 empty ones, 600 KB, take 31 s in a debug build), so
+    /// this bounds it; a Python policy defines about 13,500.
+    pub max_functions: usize,
+    /// The largest function body a component may hold, in bytes, checked
+    /// before compiling (compile time grows with the size of a function). The
+    /// largest in a Python policy (the interpreter loop) is about 430 KB.
+    pub max_function_body_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: 128 << 20,
+            max_memories: 8,
+            max_tables: 32,
+            max_instances: 1000,
             fuel: 200_000_000,
             timeout: Duration::from_millis(50),
             max_reason_bytes: 4096,
             max_drain: 10_000,
             max_log_lines: 100,
             max_log_bytes: 4096,
+            log_budget_bytes: 64 << 10,
+            max_component_bytes: 50_000_000,
+            max_functions: 30_000,
+            max_function_body_bytes: 1 << 20,
         }
     }
 }
@@ -81,7 +116,8 @@ impl std::fmt::Debug for PolicyEngine {
 
 impl PolicyEngine {
     /// An engine with these limits, caching compiled components in `cache_dir`
-    /// (none disables the cache).
+    /// (none disables the cache; so does a directory that is not safe to use,
+    /// with a WARN saying why).
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, LoadError> {
         let mut config = Config::new();
         config
@@ -93,7 +129,7 @@ impl PolicyEngine {
             .cranelift_opt_level(OptLevel::Speed)
             .max_wasm_stack(1 << 20);
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(e.to_string()))?;
-        let cache = cache_dir.map(|dir| ArtifactCache::new(dir, &engine));
+        let cache = cache_dir.and_then(|dir| ArtifactCache::open(dir, &engine));
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());

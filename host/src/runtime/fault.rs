@@ -79,6 +79,35 @@ pub enum LoadError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is larger than the host reads; it was refused before being read.
+    #[error(
+        "policy file {path} is {size} bytes, over the limit of {limit} bytes set by `[limits] max_component_bytes`; raise the setting if the policy is trusted and this large"
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The component's code is over a limit that bounds compile time; it was
+    /// refused before compiling.
+    #[error(
+        "{source_name} is refused before compiling: {what} is {size}, over the limit of {limit} set by `[limits] {setting}`; raise the setting if the policy is trusted"
+    )]
+    CodeTooLarge {
+        /// The file or label.
+        source_name: String,
+        /// Which measure, e.g. "function 12's body (bytes)".
+        what: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+        /// The `[limits]` setting that holds the limit.
+        setting: &'static str,
+    },
     /// The bytes are not a WebAssembly component (a core module, or not wasm at all).
     #[error(
         "{source_name} is not a WebAssembly component: {message}. Build policies as components, e.g. `cargo build --target wasm32-wasip2`."

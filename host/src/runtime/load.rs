@@ -1,5 +1,6 @@
 //! Reading, checking and compiling a policy component, once, into an `InstancePre`.
 
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use super::bindings::{ScalingPolicy, ScalingPolicyPre};
 use super::fault::LoadError;
 use super::state::HostState;
 use super::{CONTRACT_VERSION, HOST_IMPORTS, POLICY_EXPORT, PolicyEngine};
+use super::{log, scan};
 
 /// A compiled, checked policy component, ready to instantiate cheaply.
 pub struct PolicyComponent {
@@ -27,7 +29,7 @@ pub struct PolicyComponent {
     pub source: String,
     /// The component's size in bytes.
     pub size_bytes: usize,
-    /// How long compiling (or loading from the cache) took.
+    /// How long compiling (or loading from the cache) took; also logged at load.
     pub compile_time: Duration,
     /// Whether it came from the compiled-artifact cache.
     pub from_cache: bool,
@@ -50,11 +52,9 @@ impl std::fmt::Debug for PolicyComponent {
 
 impl PolicyEngine {
     /// Loads, checks and compiles the policy in `path`, then probes it (instantiate, `info`).
+    /// A file over `[limits] max_component_bytes` is refused before it is read.
     pub fn load_file(&self, path: &Path) -> Result<Arc<PolicyComponent>, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = read_bounded(path, self.limits().max_component_bytes)?;
         self.load_bytes(&bytes, &path.display().to_string())
     }
 
@@ -64,7 +64,19 @@ impl PolicyEngine {
         bytes: &[u8],
         source: &str,
     ) -> Result<Arc<PolicyComponent>, LoadError> {
+        let limit = self.limits().max_component_bytes;
+        if bytes.len() as u64 > limit {
+            return Err(LoadError::FileTooLarge {
+                path: source.into(),
+                size: bytes.len() as u64,
+                limit,
+            });
+        }
         check_preamble(bytes, source)?;
+        // World, imports and code sizes, before any compile time is spent.
+        let scan = scan::scan(bytes, source, self.limits())?;
+        check_world(source, &scan.imports, &scan.exports)?;
+        check_imports(source, &scan.imports)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let started = Instant::now();
         let cached = self.cache().and_then(|c| c.get(self.engine(), &sha256));
@@ -84,13 +96,19 @@ impl PolicyEngine {
             }
         };
         let compile_time = started.elapsed();
+        tracing::info!(
+            source,
+            size_bytes = bytes.len(),
+            functions = scan.functions,
+            largest_function_bytes = scan.largest_body,
+            compile_ms = compile_time.as_millis() as u64,
+            from_cache,
+            "Policy component compiled."
+        );
+        let imports = scan.imports;
 
-        let (imports, exports) = self.component_items(&component);
-        check_world(source, &imports, &exports)?;
-
-        let mut linker: Linker<HostState> = Linker::new(self.engine());
-        ScalingPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let mut linker =
+            host_linker(self.engine()).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| LoadError::WrongWorld {
@@ -132,19 +150,6 @@ impl PolicyEngine {
         component.version = info.version;
         Ok(Arc::new(component))
     }
-
-    fn component_items(&self, component: &Component) -> (Vec<String>, Vec<String>) {
-        let ty = component.component_type();
-        let imports = ty
-            .imports(self.engine())
-            .map(|(name, _)| name.to_string())
-            .collect();
-        let exports = ty
-            .exports(self.engine())
-            .map(|(name, _)| name.to_string())
-            .collect();
-        (imports, exports)
-    }
 }
 
 fn check_preamble(bytes: &[u8], source: &str) -> Result<(), LoadError> {
@@ -162,6 +167,58 @@ fn check_preamble(bytes: &[u8], source: &str) -> Result<(), LoadError> {
         return not("it is a core WebAssembly module, not a component");
     }
     Ok(())
+}
+
+/// A linker with the host's imports: the contract's, with the bounded `log`.
+pub(crate) fn host_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker: Linker<HostState> = Linker::new(engine);
+    ScalingPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+    log::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
+/// Reads `path` whole, unless it is over `limit` bytes: then it is refused
+/// unread (its size is checked first, and the read stops past the limit in
+/// case the file grows meanwhile).
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+    let read_err = |source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let too_large = |size| LoadError::FileTooLarge {
+        path: path.to_path_buf(),
+        size,
+        limit,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let size = file.metadata().map_err(read_err)?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Refuses imports that are neither the contract's nor WASI's (which the sandbox stands in for with traps).
+fn check_imports(source: &str, imports: &[String]) -> Result<(), LoadError> {
+    let allowed = |i: &String| HOST_IMPORTS.contains(&i.as_str()) || i.starts_with("wasi:");
+    match imports.iter().find(|i| !allowed(i)) {
+        None => Ok(()),
+        Some(other) => Err(LoadError::WrongWorld {
+            source_name: source.to_string(),
+            expected: format!(
+                "imports of {} only (and WASI interfaces, which the sandbox traps)",
+                HOST_IMPORTS.join(", ")
+            ),
+            found: format!("an import of {other}"),
+        }),
+    }
 }
 
 fn check_world(source: &str, imports: &[String], exports: &[String]) -> Result<(), LoadError> {

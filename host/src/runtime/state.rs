@@ -1,8 +1,9 @@
 //! What each policy's store holds: limits, the current call's task IDs, and captured logs.
 
-use wasmtime::ResourceLimiter;
-
+use super::Limits;
 use super::bindings::{Level, autoscaler::policy::host};
+use super::limiter::InstanceLimiter;
+use super::text;
 
 /// One message a policy logged during a call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -15,8 +16,8 @@ pub struct PolicyLog {
 
 /// The data of a policy's store.
 pub(crate) struct HostState {
-    pub memory_cap: usize,
-    pub memory_denied: bool,
+    /// The memory cap over all the instance's memories and tables.
+    pub limiter: InstanceLimiter,
     /// The current snapshot's task IDs, end to end in one string (one copy,
     /// no allocation per task: `task-id` is rarely called, the copy is per call).
     pub task_ids: String,
@@ -26,19 +27,28 @@ pub(crate) struct HostState {
     pub logs_dropped: usize,
     pub max_log_lines: usize,
     pub max_log_bytes: usize,
+    pub log_budget_bytes: usize,
+    /// Log bytes this call may still keep.
+    pub log_budget_left: usize,
 }
 
 impl HostState {
-    pub fn new(memory_cap: usize, max_log_lines: usize, max_log_bytes: usize) -> Self {
+    pub fn new(limits: &Limits) -> Self {
         HostState {
-            memory_cap,
-            memory_denied: false,
+            limiter: InstanceLimiter::new(
+                limits.memory_bytes,
+                limits.max_memories,
+                limits.max_tables,
+                limits.max_instances,
+            ),
             task_ids: String::new(),
             task_id_ends: Vec::new(),
             logs: Vec::new(),
             logs_dropped: 0,
-            max_log_lines,
-            max_log_bytes,
+            max_log_lines: limits.max_log_lines,
+            max_log_bytes: limits.max_log_bytes,
+            log_budget_bytes: limits.log_budget_bytes,
+            log_budget_left: limits.log_budget_bytes,
         }
     }
 
@@ -52,56 +62,44 @@ impl HostState {
         }
         self.logs.clear();
         self.logs_dropped = 0;
-        self.memory_denied = false;
-    }
-}
-
-impl ResourceLimiter for HostState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.memory_cap;
-        if !allowed {
-            self.memory_denied = true;
-        }
-        Ok(allowed)
+        self.log_budget_left = self.log_budget_bytes;
+        self.limiter.denied = false;
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
-
-impl host::Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
+    /// How many bytes of the next log line may be kept; 0 when it must be dropped.
+    pub fn log_room(&self) -> usize {
         if self.logs.len() >= self.max_log_lines {
+            return 0;
+        }
+        self.max_log_bytes.min(self.log_budget_left)
+    }
+
+    /// Keeps `kept`, the prefix of a `full_len`-byte message the policy logged
+    /// (already cut to [`HostState::log_room`]), or counts it dropped.
+    pub fn keep_log(&mut self, level: Level, kept: &str, full_len: usize) {
+        if self.log_room() == 0 {
             self.logs_dropped += 1;
             return;
         }
-        let mut message = message;
-        if message.len() > self.max_log_bytes {
-            let mut cut = self.max_log_bytes;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str(" [truncated]");
-        }
+        self.log_budget_left = self.log_budget_left.saturating_sub(kept.len());
         let level = match level {
             Level::Debug => "debug",
             Level::Info => "info",
             Level::Warn => "warn",
             Level::Error => "error",
         };
+        let message = text::marked(kept, full_len);
         self.logs.push(PolicyLog { level, message });
+    }
+}
+
+impl host::Host for HostState {
+    /// The bindgen-generated `log`. The linker shadows it with
+    /// [`super::log::add_to_linker`], which copies only the kept prefix out of
+    /// the guest; this one stays for the trait and keeps the same rules.
+    fn log(&mut self, level: Level, message: String) {
+        let kept = text::prefix(&message, self.log_room());
+        self.keep_log(level, kept, message.len());
     }
 
     fn task_id(&mut self, handle: u32) -> Option<String> {
