@@ -1,5 +1,5 @@
 //! Active user sessions, stored per task in DynamoDB: the schema, the writing
-//! side ([`SessionStore`], fed by the [`ingest`] HTTP API), and the listing
+//! side ([`SessionStore`], fed by the [`ingest`] HTTP API on its own listener, [`server`]), and the listing
 //! behind `autoscaler sessions list` ([`list`]). The tick's reading side is the
 //! AWS provider's [`Sessions`](crate::providers::Sessions) implementation,
 //! which uses the same store.
@@ -37,10 +37,17 @@
 //! (with its deadline, if any). With heartbeats that item expires on its own;
 //! without, it pins its task until an *end* arrives.
 
+mod config;
 pub mod ingest;
 pub mod list;
+mod request;
 mod schema;
+pub mod server;
 mod store;
+pub mod tasks;
+pub mod tokens;
+
+pub use config::IngestConfig;
 
 pub use schema::{DEFAULT_TABLE, SessionKey, SessionRecord, attr, cluster_name, partition_key};
 pub use store::{EndOutcome, HeartbeatOutcome, SessionStore, StartOutcome};
