@@ -5,6 +5,7 @@ mod backtest;
 mod e2e;
 mod golden;
 mod http;
+mod ingest_tasks;
 mod polyglot;
 mod reliability;
 mod reload;

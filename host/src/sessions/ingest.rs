@@ -176,17 +176,17 @@ fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
         .then(|| token.trim_ascii())
 }
 
-/// Checks that the event is about a current task of a configured service,
-/// sent from that task when `bind_source_ip` is on.
-fn check_task(
+/// The refusal, if the event is not about a current task of a configured
+/// service (or, with `bind_source_ip`, not sent from that task).
+fn refuse_task(
     ingest: &Ingest,
     event: &SessionEvent,
     peer: Option<SocketAddr>,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let key = &event.key;
     let service = key.partition_key();
     match ingest.tasks.lookup(&service, &key.task_id) {
-        Lookup::UnknownService => Err(error(
+        Lookup::UnknownService => Some(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
                 "service: {service} is not a service this host autoscales; check `cluster` and `service`"
@@ -203,9 +203,9 @@ fn check_task(
             );
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(5));
-            Err(r)
+            Some(r)
         }
-        Lookup::UnknownTask => Err(error(
+        Lookup::UnknownTask => Some(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
                 "task_id: {} is not a current task of {service}; send the ID of the task this session runs on",
@@ -215,13 +215,13 @@ fn check_task(
         )),
         Lookup::Task(ip) => {
             if !ingest.config.bind_source_ip {
-                return Ok(());
+                return None;
             }
             let from = peer.map(|p| p.ip().to_canonical());
             if ip.is_some() && from == ip {
-                Ok(())
+                None
             } else {
-                Err(error(
+                Some(error(
                     StatusCode::FORBIDDEN,
                     format!(
                         "task_id: events for task {} must come from its own private IP ({}), not {}",
@@ -255,7 +255,7 @@ async fn post_session(
             return error(StatusCode::BAD_REQUEST, bad.message, extra);
         }
     };
-    if let Err(r) = check_task(&ingest, &event, peer.map(|c| c.0.0)) {
+    if let Some(r) = refuse_task(&ingest, &event, peer.map(|c| c.0.0)) {
         return r;
     }
     let now = ingest.clock.now();
