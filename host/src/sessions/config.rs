@@ -46,7 +46,10 @@ pub struct IngestConfig {
     /// Active sessions one service may hold; more starts get HTTP 429.
     #[serde(default = "default_max_sessions_per_service")]
     pub max_sessions_per_service: u32,
-    /// The longest `ttl_seconds` a start or heartbeat may ask for.
+    /// The longest `ttl_seconds` a start or heartbeat may ask for. Default
+    /// 1 hour rather than 7 days: a session whose application crashed (or a
+    /// start nobody ends) pins its task until its deadline, and live
+    /// applications heartbeat well within an hour.
     #[serde(default = "default_max_ttl", with = "humantime_serde")]
     pub max_ttl: Duration,
     /// A connection whose request headers are not complete this long after
