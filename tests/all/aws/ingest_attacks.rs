@@ -372,3 +372,90 @@ async fn the_ingest_api_works_over_tls_with_a_self_signed_certificate() {
     let plain = http(served.addr, "POST", "/v1/sessions", &[], body.as_bytes()).await;
     assert!(plain.is_err() || plain.unwrap().status != 200);
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoscaler_run_serves_sessions_only_on_the_ingest_port_with_its_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http_port, ingest_port) = (free_port(), free_port());
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+    // AWS is a closed local port: no gather succeeds, so no service is ever gathered.
+    let cfg = dir.path().join("autoscaler.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir = \"state\"\ncache_dir = \"cache\"\n\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\n\
+             [ingest]\nlisten = \"127.0.0.1:{ingest_port}\"\ntokens_file = {tokens:?}\n\n\
+             [provider]\nkind = \"aws\"\nendpoint_url = \"http://127.0.0.1:9\"\n\n\
+             [[service]]\nname = \"web\"\ncluster = \"prod\"\ntarget_group = \"tg\"\npolicy = {:?}\n",
+            autoscaler::artifacts::SESSION_AWARE
+        ),
+    )
+    .unwrap();
+    let mut host = super::process::Host::start(&cfg, dir.path(), dir.path().join("host.log"));
+    let http_addr: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
+    let ingest_addr: std::net::SocketAddr = ([127, 0, 0, 1], ingest_port).into();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while healthz(http_addr).await != 200 {
+        host.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "no /healthz; log:\n{}",
+            host.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let body = event_on("t1", "end", "s", "");
+    let on_http = http(
+        http_addr,
+        "POST",
+        "/v1/sessions",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        body.as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        on_http.status, 404,
+        "[http] serves no session route: {}",
+        on_http.body
+    );
+    let mut ingest_up = false;
+    for _ in 0..50 {
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(ingest_addr)).await
+        {
+            ingest_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ingest_up,
+        "the ingest port listens; log:\n{}",
+        host.log_text()
+    );
+    assert_eq!(post_as(ingest_addr, "", &body).await.status, 401);
+    let early = post_as(ingest_addr, TOKEN, &body).await;
+    assert_eq!(early.status, 503, "not gathered yet: {}", early.body);
+    let foreign = post_as(ingest_addr, TOKEN, &body.replace("\"web\"", "\"admin\"")).await;
+    assert_eq!(
+        (foreign.status, foreign.json()["field"].as_str()),
+        (422, Some("service")),
+        "{}",
+        foreign.body
+    );
+    let services = http(http_addr, "GET", "/v1/services", &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(services.status, 200, "[http] keeps /v1/services");
+    host.assert_running();
+}
