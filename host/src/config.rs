@@ -36,6 +36,9 @@ pub struct Config {
     /// The HTTP endpoint (/healthz, /metrics, /v1/services); none to serve nothing.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// The session ingest API's own listener (`POST /v1/sessions`, AWS only); none to serve none.
+    #[serde(default)]
+    pub ingest: Option<crate::sessions::IngestConfig>,
     /// Limits on every policy call.
     #[serde(default)]
     pub limits: Limits,
@@ -295,6 +298,9 @@ impl Config {
             }
         };
         resolve(&mut cfg.state_dir);
+        if let Some(i) = cfg.ingest.as_mut() {
+            i.resolve_paths(base);
+        }
         if let Some(c) = cfg.cache_dir.as_mut() {
             resolve(c);
         }
@@ -343,6 +349,11 @@ impl Config {
         self.records
             .validate()
             .map_err(|(field, message)| invalid(format!("records.{field}"), message))?;
+        if let Some(ingest) = &self.ingest {
+            ingest
+                .validate(matches!(self.provider, ProviderConfig::Aws { .. }))
+                .map_err(|(field, message)| invalid(format!("ingest.{field}"), message))?;
+        }
         if self.services.is_empty() {
             return Err(invalid(
                 "service".into(),

@@ -10,6 +10,7 @@ mod golden;
 mod health;
 mod http;
 mod hygiene;
+mod ingest_tasks;
 mod polyglot;
 mod records;
 mod reliability;

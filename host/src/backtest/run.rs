@@ -276,6 +276,7 @@ async fn run_async(
         stop_at: Some(end),
         on_tick: None,
         totals: BTreeMap::new(),
+        current_tasks: None,
     };
 
     let minutes = scenario.duration.as_secs().div_ceil(60) as usize;

@@ -13,6 +13,10 @@ use autoscaler::providers::aws::AwsProvider;
 use autoscaler::providers::{Clock, SystemClock};
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::runtime::reload::PolicyWatcher;
+use autoscaler::sessions::ingest::Ingest;
+use autoscaler::sessions::server;
+use autoscaler::sessions::tasks::CurrentTasks;
+use autoscaler::sessions::tokens::TokensFile;
 use autoscaler::tick::{record::TickRecord, status_line};
 use clap::Args;
 use tokio::sync::watch;
@@ -104,12 +108,16 @@ impl RunArgs {
             ProviderConfig::Aws { .. } => {
                 let settings = setup::aws_config(&cfg).expect("an aws config gives AWS settings");
                 let provider = Box::pin(AwsProvider::from_env(settings)).await?;
-                let ingest = autoscaler::sessions::ingest::router(provider.session_store().clone());
+                let ingest = match &cfg.ingest {
+                    Some(i) => Some(ingest_api(i, &cfg, provider.session_store().clone())?),
+                    None => None,
+                };
                 events.collect_from(std::sync::Arc::new(provider.calls().clone()));
                 let services =
                     setup::load_services(&cfg, &engine, SystemClock.now(), self.dry_run)?;
                 let mut daemon =
                     setup::open(&cfg, provider, Pacer::Wall, engine, services, events, false)?;
+                daemon.current_tasks = ingest.as_ref().map(|i| i.tasks.clone());
                 if !self.no_status {
                     daemon.on_tick = Some(Box::new(|r: &TickRecord| {
                         println!(
@@ -120,12 +128,36 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = Box::pin(drive(&cfg, &mut daemon, Some(ingest))).await?;
+                let code = Box::pin(drive(&cfg, &mut daemon, ingest)).await?;
                 print_summary(&daemon);
                 Ok(code)
             }
         }
     }
+}
+
+/// The ingest API's state: its tokens read, and an empty map of the configured services' tasks.
+fn ingest_api(
+    i: &autoscaler::sessions::IngestConfig,
+    cfg: &Config,
+    store: autoscaler::sessions::SessionStore,
+) -> anyhow::Result<Ingest> {
+    let tokens = match &i.tokens_file {
+        Some(path) => Some(TokensFile::open(path).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let tasks = CurrentTasks::new(
+        cfg.services
+            .iter()
+            .map(|s| autoscaler::sessions::partition_key(&s.cluster, &s.name)),
+    );
+    Ok(Ingest {
+        store,
+        clock: std::sync::Arc::new(SystemClock),
+        tasks,
+        tokens,
+        config: i.clone(),
+    })
 }
 
 fn unix(secs: u64) -> std::time::SystemTime {
@@ -136,7 +168,7 @@ fn unix(secs: u64) -> std::time::SystemTime {
 async fn drive<P: Provider + 'static>(
     cfg: &Config,
     daemon: &mut Daemon<P>,
-    extra_routes: Option<axum::Router>,
+    ingest: Option<Ingest>,
 ) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = stop_tx.clone();
@@ -154,10 +186,7 @@ async fn drive<P: Provider + 'static>(
             "Serving /healthz, /readyz, /metrics and /v1/services on http://{}.",
             h.listen
         );
-        let mut router = http::router(daemon.board.clone(), daemon.events.clone());
-        if let Some(extra) = extra_routes {
-            router = router.merge(extra);
-        }
+        let router = http::router(daemon.board.clone(), daemon.events.clone());
         let mut rx = stop_rx.clone();
         tokio::spawn(async move {
             let shutdown = async move {
@@ -167,6 +196,43 @@ async fn drive<P: Provider + 'static>(
                 tracing::error!("The HTTP endpoint failed: {e}");
             }
         });
+    }
+    if let Some(ingest) = ingest {
+        let i = ingest.config.clone();
+        let listener = tokio::net::TcpListener::bind(i.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (the `ingest.listen` setting)",
+                    i.listen
+                )
+            })?;
+        let tls = match (&i.tls_cert, &i.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(server::tls_acceptor(cert, key).map_err(anyhow::Error::msg)?)
+            }
+            _ => None,
+        };
+        tracing::info!(
+            "Serving the session ingest API (POST /v1/sessions) on {}://{}{}.",
+            if tls.is_some() { "https" } else { "http" },
+            i.listen,
+            if ingest.tokens.is_some() {
+                ", bearer tokens required"
+            } else {
+                ", without tokens (loopback only)"
+            }
+        );
+        let opts = server::Listener {
+            max_connections: i.max_connections,
+            header_timeout: i.header_timeout,
+            tls,
+        };
+        let router = autoscaler::sessions::ingest::router(ingest);
+        let mut rx = stop_rx.clone();
+        tokio::spawn(server::serve(listener, router, opts, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
     }
     let files: Vec<PathBuf> = cfg
         .services

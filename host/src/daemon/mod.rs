@@ -119,6 +119,8 @@ pub struct Daemon<P: Provider> {
     pub on_tick: Option<TickHook>,
     /// Totals per service.
     pub totals: BTreeMap<String, ServiceTotals>,
+    /// Current tasks per service, shared with the session ingest API; none when it is off.
+    pub current_tasks: Option<crate::sessions::tasks::CurrentTasks>,
 }
 
 /// Gathers failed in a row as of `last`: unchanged when `last` is the record
@@ -264,6 +266,32 @@ impl<P: Provider> Daemon<P> {
         let previous = board.get(&status.service);
         status.gather_failures = gather_failures(previous, status.last.as_ref());
         board.insert(status.service.clone(), status);
+        self.publish_tasks(s);
+    }
+
+    /// Shares the service's current tasks, as of its last gather, with the ingest API.
+    fn publish_tasks(&self, s: &Service) {
+        let (Some(tasks), Some(snap)) = (&self.current_tasks, &s.last_snapshot) else {
+            return;
+        };
+        let key = crate::sessions::partition_key(&s.spec.svc.cluster, &s.spec.svc.service);
+        if tasks.published_at(&key) == Some(snap.now) {
+            return;
+        }
+        // `last_targets[i]` is the target of `snap.tasks[i]`.
+        let targets = s.last_targets.iter().chain(std::iter::repeat(&None));
+        tasks.publish(
+            &key,
+            snap.now,
+            snap.tasks
+                .iter()
+                .zip(targets)
+                .map(|(t, target)| crate::sessions::tasks::TaskView {
+                    id: t.id.clone(),
+                    ip: target.as_ref().map(|t| t.ip),
+                    sessions: t.sessions,
+                }),
+        );
     }
 
     /// When the next thing is due.

@@ -246,6 +246,7 @@ pub fn open<P: Provider>(
         stop_at: None,
         on_tick: None,
         totals: BTreeMap::new(),
+        current_tasks: None,
     };
     daemon.restore_state(&state_file);
     daemon.resume()?;

@@ -1,7 +1,11 @@
 //! The session ingest API: applications report session start, heartbeat and
-//! end with `POST /v1/sessions`, and the host stores them in DynamoDB.
+//! end with `POST /v1/sessions`, and the host stores them in DynamoDB. It is
+//! served on its own listener (`[ingest]`, see [`super::server`]), never on
+//! the `[http]` endpoint. SECURITY.md explains who may call it and why.
 //!
-//! Request body (JSON):
+//! Requests carry `Authorization: Bearer TOKEN` (a token of
+//! `ingest.tokens_file`) unless the listener is loopback without a tokens
+//! file. Request body (JSON):
 //!
 //! ```json
 //! {"event": "start", "cluster": "prod", "service": "rdp-proxy",
@@ -10,262 +14,296 @@
 //!
 //! - `event`: `start`, `heartbeat` or `end`;
 //! - `cluster`, `service`: names (an ARN is reduced to its name); letters,
-//!   digits, `-` and `_`, at most 255;
-//! - `task_id`: the ECS task ID or task ARN (reduced to the ID); letters,
-//!   digits, `-` and `_`, at most 255;
+//!   digits, `-` and `_`, at most 255; the service must be configured on this host;
+//! - `task_id`: the ECS task ID or task ARN (reduced to the ID): a current
+//!   task of that service as of its last gather;
 //! - `session_id`: any text without control characters, at most 512 bytes;
-//! - `ttl_seconds`: the heartbeat deadline from now, 1 to 604800; optional on
-//!   `start` (no deadline: the session lives until `end`), required on
-//!   `heartbeat`, ignored on `end`.
+//! - `ttl_seconds`: the heartbeat deadline from now, 1 to `ingest.max_ttl`
+//!   (default 3600); required on `start` and `heartbeat`, ignored on `end`.
 //!
 //! Answers to a POST, always JSON:
 //!
 //! | case | status | body |
 //! |---|---|---|
-//! | start, new | 201 | `{"outcome": "started"}` |
-//! | start, repeated | 200 | `{"outcome": "already_started"}` |
+//! | start (new or repeated) | 200 | `{"outcome": "started"}` |
 //! | heartbeat | 200 | `{"outcome": "refreshed", "expires_at": 1764403320}` |
 //! | heartbeat, no such session | 404 | `{"error": "...", "field": "session_id"}`: send `start` again |
 //! | end (repeated or not) | 200 | `{"outcome": "ended"}` or `{"outcome": "already_ended"}` |
+//! | no or wrong token | 401 | `{"error": "..."}`, with `WWW-Authenticate: Bearer` |
 //! | malformed | 400 | `{"error": "...", "field": "ttl_seconds"}` (`field` absent when the body as a whole is wrong) |
+//! | sender is not the task (`bind_source_ip`) | 403 | `{"error": "...", "field": "task_id"}` |
 //! | body over 16 KiB | 413 | `{"error": "..."}` |
+//! | unknown service or task | 422 | `{"error": "...", "field": "service"}` or `"task_id"` |
+//! | too many requests from this source | 429 | `{"error": "..."}`, with `Retry-After` |
+//! | task or service holds its maximum of sessions | 429 | `{"error": "...", "limit": "max_sessions_per_task"}` |
+//! | service not gathered yet since the host started | 503 | `{"error": "..."}`: retry shortly |
 //! | DynamoDB throttled or down | 503 | `{"error": "..."}`: retry with backoff |
+//! | request not answered within `request_timeout` | 408 | |
 //! | other storage failure | 500 | `{"error": "..."}` |
 //!
-//! Every event is idempotent, so clients can retry any of them safely.
+//! Every event is idempotent, so clients can retry any of them safely. A
+//! start answers the same whether or not the session existed, so a caller
+//! learns nothing about other sessions.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_http::timeout::TimeoutLayer;
 
-use super::schema::SessionKey;
-use super::store::{EndOutcome, HeartbeatOutcome, SessionStore, StartOutcome};
-use crate::providers::{Clock, ProviderError, SystemClock};
+use super::IngestConfig;
+pub use super::request::{BadRequest, EventKind, SessionEvent};
+use super::store::{EndOutcome, HeartbeatOutcome, SessionStore};
+use super::tasks::{CurrentTasks, Lookup, Refusal};
+use super::tokens::TokensFile;
+use crate::providers::{Clock, ProviderError};
 
-/// The longest heartbeat deadline a request may ask for: 7 days.
-pub const MAX_TTL_SECONDS: u32 = 7 * 24 * 3600;
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
-/// What happened to a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// It started.
-    Start,
-    /// It is still alive.
-    Heartbeat,
-    /// It ended.
-    End,
+/// Everything the ingest API needs.
+#[derive(Clone)]
+pub struct Ingest {
+    /// Where sessions are stored.
+    pub store: SessionStore,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The configured services' current tasks, published by the daemon.
+    pub tasks: CurrentTasks,
+    /// The accepted bearer tokens; none: no token needed (loopback only).
+    pub tokens: Option<TokensFile>,
+    /// The `[ingest]` table.
+    pub config: IngestConfig,
 }
 
-/// One validated request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionEvent {
-    /// What happened.
-    pub kind: EventKind,
-    /// Which session.
-    pub key: SessionKey,
-    /// The heartbeat deadline from now, in seconds.
-    pub ttl_seconds: Option<u32>,
+/// A JSON error answer.
+fn error(status: StatusCode, message: impl Into<String>, extra: Value) -> Response {
+    let mut body = json!({ "error": message.into() });
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    (status, axum::Json(body)).into_response()
 }
 
-/// Why a request was refused: the field at fault (none for the body as a whole) and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadRequest {
-    /// The field at fault.
-    pub field: Option<String>,
-    /// What is wrong and what is expected.
-    pub message: String,
-}
-
-impl BadRequest {
-    fn field(field: &str, message: impl Into<String>) -> BadRequest {
-        BadRequest {
-            field: Some(field.to_string()),
-            message: format!("{field}: {}", message.into()),
+/// The ingest API's router, with its rate limit, request timeout, body limit and authentication.
+pub fn router(ingest: Ingest) -> Router {
+    let cfg = &ingest.config;
+    let per_request = std::time::Duration::from_secs_f64(1.0 / f64::from(cfg.rate_per_second));
+    let governor = GovernorConfigBuilder::default()
+        .period(per_request)
+        .burst_size(cfg.rate_burst)
+        .finish()
+        .expect("validated: rate_per_second and rate_burst are at least 1");
+    let limiter = governor.limiter().clone();
+    // The limiter keeps one entry per source address: forget idle ones.
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            limiter.retain_recent();
         }
-    }
-}
-
-const FIELDS: &[&str] = &[
-    "event",
-    "cluster",
-    "service",
-    "task_id",
-    "session_id",
-    "ttl_seconds",
-];
-
-impl SessionEvent {
-    /// Parses and validates a request body.
-    pub fn parse(body: &[u8]) -> Result<SessionEvent, BadRequest> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| BadRequest {
-            field: None,
-            message: format!("the body is not valid JSON: {e}"),
-        })?;
-        let Value::Object(obj) = value else {
-            return Err(BadRequest {
-                field: None,
-                message: "the body must be a JSON object".into(),
-            });
-        };
-        if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(BadRequest::field(
-                unknown,
-                format!("unknown field; expected one of {}", FIELDS.join(", ")),
-            ));
-        }
-        let kind = match required_str(&obj, "event")? {
-            "start" => EventKind::Start,
-            "heartbeat" => EventKind::Heartbeat,
-            "end" => EventKind::End,
-            other => {
-                return Err(BadRequest::field(
-                    "event",
-                    format!("{other:?} is not one of start, heartbeat, end"),
-                ));
-            }
-        };
-        let key = SessionKey {
-            cluster: name(&obj, "cluster")?,
-            service: name(&obj, "service")?,
-            task_id: name(&obj, "task_id")?,
-            session_id: session_id(&obj)?,
-        };
-        let ttl_seconds = match obj.get("ttl_seconds") {
-            None | Some(Value::Null) => None,
-            Some(v) => match v.as_u64() {
-                Some(n) if (1..=u64::from(MAX_TTL_SECONDS)).contains(&n) => Some(n as u32),
-                _ => {
-                    return Err(BadRequest::field(
-                        "ttl_seconds",
-                        format!("must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}"),
-                    ));
-                }
-            },
-        };
-        if kind == EventKind::Heartbeat && ttl_seconds.is_none() {
-            return Err(BadRequest::field(
-                "ttl_seconds",
-                "is required for a heartbeat",
-            ));
-        }
-        Ok(SessionEvent {
-            kind,
-            key,
-            ttl_seconds,
-        })
-    }
-}
-
-fn required_str<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a str, BadRequest> {
-    match obj.get(field) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(Value::String(_)) => Err(BadRequest::field(field, "must not be empty")),
-        Some(_) => Err(BadRequest::field(field, "must be a string")),
-        None => Err(BadRequest::field(field, "is required")),
-    }
-}
-
-/// A cluster, service or task name: an ARN is reduced to its last part.
-fn name(obj: &Map<String, Value>, field: &str) -> Result<String, BadRequest> {
-    let raw = required_str(obj, field)?;
-    let name = if raw.starts_with("arn:") {
-        raw.rsplit('/').next().unwrap_or(raw)
-    } else {
-        raw
-    };
-    let valid = !name.is_empty()
-        && name.len() <= 255
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err(BadRequest::field(
-            field,
-            "must be 1 to 255 letters, digits, '-' or '_' (or an ARN ending in such a name)",
-        ))
-    }
-}
-
-fn session_id(obj: &Map<String, Value>) -> Result<String, BadRequest> {
-    let raw = required_str(obj, "session_id")?;
-    if raw.len() > 512 || raw.chars().any(char::is_control) {
-        return Err(BadRequest::field(
-            "session_id",
-            "must be at most 512 bytes without control characters",
-        ));
-    }
-    Ok(raw.to_string())
-}
-
-struct Ingest {
-    store: SessionStore,
-    clock: Arc<dyn Clock>,
-}
-
-/// The ingest API over `store`, on the wall clock.
-pub fn router(store: SessionStore) -> Router {
-    router_with_clock(store, Arc::new(SystemClock))
-}
-
-/// The ingest API over `store`, with time from `clock`.
-pub fn router_with_clock(store: SessionStore, clock: Arc<dyn Clock>) -> Router {
+    });
+    let request_timeout = cfg.request_timeout;
+    let state = Arc::new(ingest);
     Router::new()
         .route("/v1/sessions", post(post_session))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(Arc::new(Ingest { store, clock }))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(GovernorLayer::new(governor).error_handler(too_many_requests))
+        .with_state(state)
+}
+
+fn too_many_requests(e: tower_governor::GovernorError) -> Response<Body> {
+    match e {
+        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => {
+            let mut r = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many requests from this address (`ingest.rate_per_second`); retry after {wait_time} s"
+                ),
+                json!({ "limit": "rate_per_second" }),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(wait_time.max(1)));
+            r
+        }
+        other => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the rate limiter failed: {other}"),
+            Value::Null,
+        ),
+    }
+}
+
+async fn authenticate(State(ingest): State<Arc<Ingest>>, req: Request, next: Next) -> Response {
+    let Some(tokens) = &ingest.tokens else {
+        return next.run(req).await;
+    };
+    let presented = bearer(req.headers());
+    if presented.is_some_and(|t| tokens.accepts(t)) {
+        return next.run(req).await;
+    }
+    let message = if presented.is_none() {
+        "missing `Authorization: Bearer TOKEN`; use a token the operator gave this application"
+    } else {
+        "the bearer token is not accepted; use a current token (tokens are rotated in the host's `ingest.tokens_file`)"
+    };
+    let mut r = error(StatusCode::UNAUTHORIZED, message, Value::Null);
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let (scheme, token) = value.split_at_checked(7)?;
+    scheme
+        .eq_ignore_ascii_case(b"bearer ")
+        .then(|| token.trim_ascii())
+}
+
+/// The refusal, if the event is not about a current task of a configured
+/// service (or, with `bind_source_ip`, not sent from that task).
+fn refuse_task(
+    ingest: &Ingest,
+    event: &SessionEvent,
+    peer: Option<SocketAddr>,
+) -> Option<Response> {
+    let key = &event.key;
+    let service = key.partition_key();
+    match ingest.tasks.lookup(&service, &key.task_id) {
+        Lookup::UnknownService => Some(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "service: {service} is not a service this host autoscales; check `cluster` and `service`"
+            ),
+            json!({ "field": "service" }),
+        )),
+        Lookup::NotGathered => {
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the host has not yet gathered {service}'s tasks since it started; retry shortly"
+                ),
+                Value::Null,
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(5));
+            Some(r)
+        }
+        Lookup::UnknownTask => Some(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "task_id: {} is not a current task of {service}; send the ID of the task this session runs on",
+                key.task_id
+            ),
+            json!({ "field": "task_id" }),
+        )),
+        Lookup::Task(ip) => {
+            if !ingest.config.bind_source_ip {
+                return None;
+            }
+            let from = peer.map(|p| p.ip().to_canonical());
+            if ip.is_some() && from == ip {
+                None
+            } else {
+                Some(error(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "task_id: events for task {} must come from its own private IP ({}), not {}",
+                        key.task_id,
+                        ip.map_or("not yet registered".to_string(), |i| i.to_string()),
+                        from.map_or("an unknown address".to_string(), |i| i.to_string())
+                    ),
+                    json!({ "field": "task_id" }),
+                ))
+            }
+        }
+    }
 }
 
 async fn post_session(
     State(ingest): State<Arc<Ingest>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let error = format!("the body could not be read: {}", rejection.body_text());
-            return (rejection.status(), axum::Json(json!({ "error": error }))).into_response();
+            let message = format!("the body could not be read: {}", rejection.body_text());
+            return error(rejection.status(), message, Value::Null);
         }
     };
-    let event = match SessionEvent::parse(&body) {
+    let event = match SessionEvent::parse(&body, ingest.config.max_ttl_seconds()) {
         Ok(event) => event,
         Err(bad) => {
-            let mut body = json!({ "error": bad.message });
-            if let Some(field) = bad.field {
-                body["field"] = Value::String(field);
-            }
-            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+            let extra = bad.field.map_or(Value::Null, |f| json!({ "field": f }));
+            return error(StatusCode::BAD_REQUEST, bad.message, extra);
         }
     };
+    if let Some(r) = refuse_task(&ingest, &event, peer.map(|c| c.0.0)) {
+        return r;
+    }
     let now = ingest.clock.now();
     let key = &event.key;
+    let service = key.partition_key();
     let result = match event.kind {
         EventKind::Start => {
-            ingest
-                .store
-                .start(key, now, event.ttl_seconds)
-                .await
-                .map(|o| match o {
-                    StartOutcome::Started => (StatusCode::CREATED, json!({ "outcome": "started" })),
-                    StartOutcome::AlreadyStarted => {
-                        (StatusCode::OK, json!({ "outcome": "already_started" }))
-                    }
-                })
+            let cfg = &ingest.config;
+            if let Err(refusal) = ingest.tasks.admit(
+                &service,
+                &key.task_id,
+                cfg.max_sessions_per_task,
+                cfg.max_sessions_per_service,
+            ) {
+                let (limit, what) = match refusal {
+                    Refusal::TaskFull(n) => (
+                        "max_sessions_per_task",
+                        format!("task {} holds {n} sessions", key.task_id),
+                    ),
+                    Refusal::ServiceFull(n) => (
+                        "max_sessions_per_service",
+                        format!("service {service} holds {n} sessions"),
+                    ),
+                };
+                tracing::warn!(service = %service, task = %key.task_id, "A session start was refused: {what} (`ingest.{limit}`).");
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("{what}, the most allowed (`ingest.{limit}`); end sessions first"),
+                    json!({ "limit": limit }),
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(30));
+                return r;
+            }
+            let ttl = event
+                .ttl_seconds
+                .expect("parse requires ttl_seconds on start");
+            let started = ingest.store.start(key, now, Some(ttl)).await;
+            if !matches!(started, Ok(super::StartOutcome::Started)) {
+                // A repeated start or a failed write stored no new session.
+                ingest.tasks.release(&service, &key.task_id);
+            }
+            started.map(|_| (StatusCode::OK, json!({ "outcome": "started" })))
         }
         EventKind::Heartbeat => {
             let ttl = event
                 .ttl_seconds
-                .expect("parse requires ttl_seconds for a heartbeat");
+                .expect("parse requires ttl_seconds on a heartbeat");
             ingest.store.heartbeat(key, now, ttl).await.map(|o| match o {
                 HeartbeatOutcome::Refreshed { expires_at } => {
                     (StatusCode::OK, json!({ "outcome": "refreshed", "expires_at": expires_at }))
@@ -275,7 +313,7 @@ async fn post_session(
                     json!({
                         "error": format!(
                             "session_id: no session {:?} on task {} of {}; it ended or never started: send a start event",
-                            key.session_id, key.task_id, key.partition_key()
+                            key.session_id, key.task_id, service
                         ),
                         "field": "session_id",
                     }),
@@ -283,13 +321,16 @@ async fn post_session(
             })
         }
         EventKind::End => ingest.store.end(key).await.map(|o| match o {
-            EndOutcome::Ended => (StatusCode::OK, json!({ "outcome": "ended" })),
+            EndOutcome::Ended => {
+                ingest.tasks.release(&service, &key.task_id);
+                (StatusCode::OK, json!({ "outcome": "ended" }))
+            }
             EndOutcome::AlreadyEnded => (StatusCode::OK, json!({ "outcome": "already_ended" })),
         }),
     };
     match result {
         Ok((status, body)) => {
-            tracing::debug!(service = %key.partition_key(), task = %key.task_id, session = %key.session_id, status = status.as_u16(), "A session event was stored.");
+            tracing::debug!(service = %service, task = %key.task_id, session = %key.session_id, status = status.as_u16(), "A session event was stored.");
             (status, axum::Json(body)).into_response()
         }
         Err(e) => {
@@ -299,98 +340,11 @@ async fn post_session(
                 StatusCode::INTERNAL_SERVER_ERROR
             };
             if matches!(e, ProviderError::Transient { .. }) {
-                tracing::warn!(service = %key.partition_key(), "A session event could not be stored for now: {e}.");
+                tracing::warn!(service = %service, "A session event could not be stored for now: {e}.");
             } else {
-                tracing::error!(service = %key.partition_key(), "A session event could not be stored: {e}.");
+                tracing::error!(service = %service, "A session event could not be stored: {e}.");
             }
-            (status, axum::Json(json!({ "error": e.to_string() }))).into_response()
+            error(status, e.to_string(), Value::Null)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(body: &str) -> Result<SessionEvent, BadRequest> {
-        SessionEvent::parse(body.as_bytes())
-    }
-
-    fn field_of(body: &str) -> Option<String> {
-        parse(body).unwrap_err().field
-    }
-
-    const OK: &str =
-        r#"{"event":"start","cluster":"prod","service":"web","task_id":"t1","session_id":"s1"}"#;
-
-    #[test]
-    fn a_valid_start_parses() {
-        let e = parse(OK).unwrap();
-        assert_eq!(e.kind, EventKind::Start);
-        assert_eq!(e.key.sort_key(), "t1#s1");
-        assert_eq!(e.ttl_seconds, None);
-    }
-
-    #[test]
-    fn arns_are_reduced_to_names() {
-        let e = parse(
-            r#"{"event":"end","cluster":"arn:aws:ecs:eu-west-1:1:cluster/prod","service":"web",
-                "task_id":"arn:aws:ecs:eu-west-1:1:task/prod/abc123","session_id":"s"}"#,
-        )
-        .unwrap();
-        assert_eq!(e.key.partition_key(), "prod/web");
-        assert_eq!(e.key.task_id, "abc123");
-    }
-
-    #[test]
-    fn each_bad_field_is_named() {
-        assert_eq!(
-            field_of(r#"{"cluster":"p","service":"w","task_id":"t","session_id":"s"}"#).as_deref(),
-            Some("event")
-        );
-        assert_eq!(
-            field_of(&OK.replace("\"start\"", "\"begin\"")).as_deref(),
-            Some("event")
-        );
-        assert_eq!(
-            field_of(&OK.replace("\"prod\"", "42")).as_deref(),
-            Some("cluster")
-        );
-        assert_eq!(
-            field_of(&OK.replace("\"web\"", "\"a/b\"")).as_deref(),
-            Some("service")
-        );
-        assert_eq!(
-            field_of(&OK.replace("\"t1\"", "\"t#1\"")).as_deref(),
-            Some("task_id")
-        );
-        assert_eq!(
-            field_of(&OK.replace("\"s1\"", "\"\"")).as_deref(),
-            Some("session_id")
-        );
-        assert_eq!(
-            field_of(&OK.replace("}", r#","ttl_seconds":0}"#)).as_deref(),
-            Some("ttl_seconds")
-        );
-        assert_eq!(
-            field_of(&OK.replace("}", r#","ttl_seconds":-5}"#)).as_deref(),
-            Some("ttl_seconds")
-        );
-        assert_eq!(
-            field_of(&OK.replace("}", r#","colour":"red"}"#)).as_deref(),
-            Some("colour")
-        );
-        assert_eq!(
-            field_of(&OK.replace("\"start\"", "\"heartbeat\"")).as_deref(),
-            Some("ttl_seconds")
-        );
-    }
-
-    #[test]
-    fn a_body_that_is_not_an_object_names_no_field() {
-        let bad = parse("[1,2]").unwrap_err();
-        assert_eq!(bad.field, None);
-        assert!(bad.message.contains("JSON object"));
-        assert_eq!(parse("{not json").unwrap_err().field, None);
     }
 }

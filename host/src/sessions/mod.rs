@@ -1,5 +1,5 @@
 //! Active user sessions, stored per task in DynamoDB: the schema, the writing
-//! side ([`SessionStore`], fed by the [`ingest`] HTTP API), and the listing
+//! side ([`SessionStore`], fed by the [`ingest`] HTTP API on its own listener, [`server`]), and the listing
 //! behind `autoscaler sessions list` ([`list`]). The tick's reading side is the
 //! AWS provider's [`Sessions`](crate::providers::Sessions) implementation,
 //! which uses the same store.
@@ -33,14 +33,28 @@
 //!   application answers a 404 by sending *start* again;
 //! - *end*: a delete, which succeeds whether or not the item still exists.
 //!
-//! One limit: a *start* retried after its own *end* recreates the session
-//! (with its deadline, if any). With heartbeats that item expires on its own;
-//! without, it pins its task until an *end* arrives.
+//! One limit: a *start* retried after its own *end* recreates the session,
+//! with its deadline. The ingest API requires `ttl_seconds` on every start
+//! (at most `ingest.max_ttl`, default 1 h), so such an item expires on its
+//! own; only items written by other tools can lack a deadline.
+//!
+//! Who may write is decided before the store is reached: the ingest API runs
+//! on its own listener ([`server`]) with bearer tokens, accepts events only
+//! for current tasks of configured services ([`tasks`]), and caps sessions
+//! per task and per service. SECURITY.md at the repository root has the
+//! threat model.
 
+mod config;
 pub mod ingest;
 pub mod list;
+mod request;
 mod schema;
+pub mod server;
 mod store;
+pub mod tasks;
+pub mod tokens;
+
+pub use config::IngestConfig;
 
 pub use schema::{DEFAULT_TABLE, SessionKey, SessionRecord, attr, cluster_name, partition_key};
 pub use store::{EndOutcome, HeartbeatOutcome, SessionStore, StartOutcome};

@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::schema::{SessionKey, SessionRecord, attr, partition_key};
-use crate::providers::ProviderResult;
 use crate::providers::aws::errors::from_sdk;
+use crate::providers::{ProviderResult, SessionCounts};
 
 const SERVICE: &str = "DynamoDB";
 
@@ -161,21 +161,35 @@ impl SessionStore {
     /// Every stored session of a service, expired ones included (for
     /// listing): one paginated, strongly consistent Query.
     pub async fn list(&self, cluster: &str, service: &str) -> ProviderResult<Vec<SessionRecord>> {
-        self.query(cluster, service, None).await
+        let mut records = Vec::new();
+        self.query(cluster, service, None, |r| records.push(r))
+            .await?;
+        Ok(records)
     }
 
-    /// The sessions of a service that are active at `now`: one paginated,
+    /// The active sessions of each task of a service at `now`: one paginated,
     /// strongly consistent Query whose filter drops expired items on the
-    /// server; the deadline is checked again here.
-    pub async fn active(
+    /// server (the deadline is checked again here), counted per task page by
+    /// page, so memory grows with the tasks, not the sessions.
+    pub async fn count_active(
         &self,
         cluster: &str,
         service: &str,
         now: u64,
-    ) -> ProviderResult<Vec<SessionRecord>> {
-        let mut records = self.query(cluster, service, Some(now)).await?;
-        records.retain(|r| r.is_active(now));
-        Ok(records)
+    ) -> ProviderResult<SessionCounts> {
+        let mut counts = SessionCounts::default();
+        self.query(cluster, service, Some(now), |r| {
+            if r.is_active(now) {
+                match counts.get_mut(&r.task_id) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(r.task_id, 1);
+                    }
+                }
+            }
+        })
+        .await?;
+        Ok(counts)
     }
 
     async fn query(
@@ -183,7 +197,8 @@ impl SessionStore {
         cluster: &str,
         service: &str,
         active_at: Option<u64>,
-    ) -> ProviderResult<Vec<SessionRecord>> {
+        mut each: impl FnMut(SessionRecord),
+    ) -> ProviderResult<()> {
         let pk = partition_key(cluster, service);
         let mut query = self
             .client
@@ -200,7 +215,6 @@ impl SessionStore {
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()));
         }
         let mut items = query.into_paginator().items().send();
-        let mut records = Vec::new();
         while let Some(item) = items.next().await {
             let item: HashMap<String, AttributeValue> = item.map_err(|e| {
                 from_sdk(
@@ -211,7 +225,7 @@ impl SessionStore {
                 )
             })?;
             match SessionRecord::from_item(&item) {
-                Ok(record) => records.push(record),
+                Ok(record) => each(record),
                 Err(why) => tracing::warn!(
                     table = %self.table,
                     partition = %pk,
@@ -219,6 +233,6 @@ impl SessionStore {
                 ),
             }
         }
-        Ok(records)
+        Ok(())
     }
 }

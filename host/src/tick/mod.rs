@@ -72,6 +72,8 @@ pub struct Service {
     pub next_tick: u64,
     /// The last snapshot gathered (hot reload probes new policies with it).
     pub last_snapshot: Option<Snapshot>,
+    /// The load balancer target of each task of `last_snapshot` (entry `i` for task `i`).
+    pub last_targets: Vec<Option<crate::providers::Target>>,
     /// The last record written (shared with the status board, not copied).
     pub last_record: Option<Arc<TickRecord>>,
     /// Drain outcomes from between ticks, carried into the next record.
@@ -95,6 +97,7 @@ impl Service {
             drains: Vec::new(),
             next_tick: first_tick,
             last_snapshot: None,
+            last_targets: Vec::new(),
             last_record: None,
             carried: Vec::new(),
             fallback: None,
@@ -327,6 +330,7 @@ impl Service {
             self.history.pop_front();
         }
         self.last_snapshot = Some(gathered.snapshot);
+        self.last_targets = gathered.targets;
         Ok(self.finish(record, events))
     }
 

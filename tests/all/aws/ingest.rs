@@ -1,12 +1,17 @@
-//! The session ingest API end to end: HTTP on 127.0.0.1 -> axum router ->
-//! SessionStore -> moto DynamoDB, read back by the provider's Query.
+//! The session ingest API end to end: HTTP on 127.0.0.1 -> its own listener
+//! (`sessions::server`) -> axum router -> SessionStore -> moto DynamoDB, read
+//! back by the provider's Query. The attacks of SECURITY.md are in
+//! `ingest_attacks`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use autoscaler::providers::{Clock, ServiceRef, Sessions};
-use autoscaler::sessions::attr;
-use autoscaler::sessions::ingest::router_with_clock;
+use autoscaler::sessions::ingest::{Ingest, router};
+use autoscaler::sessions::server::{self, Listener};
+use autoscaler::sessions::tasks::{CurrentTasks, TaskView};
+use autoscaler::sessions::tokens::TokensFile;
+use autoscaler::sessions::{IngestConfig, SessionStore, attr};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::moto::{Reply, http};
@@ -20,33 +25,105 @@ impl Clock for FixedClock {
     }
 }
 
-const NOW: u64 = 1_764_403_200;
+pub const NOW: u64 = 1_764_403_200;
+/// The token the tests' applications hold.
+pub const TOKEN: &str = "app-token-0123456789abcdef";
 
-/// Serves the ingest API on a free local port until the test ends.
-async fn serve(world: &World, table: &str) -> SocketAddr {
-    let app = router_with_clock(world.store(table), Arc::new(FixedClock(NOW)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// An ingest listener on a free local port, served until the test ends.
+pub struct Served {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Holds the tokens file (and certificates) until the test ends.
+    pub _dir: tempfile::TempDir,
+}
+
+/// `[ingest]` for the tests: loopback with a tokens file of [`TOKEN`], plus `extra` lines.
+pub fn ingest_config(dir: &std::path::Path, extra: &str) -> IngestConfig {
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, format!("# the tests' token\n{TOKEN}\n")).unwrap();
+    let text = format!("listen = \"127.0.0.1:0\"\ntokens_file = {tokens:?}\n{extra}");
+    let cfg: IngestConfig = toml::from_str(&text).unwrap();
+    cfg
+}
+
+/// Serves `cfg` over `store`, with `prod/web` gathered with tasks t1 and t2
+/// (private IP 127.0.0.1 and 10.0.0.2) and `prod/api` configured but not gathered yet.
+pub async fn serve_config(
+    store: SessionStore,
+    cfg: IngestConfig,
+    dir: tempfile::TempDir,
+) -> Served {
+    let tasks = CurrentTasks::new(["prod/web", "prod/api"]);
+    tasks.publish(
+        "prod/web",
+        NOW,
+        [
+            TaskView {
+                id: "t1".into(),
+                ip: Some(IpAddr::from([127, 0, 0, 1])),
+                sessions: 0,
+            },
+            TaskView {
+                id: "t2".into(),
+                ip: Some(IpAddr::from([10, 0, 0, 2])),
+                sessions: 0,
+            },
+        ],
+    );
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some(server::tls_acceptor(c, k).unwrap()),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+    let opts = Listener {
+        max_connections: cfg.max_connections,
+        header_timeout: cfg.header_timeout,
+        tls,
+    };
+    let app = router(Ingest {
+        store,
+        clock: Arc::new(FixedClock(NOW)),
+        tasks: tasks.clone(),
+        tokens: Some(TokensFile::open(cfg.tokens_file.as_ref().unwrap()).unwrap()),
+        config: cfg,
+    });
+    tokio::spawn(server::serve(listener, app, opts, std::future::pending()));
+    Served { addr, _dir: dir }
+}
+
+/// Serves the ingest API over `table` with the default limits.
+async fn serve(world: &World, table: &str) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ingest_config(dir.path(), "");
+    serve_config(world.store(table), cfg, dir).await
+}
+
+/// POSTs `body` with `Authorization: Bearer token` (none if `token` is empty).
+pub async fn post_as(addr: SocketAddr, token: &str, body: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Content-Type", "application/json")];
+    if !token.is_empty() {
+        headers.push(("Authorization", &auth));
+    }
+    http(addr, "POST", "/v1/sessions", &headers, body.as_bytes())
+        .await
+        .unwrap()
 }
 
 async fn post(addr: SocketAddr, body: &str) -> Reply {
-    http(
-        addr,
-        "POST",
-        "/v1/sessions",
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
+    post_as(addr, TOKEN, body).await
+}
+
+/// A request body for session `session` of task `task` of prod/web.
+pub fn event_on(task: &str, event: &str, session: &str, extra: &str) -> String {
+    format!(
+        r#"{{"event":"{event}","cluster":"prod","service":"web","task_id":"{task}","session_id":"{session}"{extra}}}"#
     )
-    .await
-    .unwrap()
 }
 
 fn event(event: &str, session: &str, extra: &str) -> String {
-    format!(
-        r#"{{"event":"{event}","cluster":"prod","service":"web","task_id":"t1","session_id":"{session}"{extra}}}"#
-    )
+    event_on("t1", event, session, extra)
 }
 
 fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> u64 {
@@ -57,21 +134,20 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) 
 async fn ingest_api_start_heartbeat_end_are_idempotent_against_dynamodb() {
     let world = World::start().await;
     world.sessions_table("sessions").await;
-    let addr = serve(&world, "sessions").await;
+    let addr = serve(&world, "sessions").await.addr;
 
     let first = post(addr, &event("start", "s1", r#","ttl_seconds":120"#)).await;
     assert_eq!(
         (first.status, first.json()["outcome"].as_str()),
-        (201, Some("started")),
+        (200, Some("started")),
         "{}",
         first.body
     );
     let again = post(addr, &event("start", "s1", r#","ttl_seconds":120"#)).await;
     assert_eq!(
-        (again.status, again.json()["outcome"].as_str()),
-        (200, Some("already_started")),
-        "{}",
-        again.body
+        (again.status, again.body.as_str()),
+        (first.status, first.body.as_str()),
+        "a repeated start answers exactly as the first: no oracle of existing sessions"
     );
     let items = world.items("sessions").await;
     assert_eq!(items.len(), 1, "a repeated start leaves one item");
@@ -150,22 +226,30 @@ async fn ingest_api_start_heartbeat_end_are_idempotent_against_dynamodb() {
 async fn ingest_api_refuses_malformed_requests_naming_the_field() {
     let world = World::start().await;
     world.sessions_table("sessions").await;
-    let addr = serve(&world, "sessions").await;
+    let addr = serve(&world, "sessions").await.addr;
 
     let cases = [
         (
-            r#"{"event":"start","cluster":"prod","service":"web","session_id":"s"}"#,
+            r#"{"event":"start","cluster":"prod","service":"web","session_id":"s","ttl_seconds":60}"#,
             Some("task_id"),
         ),
         (
             &event("start", "s", r#","ttl_seconds":"ten""#) as &str,
             Some("ttl_seconds"),
         ),
+        (&event("start", "s", ""), Some("ttl_seconds")),
         (&event("heartbeat", "s", ""), Some("ttl_seconds")),
-        (&event("stop", "s", ""), Some("event")),
-        (&event("start", "s", r#","user":"bob""#), Some("user")),
         (
-            r#"{"event":"start","cluster":"a b","service":"web","task_id":"t","session_id":"s"}"#,
+            &event("start", "s", r#","ttl_seconds":86400"#),
+            Some("ttl_seconds"),
+        ),
+        (&event("stop", "s", ""), Some("event")),
+        (
+            &event("start", "s", r#","ttl_seconds":60,"user":"bob""#),
+            Some("user"),
+        ),
+        (
+            r#"{"event":"start","cluster":"a b","service":"web","task_id":"t","session_id":"s","ttl_seconds":60}"#,
             Some("cluster"),
         ),
         ("not json", None),
@@ -180,7 +264,7 @@ async fn ingest_api_refuses_malformed_requests_naming_the_field() {
             "{json}"
         );
     }
-    let huge = event("start", &"x".repeat(20_000), "");
+    let huge = event("start", &"x".repeat(20_000), r#","ttl_seconds":60"#);
     let reply = post(addr, &huge).await;
     assert_eq!(reply.status, 413, "{}", reply.body);
     assert!(reply.json()["error"].as_str().is_some(), "{}", reply.body);
@@ -193,8 +277,8 @@ async fn ingest_api_refuses_malformed_requests_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_api_reports_a_missing_table_as_a_server_error() {
     let world = World::start().await;
-    let addr = serve(&world, "absent").await;
-    let reply = post(addr, &event("start", "s1", "")).await;
+    let addr = serve(&world, "absent").await.addr;
+    let reply = post(addr, &event("start", "s1", r#","ttl_seconds":60"#)).await;
     assert_eq!(reply.status, 500, "{}", reply.body);
     let error = reply.json()["error"].as_str().unwrap().to_string();
     assert!(

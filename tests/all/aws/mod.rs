@@ -44,6 +44,7 @@ mod ecs;
 mod elb;
 mod iam;
 mod ingest;
+mod ingest_attacks;
 mod journal;
 mod metrics;
 mod restart;

@@ -210,9 +210,19 @@ pub struct Reply {
     pub status: u16,
     /// The body, as text.
     pub body: String,
+    /// The status line and headers, as text.
+    pub head: String,
 }
 
 impl Reply {
+    /// A header's value (name matched without regard to case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)
@@ -260,7 +270,11 @@ pub async fn http(
     } else {
         rest.to_string()
     };
-    Ok(Reply { status, body })
+    Ok(Reply {
+        status,
+        body,
+        head: head.to_string(),
+    })
 }
 
 fn dechunk(mut rest: &str) -> String {

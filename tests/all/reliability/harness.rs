@@ -79,6 +79,7 @@ impl MemRun {
                 sink.lock().unwrap().push(r.clone())
             })),
             totals: BTreeMap::new(),
+            current_tasks: None,
         };
         MemRun {
             daemon,

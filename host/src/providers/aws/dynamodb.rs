@@ -10,9 +10,5 @@ pub(super) async fn sessions_by_task(
     svc: &ServiceRef,
     now: u64,
 ) -> ProviderResult<SessionCounts> {
-    let mut counts = SessionCounts::default();
-    for record in store.active(&svc.cluster, &svc.service, now).await? {
-        *counts.entry(record.task_id).or_default() += 1;
-    }
-    Ok(counts)
+    store.count_active(&svc.cluster, &svc.service, now).await
 }
