@@ -1,5 +1,5 @@
 //! The example config in deploy/README.md is a config the daemon accepts,
-//! with an `[http]` table and policy paths where deploy/Dockerfile puts the
+//! with `[http]` and `[ingest]` tables and policy paths where deploy/Dockerfile puts the
 //! policies, so the deployment guide cannot rot.
 
 use std::path::Path;
@@ -39,16 +39,27 @@ fn the_deploy_guides_example_config_parses_and_names_the_images_policies() {
     // The image's policies are the build's: map the image folder to it, so
     // the file the example names must be one the image ships.
     let built = Path::new(SESSION_AWARE).parent().unwrap();
-    let local = example.replace(image_dir, &format!("{}/", built.display()));
+    // The secrets the task definition mounts: a token and a self-signed certificate.
     let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["autoscaler".to_string()]).unwrap();
+    std::fs::write(secrets.join("ingest-tokens"), "t0ken\n").unwrap();
+    std::fs::write(secrets.join("ingest.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(secrets.join("ingest.key"), cert.signing_key.serialize_pem()).unwrap();
+    let local = example
+        .replace(image_dir, &format!("{}/", built.display()))
+        .replace("/run/secrets/", &format!("{}/", secrets.display()));
     let cfg = Config::parse(&local, &dir.path().join("autoscaler.toml"))
         .unwrap_or_else(|e| panic!("deploy/README.md's example config: {e}"));
-    let http = cfg.http.expect("the example has an [http] table");
+    assert!(cfg.http.is_some(), "the example has an [http] table");
+    let ingest = cfg.ingest.expect("the example has an [ingest] table");
     assert_eq!(
-        http.listen.port(),
-        9464,
+        ingest.listen.port(),
+        9443,
         "the port section 2 posts sessions to"
     );
+    assert!(ingest.tls_cert.is_some(), "section 2 posts over https");
     assert!(cfg.services.iter().all(|s| s.policy.is_file()));
     assert!(
         cfg.services.iter().all(|s| s.guard.max > 10),

@@ -51,7 +51,7 @@ initial_tasks = 3
 #[test]
 fn run_warns_without_http_and_once_per_service_running_above_guard_max() {
     let stderr = run(&services(""));
-    let http = "The config has no [http] table: metrics (/metrics), health (/healthz) and /v1/services are not served.";
+    let http = "The config has no [http] table: metrics (/metrics), health (/healthz, /readyz) and /v1/services are not served.";
     assert_eq!(stderr.matches(http).count(), 1, "{stderr}");
     let web = "Service e2e/web has 12 tasks running, above its guard.max of 10 (the default when [service.guard] sets no max is 10)";
     // 30 ticks, one warning.

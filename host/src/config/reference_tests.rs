@@ -120,7 +120,9 @@ fn table_at<'a>(root: &'a mut Table, path: &[String]) -> &'a mut Table {
 /// documented required keys of `rows` filled in.
 fn base(path: &[String], kind: Option<&str>, rows: &[Row]) -> Table {
     let aws = (path == ["provider"] && kind == Some("aws"))
-        || path.first().is_some_and(|p| p == "journal");
+        || path
+            .first()
+            .is_some_and(|p| p == "journal" || p == "ingest");
     let mut root: Table = toml::from_str(&format!(
         "provider = {{ kind = \"{}\" }}\n[[service]]\nname = \"web\"\ncluster = \"prod\"\ntarget_group = \"tg\"\npolicy = \"p.wasm\"\n",
         if aws { "aws" } else { "sim" }

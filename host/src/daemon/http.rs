@@ -19,7 +19,7 @@ struct AppState {
     events: Events,
 }
 
-/// The router; other routes (the session ingest API) can be merged into it.
+/// The router of the `[http]` port (the session ingest has its own listener).
 pub fn router(board: Board, events: Events) -> Router {
     Router::new()
         .route("/healthz", get(healthz))

@@ -220,7 +220,10 @@ pub fn open<P: Provider>(
         .map(|s| (service_ref(s).key(), s.guard.max))
         .collect();
     let sink: Box<dyn RecordSink> = Box::new(warnings::GuardMaxWarning::new(Box::new(sink), max));
-    if let Some(warning) = warnings::http_missing(cfg) {
+    for warning in [warnings::http_missing(cfg), warnings::ingest_missing(cfg)]
+        .into_iter()
+        .flatten()
+    {
         tracing::warn!("{warning}");
     }
     let reloads = dir.join("reloads.jsonl");

@@ -12,15 +12,19 @@ pub fn http_missing(cfg: &Config) -> Option<String> {
     if cfg.http.is_some() {
         return None;
     }
-    let ingest = match cfg.provider {
-        ProviderConfig::Aws { .. } => {
-            ", and the session ingest (POST /v1/sessions) is off, so applications cannot report sessions"
-        }
-        ProviderConfig::Sim { .. } => "",
-    };
-    Some(format!(
-        "The config has no [http] table: metrics (/metrics), health (/healthz) and /v1/services are not served{ingest}. Add `[http]` with `listen = \"0.0.0.0:9464\"` to serve them (docs/config.md)."
-    ))
+    Some(
+        "The config has no [http] table: metrics (/metrics), health (/healthz, /readyz) and /v1/services are not served. Add `[http]` with `listen = \"127.0.0.1:9464\"` to serve them (docs/config.md).".to_string(),
+    )
+}
+
+/// What a config on AWS without an `[ingest]` table leaves off, or none.
+pub fn ingest_missing(cfg: &Config) -> Option<String> {
+    match (&cfg.provider, &cfg.ingest) {
+        (ProviderConfig::Aws { .. }, None) => Some(
+            "The config has no [ingest] table: the session ingest (POST /v1/sessions) is not served, so applications can report sessions only by writing the sessions table themselves. Add `[ingest]` with `listen` and `tokens_file` to serve it (docs/config.md, SECURITY.md).".to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// A record sink that warns, once per service, when a tick finds more tasks
@@ -88,18 +92,29 @@ mod tests {
         for off in [
             "/metrics",
             "/healthz",
+            "/readyz",
             "/v1/services",
-            "POST /v1/sessions",
             "listen =",
         ] {
             assert!(aws.contains(off), "{aws}");
         }
-        let sim = http_missing(&config("[provider]\nkind = \"sim\"")).unwrap();
         assert!(
-            sim.contains("/metrics") && !sim.contains("/v1/sessions"),
-            "{sim}"
+            !aws.contains("/v1/sessions"),
+            "the ingest has its own listener: {aws}"
         );
         let served = config("[http]\nlisten = \"127.0.0.1:9464\"\n[provider]\nkind = \"aws\"");
         assert_eq!(http_missing(&served), None);
+    }
+
+    #[test]
+    fn a_config_on_aws_without_ingest_is_told_sessions_cannot_be_reported() {
+        let aws = ingest_missing(&config("[provider]\nkind = \"aws\"")).unwrap();
+        assert!(
+            aws.contains("POST /v1/sessions") && aws.contains("tokens_file"),
+            "{aws}"
+        );
+        assert_eq!(ingest_missing(&config("[provider]\nkind = \"sim\"")), None);
+        let served = config("[provider]\nkind = \"aws\"\n[ingest]\nlisten = \"127.0.0.1:9443\"");
+        assert_eq!(ingest_missing(&served), None);
     }
 }
