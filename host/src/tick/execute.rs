@@ -218,14 +218,11 @@ pub async fn advance_drains<P: Provider>(
     Ok(outcomes)
 }
 
-/// Logs one WARN line per provider call that failed in a drain's wake-up:
-/// each retried error, and the error that made the drain give up and roll
-/// back. The step is named; the provider's error names the API call.
+/// Logs one WARN line when a drain gives up and rolls back: the step is
+/// named, and the provider's error names the API call. (Each retried error
+/// is logged once by `Event::DrainRetried`.)
 fn warn_failed_calls(service: &str, wf: &DrainWorkflow, before: &str, report: &StepReport) {
-    // A retry fails the step the workflow is still at.
-    for error in &report.retried {
-        tracing::warn!(service, task = %wf.task_id, step = wf.step.name(), "A provider call of a drain step failed; the step is retried: {error}");
-    }
+    // Each retry is logged once, by `Event::DrainRetried` (with its metric).
     // Giving up journals a roll-back whose reason is "step <name> failed: <error>".
     let gave_up = match (&wf.step, &report.finished) {
         (Step::RollBack { reason, .. }, _) => Some(reason),
@@ -239,7 +236,7 @@ fn warn_failed_calls(service: &str, wf: &DrainWorkflow, before: &str, report: &S
         r.starts_with("step ") && (before != "roll-back" || r.starts_with("step roll-back failed"))
     };
     if let Some(reason) = gave_up.filter(new) {
-        tracing::warn!(service, task = %wf.task_id, step = before, "A provider call of a drain step failed; the drain rolls back: {reason}");
+        tracing::warn!(service, task = %crate::escape::Escaped(&wf.task_id), step = before, "A provider call of a drain step failed; the drain rolls back: {}", crate::escape::Escaped(reason));
     }
 }
 
