@@ -66,3 +66,29 @@ fn the_deploy_guides_example_config_parses_and_names_the_images_policies() {
         "the example sets guard.max"
     );
 }
+
+/// Every image the build pulls, and the Dockerfile frontend, is pinned by a
+/// sha256 digest: a tag alone can move under a rebuild.
+#[test]
+fn the_dockerfile_pins_its_frontend_and_base_images_by_digest() {
+    let dockerfile = std::fs::read_to_string(root().join("deploy/Dockerfile")).unwrap();
+    let pinned = |reference: &str| {
+        reference.split_once("@sha256:").is_some_and(|(_, digest)| {
+            digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit())
+        })
+    };
+    let syntax = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("# syntax="))
+        .expect("deploy/Dockerfile names its frontend");
+    assert!(pinned(syntax), "the frontend is not pinned: {syntax}");
+    let images: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(images.len(), 2, "{images:?}");
+    for image in images {
+        assert!(pinned(image), "FROM {image} is not pinned by digest");
+    }
+}
