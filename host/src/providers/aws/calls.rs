@@ -71,7 +71,7 @@ impl ErrorKind {
     }
 
     fn of_response(status: u16, code: Option<&str>) -> ErrorKind {
-        if status == 429 || code.is_some_and(|c| THROTTLING_CODES.contains(&c)) {
+        if status == 429 || code.is_some_and(|c| super::errors::THROTTLING_CODES.contains(&c)) {
             ErrorKind::Throttling
         } else if status >= 500 {
             ErrorKind::Server
@@ -82,19 +82,6 @@ impl ErrorKind {
         }
     }
 }
-
-/// Error codes AWS uses for throttling across ECS, ELBv2, CloudWatch and
-/// DynamoDB (most are HTTP 400).
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-];
 
 /// The error code of an error response: the `x-amzn-errortype` or
 /// `x-amzn-query-error` header (JSON protocols: ECS, DynamoDB, CloudWatch),

@@ -31,9 +31,9 @@ impl Kind {
     }
 }
 
-/// Error codes AWS uses for throttling and server-side trouble, across ECS,
-/// ELBv2, CloudWatch and DynamoDB.
-const TRANSIENT_CODES: &[&str] = &[
+/// Error codes AWS uses for throttling across ECS, ELBv2, CloudWatch and
+/// DynamoDB (most come with HTTP 400). The call metrics count them apart.
+pub(crate) const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -42,6 +42,11 @@ const TRANSIENT_CODES: &[&str] = &[
     "RequestLimitExceeded",
     "TooManyRequestsException",
     "ProvisionedThroughputExceededException",
+];
+
+/// Error codes AWS uses for server-side trouble; with throttling, the
+/// transient errors a step retries.
+const SERVER_TROUBLE_CODES: &[&str] = &[
     "RequestTimeout",
     "RequestTimeoutException",
     "PriorRequestNotComplete",
@@ -76,7 +81,7 @@ const NOT_FOUND_CODES: &[&str] = &["ServiceNotActiveException", "MISSING"];
 /// Classifies an AWS error by its code, HTTP status and message.
 pub(crate) fn classify(code: Option<&str>, status: Option<u16>, message: &str) -> Kind {
     if let Some(code) = code {
-        if TRANSIENT_CODES.contains(&code) {
+        if THROTTLING_CODES.contains(&code) || SERVER_TROUBLE_CODES.contains(&code) {
             return Kind::Transient;
         }
         if ACCESS_CODES.contains(&code) {
