@@ -106,7 +106,7 @@ pub enum Event<'a> {
         service: &'a str,
         /// The victim.
         task: &'a str,
-        /// `stopped`, `aborted` or `rolled-back`.
+        /// `stopped`, `aborted`, `rolled-back` or `roll-back-failed`.
         outcome: &'a str,
         /// Why, for aborts and roll-backs.
         detail: &'a str,
@@ -182,7 +182,7 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ),
     (
         "autoscaler_drains_total",
-        "Drains finished, by outcome (stopped, aborted, rolled-back).",
+        "Drains finished, by outcome (stopped, aborted, rolled-back, roll-back-failed).",
     ),
     (
         "autoscaler_fallback_decisions_total",

@@ -27,7 +27,9 @@ pub struct RunArgs {
     /// The TOML config file (see examples/demo.toml).
     #[arg(long, short, value_name = "FILE")]
     config: PathBuf,
-    /// Decide and record, but execute nothing, for every service.
+    /// Decide and record, but execute nothing, for every service: no write to
+    /// AWS or the simulated cluster, drains resumed from the journal stay
+    /// paused, and cooldowns run as if the allowed actions had been carried out.
     #[arg(long)]
     dry_run: bool,
     /// Do not print a status line per tick.
