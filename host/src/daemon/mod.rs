@@ -180,9 +180,18 @@ impl<P: Provider> Daemon<P> {
                 if record.action_name() != "hold" {
                     self.save_state();
                 }
+                // Each service done is progress: liveness measures a loop that
+                // moves, not one that finishes a long round of services.
+                self.beat(now, true);
             } else if svc.wake_at() <= now {
                 svc.pump(&self.provider, self.journal.as_ref(), &self.events, now)
                     .await?;
+                if !svc.carried.is_empty() {
+                    // A drain finished or scaled in between ticks: its pause or
+                    // cooldown must survive a crash before the next action.
+                    self.save_state();
+                }
+                self.beat(now, true);
             }
             self.publish(i);
         }
