@@ -250,6 +250,15 @@ impl RotatingFile {
     /// that a kept file held.
     fn rotate(&mut self) -> std::io::Result<()> {
         self.file.flush()?;
+        if !self.path.exists() {
+            // An earlier rotation moved the current file away but could not
+            // open a new one: open it now, and shift nothing (shifting again
+            // would push one more kept file out on every try).
+            self.file = open_append(&self.path)?;
+            self.size = 0;
+            self.started = (self.clock)();
+            return Ok(());
+        }
         let keep = self.rotation.keep;
         let mut older = numbered(&self.path)?;
         for (_, p) in older.iter().filter(|(n, _)| *n >= keep) {

@@ -1,7 +1,8 @@
 //! The console says what happened, not only what the guard allowed: a
-//! scale-in whose drain failed to start and a scale-out whose UpdateService
-//! failed say so on the status line, count as failed in the totals, and log
-//! one WARN line naming the call; a scale-in that started a drain says so.
+//! scale-in whose drain meets transient errors says it is retrying and, once
+//! it gives up, that it rolled back; a scale-out whose UpdateService failed
+//! says so and counts as failed; each failed call logs one WARN line naming
+//! it; a scale-in that started a drain says so.
 //! Layer: sim, through the same setup code as `autoscaler run`.
 
 use autoscaler::daemon::Daemon;
@@ -41,46 +42,74 @@ fn acted(d: &Daemon<SimProvider>) -> bool {
 }
 
 #[tokio::test]
-async fn a_scale_in_whose_drain_cannot_protect_says_it_failed() {
+async fn a_scale_in_whose_drain_cannot_protect_says_it_retries_then_rolls_back() {
     let (_dir, cfg, engine, sim) = world(&idle_three());
     let svc = autoscaler::daemon::setup::service_ref(&cfg.services[0]);
     sim.inject_fault(SimOp::SetProtection, u32::MAX, protection_500());
     let (logs, guard) = Logs::capture();
     let (mut d, records) = host(&cfg, &engine, &sim, false, true, Events::new());
     drive(&mut d, &sim, 3600, acted).await;
-    drop(guard);
 
+    // The tick that started the drain: under way, retrying the transient error.
     let r = first(&records.lock().unwrap(), |a| {
         matches!(a, Action::ScaleIn { .. })
     });
     let Action::ScaleIn { victims, .. } = &r.action else {
         unreachable!()
     };
+    let victim = victims[0].clone();
     let line = status_line(&r);
     assert!(
         line.contains(&format!(
-            "scale-in 3->2 failed: draining {}: transient error from ecs: UpdateTaskProtection",
-            victims[0]
+            "scale-in 3->2: draining {victim} (retrying: transient error from ecs: UpdateTaskProtection"
         )),
         "{line}"
     );
     assert!(line.contains("desired   3"), "{line}");
+
+    // Protection never works: the drain rolls back, the count never moved,
+    // and the console says so.
+    drive(&mut d, &sim, 3 * 3600, |d| {
+        d.services[0].drains.is_empty() && d.services[0].carried.is_empty()
+    })
+    .await;
+    drop(guard);
     assert_eq!(sim.stats(&svc).unwrap().desired, 3, "nothing scaled in");
+    let records = records.lock().unwrap();
+    let ended = records
+        .iter()
+        .map(status_line)
+        .find(|l| l.contains(&format!("drain {victim} rolled-back")))
+        .expect("a status line says the drain rolled back");
+    assert!(ended.contains("UpdateTaskProtection"), "{ended}");
+    // One WARN per failed call: each retried one, and the one it gave up on.
+    let retries = records
+        .iter()
+        .flat_map(|r| &r.outcomes)
+        .filter(|o| o.what == "drain-retry")
+        .count();
     let warns: Vec<String> = logs
         .lines("WARN")
         .into_iter()
         .filter(|l| l.contains("UpdateTaskProtection"))
         .collect();
-    assert_eq!(warns.len(), 1, "one WARN per failed call: {warns:?}");
+    assert!(retries > 0);
+    assert_eq!(
+        warns.len(),
+        retries + 1,
+        "one WARN per failed call: {warns:?}"
+    );
     assert!(
-        warns[0].contains("protect") && warns[0].contains("HTTP 500"),
+        warns
+            .iter()
+            .all(|w| w.contains("protect") && w.contains("HTTP 500")),
         "{warns:?}"
     );
     let totals = &d.totals[&svc.key()];
+    assert_eq!(totals.drains.get("rolled-back"), Some(&1), "{totals:?}");
     assert_eq!(
-        (totals.scale_ins, totals.failed_actions),
-        (0, 1),
-        "{totals:?}"
+        totals.failed_actions, 0,
+        "a retry is not a failed action: {totals:?}"
     );
 }
 

@@ -43,7 +43,11 @@ impl RunArgs {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(self.run_async(cfg))
+        let code = runtime.block_on(self.run_async(cfg));
+        // Records and state are written by now; a policy still compiling on a
+        // blocking thread must not hold the exit (ECS would SIGKILL it).
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        code
     }
 
     async fn run_async(self, cfg: Config) -> anyhow::Result<ExitCode> {

@@ -21,7 +21,6 @@ use crate::providers::Provider;
 use crate::runtime::PolicyEngine;
 use crate::runtime::reload::PolicyWatcher;
 use crate::tick::Service;
-use crate::tick::guard::Action;
 use crate::tick::record::{PolicyRef, RecordSink, TickRecord};
 use crate::workflow::{DrainWorkflow, Journal, JournalError};
 
@@ -208,15 +207,13 @@ impl<P: Provider> Daemon<P> {
         };
         totals.ticks += u64::from(!record.shutdown);
         totals.faults += u64::from(record.fault.is_some());
-        let victims: &[String] = match &record.action {
-            Action::ScaleIn { victims, .. } => victims,
-            _ => &[],
-        };
-        // The set-desired failed, or a drain started this tick failed its first steps.
-        let failed = record.outcomes.iter().any(|o| {
-            !o.ok
-                && (o.what == "set-desired" || o.task.as_ref().is_some_and(|t| victims.contains(t)))
-        });
+        // The set-desired failed, or a drain started this tick ended at once
+        // without stopping its task (a retry is still under way).
+        let failed = record
+            .outcomes
+            .iter()
+            .any(|o| !o.ok && o.what == "set-desired")
+            || crate::tick::failed_drain_start(record).is_some();
         let started = record
             .outcomes
             .iter()

@@ -260,6 +260,7 @@ impl Service {
             // answers either: the fallback decides, and the live answer is kept
             // in the record as overruled.
             let overruled = decision.take();
+            record.decision = None; // the fallback's, if it decides
             decision = self.decide_by_fallback(snapshot, &mut record, events);
             if let Some(fb) = record.fallback.as_mut() {
                 fb.overruled = overruled;
@@ -511,20 +512,44 @@ fn action_text(r: &TickRecord) -> Done {
             _ => Done::Said(base),
         };
     }
-    // A drain that failed its first steps this tick: the count did not change.
-    let failed = r.outcomes.iter().find(|o| {
-        !o.ok
-            && o.what.starts_with("drain-")
-            && o.task.as_ref().is_some_and(|t| victims.contains(t))
-    });
-    match failed {
-        Some(o) => Done::Failed(format!(
+    if let Some(o) = failed_drain_start(r) {
+        return Done::Failed(format!(
             "{base} failed: draining {}: {}",
             o.task.as_deref().unwrap_or_default(),
             o.detail
-        )),
-        None => Done::Said(format!("{base}: draining {}", victims.join(", "))),
+        ));
     }
+    let mut said = format!("{base}: draining {}", victims.join(", "));
+    // A transient error is retried: the drain is under way, not failed.
+    if let Some(o) = this_ticks_drains(r)
+        .find(|o| o.what == "drain-retry" && o.task.as_ref().is_some_and(|t| victims.contains(t)))
+    {
+        said.push_str(&format!(" (retrying: {})", o.detail));
+    }
+    Done::Said(said)
+}
+
+/// The outcomes of the drains this tick started: those from its first
+/// `drain-start` on (what drains did between ticks comes before it).
+fn this_ticks_drains(r: &TickRecord) -> impl Iterator<Item = &ActionOutcome> {
+    let from = r
+        .outcomes
+        .iter()
+        .position(|o| o.what == "drain-start")
+        .unwrap_or(r.outcomes.len());
+    r.outcomes[from..].iter()
+}
+
+/// The outcome of a drain started this tick that ended at once without
+/// stopping its task (rolled back or aborted): the scale-in failed. A retry
+/// is not a failure.
+pub fn failed_drain_start(r: &TickRecord) -> Option<&ActionOutcome> {
+    let Action::ScaleIn { victims, .. } = &r.action else {
+        return None;
+    };
+    this_ticks_drains(r).find(|o| {
+        o.what == "drain-finished" && !o.ok && o.task.as_ref().is_some_and(|t| victims.contains(t))
+    })
 }
 
 /// What drains other than this tick's victims did, and the paused ones.

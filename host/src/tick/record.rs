@@ -144,6 +144,17 @@ impl TickRecord {
                 fb.policy.name, fb.after_faults, f.kind, d.reason
             );
         }
+        if let Some(FallbackRecord {
+            policy,
+            fault: Some(f),
+            ..
+        }) = &self.fallback
+        {
+            return format!(
+                "the fallback {} faulted too ({}): {}; hold",
+                policy.name, f.kind, f.message
+            );
+        }
         if let (Some(fb), Some(d)) = (&self.fallback, &self.decision)
             && fb.fault.is_none()
         {

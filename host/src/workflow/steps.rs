@@ -50,6 +50,9 @@ pub async fn advance<P: Provider>(
                 Step::Protect | Step::Deregister | Step::Wait { .. } | Step::Recheck
             );
         if past_deadline {
+            // The roll-back's retries are its own, not the step's it replaces.
+            wf.attempts = 0;
+            wf.last_error = None;
             set(
                 wf,
                 Step::RollBack {
