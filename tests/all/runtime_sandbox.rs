@@ -361,3 +361,27 @@ fn runtime_many_imports_and_locals_are_refused_before_compiling() {
         "{err}"
     );
 }
+
+#[test]
+fn runtime_log_import_lowered_with_utf16_strings_is_refused_naming_the_encoding() {
+    for encoding in ["utf16", "latin1+utf16"] {
+        let component = wat::parse_str(format!(
+            r#"(component
+              (import "autoscaler:policy/host@0.1.0" (instance $h
+                (export "log" (func (param "level" u8) (param "message" string)))))
+              (core module $mem (memory (export "m") 1))
+              (core instance $mi (instantiate $mem))
+              (alias core export $mi "m" (core memory $m))
+              (alias export $h "log" (func $log))
+              (core func (canon lower (func $log) (memory $m) string-encoding={encoding})))"#
+        ))
+        .unwrap();
+        let err = engine().load_bytes(&component, "utf16.wasm").unwrap_err();
+        assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("string-encoding={encoding},")) && msg.contains("utf16.wasm"),
+            "{msg}"
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //! code against [`Limits`]; a component of the wrong world or over a limit is
 //! refused without spending any compile time.
 
-use wasmparser::{Instance, Parser, Payload};
+use wasmparser::{CanonicalFunction, CanonicalOption, Instance, Parser, Payload};
 
 use super::Limits;
 use super::fault::LoadError;
@@ -124,6 +124,12 @@ pub(crate) fn scan(bytes: &[u8], source: &str, limits: &Limits) -> Result<Scan, 
                         "max_imports",
                     )
                 })?;
+                for function in reader {
+                    let function = function.map_err(|e| malformed(source, e))?;
+                    if let CanonicalFunction::Lower { options, .. } = &function {
+                        check_string_encoding(source, options)?;
+                    }
+                }
             }
             Payload::CodeSectionEntry(body) => {
                 let mut locals = body.get_locals_reader().map_err(|e| malformed(source, e))?;
@@ -166,6 +172,31 @@ pub(crate) fn scan(bytes: &[u8], source: &str, limits: &Limits) -> Result<Scan, 
         }
     }
     Ok(scan)
+}
+
+/// Refuses a `canon lower` whose strings are not UTF-8. wasmtime hands a host
+/// function a UTF-8 string as a view into the guest's memory, but transcodes
+/// a UTF-16 or latin1+utf16 one whole into a host `String` before the host
+/// can cap it: a policy could make the `log` import copy its whole memory on
+/// every line. Every lowering is checked, not only `log`'s (the contract's
+/// other imports and the stand-ins for WASI take no large strings either, and
+/// Rust, Python and JavaScript policies lower everything as UTF-8).
+fn check_string_encoding(source: &str, options: &[CanonicalOption]) -> Result<(), LoadError> {
+    for option in options {
+        let encoding = match option {
+            CanonicalOption::UTF16 => "utf16",
+            CanonicalOption::CompactUTF16 => "latin1+utf16",
+            _ => continue,
+        };
+        return Err(LoadError::WrongWorld {
+            source_name: source.to_string(),
+            expected: "imports lowered with UTF-8 strings".into(),
+            found: format!(
+                "an import lowered with string-encoding={encoding}, which the host would copy whole before capping it"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `Err((count, limit))` when the core imports and canonical functions are over the limit.
