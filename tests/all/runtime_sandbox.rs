@@ -206,3 +206,182 @@ fn runtime_cache_dir_writable_by_others_is_not_used() {
     assert!(!dir.path().join("components").exists());
     assert!(!dir.path().join("key").exists());
 }
+
+/// LEB128 of `n`.
+fn leb(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A section: id, size, contents.
+fn section(id: u8, contents: &[u8], out: &mut Vec<u8>) {
+    out.push(id);
+    leb(contents.len(), out);
+    out.extend_from_slice(contents);
+}
+
+/// A component of one core module defining `globals` i32 globals and no
+/// function, encoded by hand (the text would be 30 MB).
+fn component_with_globals(globals: usize) -> Vec<u8> {
+    let mut entries = Vec::with_capacity(globals * 5 + 8);
+    leb(globals, &mut entries);
+    for _ in 0..globals {
+        // i32, immutable, (i32.const 0) end
+        entries.extend_from_slice(&[0x7f, 0x00, 0x41, 0x00, 0x0b]);
+    }
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    section(6, &entries, &mut module);
+    let mut component = b"\0asm\x0d\0\x01\0".to_vec();
+    // Section 1 of a component: a core module.
+    section(1, &module, &mut component);
+    component
+}
+
+#[test]
+fn runtime_module_of_a_million_globals_is_refused_quickly_without_compiling() {
+    let bomb = component_with_globals(1_000_000);
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&bomb)
+        .expect("the bomb is valid wasm");
+    let before = rss_bytes();
+    let started = Instant::now();
+    let err = engine().load_bytes(&bomb, "globals.wasm").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            LoadError::CodeTooLarge {
+                setting: "max_globals",
+                size: 1_000_000,
+                limit: 10_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("globals.wasm"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        rss_bytes().saturating_sub(before) < 20 << 20,
+        "RSS grew by {} bytes",
+        rss_bytes().saturating_sub(before)
+    );
+}
+
+#[test]
+fn runtime_many_instances_of_a_module_are_refused_quickly_without_compiling() {
+    // 2,000 instances of an empty module: over max_instances (250).
+    let instances = "(core instance (instantiate $m))\n".repeat(2_000);
+    let many = wat::parse_str(format!("(component (core module $m) {instances})")).unwrap();
+    let started = Instant::now();
+    let err = engine().load_bytes(&many, "instances.wasm").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            LoadError::CodeTooLarge {
+                setting: "max_instances",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // 100 instances of a module of 5,000 globals: each count is under its
+    // limit, the 500,000 globals they hold are not.
+    let globals = "(global i32 (i32.const 0))\n".repeat(5_000);
+    let instances = "(core instance (instantiate $m))\n".repeat(100);
+    let many = wat::parse_str(format!(
+        "(component (core module $m {globals}) {instances})"
+    ))
+    .unwrap();
+    let before = rss_bytes();
+    let err = engine().load_bytes(&many, "instances.wasm").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            LoadError::CodeTooLarge {
+                setting: "max_instance_globals",
+                size: 500_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(rss_bytes().saturating_sub(before) < 20 << 20);
+}
+
+#[test]
+fn runtime_many_imports_and_locals_are_refused_before_compiling() {
+    let limits = Limits {
+        max_imports: 10,
+        max_locals: 1_000,
+        ..Limits::default()
+    };
+    let engine = PolicyEngine::new(limits, None).unwrap();
+    let imports = "(import \"m\" \"f\" (func))\n".repeat(11);
+    let many = wat::parse_str(format!("(component (core module {imports}))")).unwrap();
+    let err = engine.load_bytes(&many, "imports.wasm").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            LoadError::CodeTooLarge {
+                setting: "max_imports",
+                size: 11,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let funcs = "(func (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64))\n".repeat(101);
+    let many = wat::parse_str(format!("(component (core module {funcs}))")).unwrap();
+    let err = engine.load_bytes(&many, "locals.wasm").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            LoadError::CodeTooLarge {
+                setting: "max_locals",
+                size: 1_010,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn runtime_log_import_lowered_with_utf16_strings_is_refused_naming_the_encoding() {
+    for encoding in ["utf16", "latin1+utf16"] {
+        let component = wat::parse_str(format!(
+            r#"(component
+              (import "autoscaler:policy/host@0.1.0" (instance $h
+                (export "log" (func (param "level" u8) (param "message" string)))))
+              (core module $mem (memory (export "m") 1))
+              (core instance $mi (instantiate $mem))
+              (alias core export $mi "m" (core memory $m))
+              (alias export $h "log" (func $log))
+              (core func (canon lower (func $log) (memory $m) string-encoding={encoding})))"#
+        ))
+        .unwrap();
+        let err = engine().load_bytes(&component, "utf16.wasm").unwrap_err();
+        assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&format!("string-encoding={encoding},")) && msg.contains("utf16.wasm"),
+            "{msg}"
+        );
+    }
+}

@@ -17,6 +17,7 @@ use super::load::PolicyComponent;
 use super::state::HostState;
 pub use super::state::PolicyLog;
 use super::text;
+use crate::escape::escape;
 use crate::model::{Decision, Snapshot};
 
 /// What one `decide` call produced, fault or not.
@@ -205,10 +206,45 @@ fn classify(e: wasmtime::Error, state: &HostState, engine: &PolicyEngine) -> Pol
     // The outer error carries wasmtime's wasm backtrace; the root cause says what happened.
     let mut message = match e.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
-        None => e.root_cause().to_string(),
+        None => escape(&e.root_cause().to_string()).into_owned(),
     };
+    // The policy's own text is escaped: the fault ends up in load errors and
+    // on stderr, where a raw newline would let the policy forge a line.
     if let Some(last) = state.logs.iter().rev().find(|l| l.level == "error") {
-        message = format!("{message} (the policy's last error log: {})", last.message);
+        message = format!(
+            "{message} (the policy's last error log: {})",
+            escape(&last.message)
+        );
     }
     PolicyFault::Trap { message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Limits;
+
+    #[test]
+    fn runtime_trap_message_escapes_the_policys_error_log() {
+        let engine = PolicyEngine::new(Limits::default(), None).unwrap();
+        let mut state = HostState::new(engine.limits());
+        state.logs.push(PolicyLog {
+            level: "error",
+            message: "boom\nerror: forged\r\u{1b}[2K".into(),
+        });
+        let fault = classify(
+            wasmtime::Error::msg("host said\nerror: forged too"),
+            &state,
+            &engine,
+        );
+        let message = fault.to_string();
+        assert!(
+            !message.contains('\n') && !message.contains('\r') && !message.contains('\u{1b}'),
+            "{message:?}"
+        );
+        assert_eq!(
+            message,
+            "trap: host said\\nerror: forged too (the policy's last error log: boom\\nerror: forged\\r\\u{1b}[2K)"
+        );
+    }
 }

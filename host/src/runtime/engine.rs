@@ -30,8 +30,10 @@ pub struct Limits {
     /// The most tables a policy instance may declare, across all its core
     /// instances. A Rust policy has 2, a JavaScript one 3, a Python one 2.
     pub max_tables: usize,
-    /// The most core instances a policy component may create when it starts.
-    /// A Rust policy creates about 20, a Python one about 110.
+    /// The most core instances a policy component may create when it starts
+    /// (also checked before compiling, against its core instantiations). A
+    /// Rust policy creates about 20, a Python one about 110. Each holds its
+    /// module's globals in host memory, so this and `max_globals` bound it.
     pub max_instances: usize,
     /// Fuel (roughly, WebAssembly instructions) per call. Deterministic, so a
     /// backtest reproduces exactly; an endless loop ends when it runs out.
@@ -64,6 +66,22 @@ pub struct Limits {
     /// before compiling (compile time grows with the size of a function). The
     /// largest in a Python policy (the interpreter loop) is about 430 KB.
     pub max_function_body_bytes: usize,
+    /// The most globals one core module may define, checked before
+    /// compiling. Each instance of the module holds them all (16 bytes each)
+    /// in memory the host allocates outside fuel and epochs. The largest
+    /// module of a Python policy defines 508.
+    pub max_globals: usize,
+    /// The most globals all core instances may hold: core instantiations
+    /// times the globals of the largest module, checked before compiling
+    /// (a Python policy: 38 x 508 = 19,304).
+    pub max_instance_globals: usize,
+    /// The most core module imports plus canonical functions a component
+    /// may hold, checked before compiling (each lowered import is a compiled
+    /// trampoline). A Python policy has 2,396.
+    pub max_imports: usize,
+    /// The most locals a component's functions may declare, summed over all
+    /// of them, checked before compiling. A Python policy declares 47,728.
+    pub max_locals: usize,
 }
 
 impl Default for Limits {
@@ -72,7 +90,7 @@ impl Default for Limits {
             memory_bytes: 128 << 20,
             max_memories: 8,
             max_tables: 32,
-            max_instances: 1000,
+            max_instances: 250,
             fuel: 200_000_000,
             timeout: Duration::from_millis(50),
             max_reason_bytes: 4096,
@@ -83,6 +101,10 @@ impl Default for Limits {
             max_component_bytes: 50_000_000,
             max_functions: 30_000,
             max_function_body_bytes: 1 << 20,
+            max_globals: 10_000,
+            max_instance_globals: 200_000,
+            max_imports: 25_000,
+            max_locals: 1_000_000,
         }
     }
 }

@@ -101,6 +101,10 @@ impl PolicyEngine {
             size_bytes = bytes.len(),
             functions = scan.functions,
             largest_function_bytes = scan.largest_body,
+            largest_module_globals = scan.largest_globals,
+            core_instances = scan.core_instances,
+            imports_and_canonicals = scan.imports_and_canonicals,
+            locals = scan.locals,
             compile_ms = compile_time.as_millis() as u64,
             from_cache,
             "Policy component compiled."

@@ -5,9 +5,12 @@
 //! allocate a gigabyte to keep 4 KiB of each. This one takes the message as a
 //! [`WasmStr`], a view into the guest's memory (wasmtime checks its bounds and
 //! charges fuel for its length), and copies only the prefix the line limit and
-//! the call's log budget allow. UTF-8 messages (Rust, Python, JavaScript
-//! policies) are borrowed, never copied whole; a UTF-16 one is transcoded by
-//! wasmtime first, within the instance's memory cap.
+//! the call's log budget allow. A UTF-8 message (Rust, Python, JavaScript
+//! policies) is borrowed, never copied whole. A UTF-16 or latin1+utf16 one
+//! would be transcoded whole into a host `String` by `WasmStr::to_str`
+//! before any cap applies, in host memory outside the instance's memory
+//! cap; so a component lowering any import with those encodings is refused
+//! at load (`scan::check_string_encoding`), and only UTF-8 reaches here.
 
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, WasmStr};
