@@ -68,6 +68,10 @@ impl PolicyFault {
     }
 }
 
+fn probe_text(fault: &PolicyFault) -> String {
+    crate::escape::escape(&fault.to_string()).into_owned()
+}
+
 /// Why a policy file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -130,8 +134,9 @@ pub enum LoadError {
         /// What the component has.
         found: String,
     },
-    /// The component failed while starting or answering the probe.
-    #[error("{source_name} failed its probe: {fault}")]
+    /// The component failed while starting or answering the probe. The
+    /// fault may quote the policy's own text: shown escaped, on one line.
+    #[error("{source_name} failed its probe: {}", probe_text(.fault))]
     Probe {
         /// The file or label.
         source_name: String,
