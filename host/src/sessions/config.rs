@@ -34,6 +34,10 @@ pub struct IngestConfig {
     /// Connections open at once; more are closed at once.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Connections open at once from one source IP, checked before
+    /// `max_connections`, so one address cannot hold every slot.
+    #[serde(default = "default_max_connections_per_source")]
+    pub max_connections_per_source: usize,
     /// Requests per second allowed from one source IP (sustained).
     #[serde(default = "default_rate_per_second")]
     pub rate_per_second: u32,
@@ -63,6 +67,9 @@ pub struct IngestConfig {
 
 fn default_max_connections() -> usize {
     512
+}
+fn default_max_connections_per_source() -> usize {
+    16
 }
 fn default_rate_per_second() -> u32 {
     50
@@ -158,6 +165,10 @@ impl IngestConfig {
         }
         for (field, value) in [
             ("max_connections", self.max_connections as u64),
+            (
+                "max_connections_per_source",
+                self.max_connections_per_source as u64,
+            ),
             ("rate_per_second", u64::from(self.rate_per_second)),
             ("rate_burst", u64::from(self.rate_burst)),
             (

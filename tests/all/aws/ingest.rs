@@ -76,11 +76,7 @@ pub async fn serve_config(
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let opts = Listener {
-        max_connections: cfg.max_connections,
-        header_timeout: cfg.header_timeout,
-        tls,
-    };
+    let opts = Listener::from_config(&cfg, tls);
     let app = router(Ingest {
         store,
         clock: Arc::new(FixedClock(NOW)),
