@@ -11,10 +11,10 @@ use crate::providers::{ProviderResult, SessionCounts};
 
 const SERVICE: &str = "DynamoDB";
 
-/// What a start event did.
 /// The most expired items one count deletes; the rest wait for the next count.
 pub const MAX_SWEEP: usize = 10_000;
 
+/// What a start event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartOutcome {
     /// The session item was created.
