@@ -45,6 +45,7 @@
 //! start answers the same whether or not the session existed, so a caller
 //! learns nothing about other sessions.
 
+use crate::escape::Escaped;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -280,7 +281,7 @@ async fn post_session(
                         format!("service {service} holds {n} sessions"),
                     ),
                 };
-                tracing::warn!(service = %service, task = %key.task_id, "A session start was refused: {what} (`ingest.{limit}`).");
+                tracing::warn!(service = %service, task = %Escaped(&key.task_id), "A session start was refused: {what} (`ingest.{limit}`).");
                 let mut r = error(
                     StatusCode::TOO_MANY_REQUESTS,
                     format!("{what}, the most allowed (`ingest.{limit}`); end sessions first"),
@@ -330,7 +331,7 @@ async fn post_session(
     };
     match result {
         Ok((status, body)) => {
-            tracing::debug!(service = %service, task = %key.task_id, session = %key.session_id, status = status.as_u16(), "A session event was stored.");
+            tracing::debug!(service = %service, task = %Escaped(&key.task_id), session = %Escaped(&key.session_id), status = status.as_u16(), "A session event was stored.");
             (status, axum::Json(body)).into_response()
         }
         Err(e) => {
@@ -340,9 +341,9 @@ async fn post_session(
                 StatusCode::INTERNAL_SERVER_ERROR
             };
             if matches!(e, ProviderError::Transient { .. }) {
-                tracing::warn!(service = %service, "A session event could not be stored for now: {e}.");
+                tracing::warn!(service = %service, "A session event could not be stored for now: {}.", Escaped(&e.to_string()));
             } else {
-                tracing::error!(service = %service, "A session event could not be stored: {e}.");
+                tracing::error!(service = %service, "A session event could not be stored: {}.", Escaped(&e.to_string()));
             }
             error(status, e.to_string(), Value::Null)
         }
