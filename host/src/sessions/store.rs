@@ -14,6 +14,9 @@ const SERVICE: &str = "DynamoDB";
 /// The most expired items one count deletes; the rest wait for the next count.
 pub const MAX_SWEEP: usize = 10_000;
 
+/// Deletes of expired items in flight at once.
+pub const SWEEP_CONCURRENCY: usize = 16;
+
 /// What a start event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartOutcome {
@@ -203,16 +206,41 @@ impl SessionStore {
             }
         })
         .await?;
-        for key in expired {
-            if let Err(e) = self.delete_expired(&key, now).await {
-                tracing::warn!(
-                    table = %self.table,
-                    "An expired session item could not be deleted (DynamoDB's TTL will): {e}"
-                );
-                break;
-            }
-        }
+        self.sweep(expired, now).await;
         Ok(counts)
+    }
+
+    /// Deletes the `expired` items, [`SWEEP_CONCURRENCY`] at a time; one WARN
+    /// for the lot if any fails (DynamoDB's TTL still removes them later).
+    async fn sweep(&self, expired: Vec<SessionKey>, now: u64) {
+        let mut running = tokio::task::JoinSet::new();
+        let mut failed = 0usize;
+        let mut first_error = None;
+        let mut note = |r: Result<ProviderResult<()>, tokio::task::JoinError>| {
+            if let Ok(Err(e)) = r {
+                failed += 1;
+                first_error.get_or_insert(e);
+            }
+        };
+        for key in expired {
+            if running.len() >= SWEEP_CONCURRENCY
+                && let Some(r) = running.join_next().await
+            {
+                note(r);
+            }
+            let store = self.clone();
+            running.spawn(async move { store.delete_expired(&key, now).await });
+        }
+        while let Some(r) = running.join_next().await {
+            note(r);
+        }
+        if let Some(e) = first_error {
+            tracing::warn!(
+                table = %self.table,
+                "{failed} expired session items could not be deleted (DynamoDB's TTL will), the first: {}",
+                crate::escape::Escaped(&e.to_string())
+            );
+        }
     }
 
     /// Deletes `key`'s item if its deadline is before `now`.
