@@ -33,6 +33,8 @@ pub const TOKEN: &str = "app-token-0123456789abcdef";
 pub struct Served {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The current tasks the listener admits events for (publish to simulate a gather).
+    pub tasks: CurrentTasks,
     /// Holds the tokens file (and certificates) until the test ends.
     pub _dir: tempfile::TempDir,
 }
@@ -85,7 +87,11 @@ pub async fn serve_config(
         config: cfg,
     });
     tokio::spawn(server::serve(listener, app, opts, std::future::pending()));
-    Served { addr, _dir: dir }
+    Served {
+        addr,
+        tasks,
+        _dir: dir,
+    }
 }
 
 /// Serves the ingest API over `table` with the default limits.

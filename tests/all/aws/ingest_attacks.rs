@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
-use super::ingest::{TOKEN, event_on, ingest_config, post_as, serve_config};
+use super::ingest::{NOW, TOKEN, event_on, ingest_config, post_as, serve_config};
 use super::moto::http;
 use super::seed::World;
 
@@ -186,6 +186,54 @@ async fn a_flood_of_starts_meets_429_and_the_store_stays_bounded() {
     .await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(world.items("sessions").await.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_ttl_starts_cannot_pile_up_items_beyond_the_caps() {
+    use autoscaler::sessions::tasks::TaskView;
+    let world = World::start().await;
+    world.sessions_table("sessions").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ingest_config(
+        dir.path(),
+        "max_sessions_per_task = 5\nmax_sessions_per_service = 8\nrate_per_second = 1000\nrate_burst = 1000\n",
+    );
+    let store = world.store("sessions");
+    let served = serve_config(store.clone(), cfg, dir).await;
+    // The listener's clock stands at NOW, so each start expires at NOW + 1;
+    // each round's gather counts at NOW + 10, when all have expired.
+    for round in 0..4 {
+        let mut admitted = 0;
+        for i in 0..10 {
+            let r = post_as(
+                served.addr,
+                TOKEN,
+                &event_on("t1", "start", &format!("r{round}-{i}"), r#","ttl_seconds":1"#),
+            )
+            .await;
+            match r.status {
+                200 => admitted += 1,
+                429 => {}
+                other => panic!("round {round} start {i}: {other} {}", r.body),
+            }
+        }
+        assert_eq!(admitted, 5, "round {round}: the per-task cap");
+        let stored = world.items("sessions").await.len();
+        assert!(stored <= 5, "round {round}: {stored} items stored");
+        // The gather: counts (deleting the expired items) and publishes.
+        let counts = store.count_active("prod", "web", NOW + 10).await.unwrap();
+        assert!(counts.is_empty(), "{counts:?}");
+        assert_eq!(world.items("sessions").await.len(), 0, "round {round}");
+        served.tasks.publish(
+            "prod/web",
+            NOW,
+            ["t1", "t2"].map(|id| TaskView {
+                id: id.into(),
+                ip: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+                sessions: 0,
+            }),
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
