@@ -17,9 +17,9 @@ pub struct IngestConfig {
     /// not loopback needs `tokens_file`.
     pub listen: SocketAddr,
     /// A file of bearer tokens, one a line (blank lines and `#` comments
-    /// ignored). Re-read whenever its modification time or size changes, so
-    /// tokens rotate without a restart. Without it (loopback only) requests
-    /// need no token.
+    /// ignored). Re-read whenever its inode, size, modification or change time
+    /// changes, so tokens rotate without a restart; while it is deleted, no
+    /// token is accepted. Without it (loopback only) requests need no token.
     #[serde(default)]
     pub tokens_file: Option<PathBuf>,
     /// A PEM certificate chain: with `tls_key`, the listener speaks HTTPS.
@@ -228,13 +228,19 @@ mod tests {
     #[test]
     fn rates_out_of_range_are_refused_naming_the_field() {
         assert_eq!(check(""), Ok(()));
-        assert_eq!(check("rate_per_second = 1000000\nrate_burst = 1000000"), Ok(()));
+        assert_eq!(
+            check("rate_per_second = 1000000\nrate_burst = 1000000"),
+            Ok(())
+        );
         for (extra, field) in [
             ("rate_per_second = 4294967295", "rate_per_second"),
             ("rate_per_second = 1000001", "rate_per_second"),
             ("rate_burst = 4294967295", "rate_burst"),
             ("rate_per_second = 0", "rate_per_second"),
-            ("max_connections_per_source = 0", "max_connections_per_source"),
+            (
+                "max_connections_per_source = 0",
+                "max_connections_per_source",
+            ),
         ] {
             assert_eq!(check(extra).unwrap_err().0, field, "{extra}");
         }

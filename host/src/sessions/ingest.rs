@@ -117,7 +117,10 @@ impl SourceKey {
 impl tower_governor::key_extractor::KeyExtractor for SourceKey {
     type Key = std::net::IpAddr;
 
-    fn extract<T>(&self, req: &axum::http::Request<T>) -> Result<Self::Key, tower_governor::GovernorError> {
+    fn extract<T>(
+        &self,
+        req: &axum::http::Request<T>,
+    ) -> Result<Self::Key, tower_governor::GovernorError> {
         req.extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| SourceKey::of(c.0.ip()))
@@ -392,7 +395,10 @@ mod tests {
             SourceKey::of(ip("2001:db8:1:2:aaaa::1")),
             SourceKey::of(ip("2001:db8:1:2:ffff:1:2:3"))
         );
-        assert_eq!(SourceKey::of(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            SourceKey::of(ip("2001:db8:1:2:aaaa::1")),
+            ip("2001:db8:1:2::")
+        );
         assert_ne!(
             SourceKey::of(ip("2001:db8:1:2::1")),
             SourceKey::of(ip("2001:db8:1:3::1"))

@@ -189,11 +189,19 @@ mod tests {
     fn stored_ids_are_escaped_in_the_table() {
         let now = 10_000;
         let tasks = group_by_task(
-            vec![rec("t\u{1b}[31m1", "s\u{202e}gnp.exe\u{200b}", now - 5, None)],
+            vec![rec(
+                "t\u{1b}[31m1",
+                "s\u{202e}gnp.exe\u{200b}",
+                now - 5,
+                None,
+            )],
             now,
         );
         let table = format_table(&tasks, now);
-        assert!(!table.contains(['\u{1b}', '\u{202e}', '\u{200b}']), "{table}");
+        assert!(
+            !table.contains(['\u{1b}', '\u{202e}', '\u{200b}']),
+            "{table}"
+        );
         assert!(table.contains("t\\u{1b}[31m1"), "{table}");
         assert!(table.contains("s\\u{202e}gnp.exe\\u{200b}"), "{table}");
     }

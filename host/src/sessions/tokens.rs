@@ -203,10 +203,7 @@ mod tests {
             .unwrap()
             .set_modified(mtime)
             .unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().modified().unwrap(),
-            mtime
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
         assert!(file.accepts(b"token-bbbb"));
         assert!(!file.accepts(b"token-aaaa"));
     }
@@ -253,7 +250,10 @@ mod tests {
         assert_eq!(out.matches("WARN").count(), 1, "{out}");
         assert!(out.contains(&path.display().to_string()), "{out}");
         std::fs::write(&path, "kept-token\n").unwrap();
-        assert!(file.accepts(b"kept-token"), "accepted again once it is back");
+        assert!(
+            file.accepts(b"kept-token"),
+            "accepted again once it is back"
+        );
     }
 
     #[test]
@@ -269,7 +269,10 @@ mod tests {
             assert!(file.accepts(b"t"));
         });
         assert_eq!(out.matches("WARN").count(), 1, "{out}");
-        assert!(out.contains("readable by its group or by everyone"), "{out}");
+        assert!(
+            out.contains("readable by its group or by everyone"),
+            "{out}"
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let out = logs(|| {
             TokensFile::open(&path).unwrap();

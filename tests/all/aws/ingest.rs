@@ -136,7 +136,9 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) 
 async fn ingest_api_start_heartbeat_end_are_idempotent_against_dynamodb() {
     let world = World::start().await;
     world.sessions_table("sessions").await;
-    let addr = serve(&world, "sessions").await.addr;
+    // Kept until the end: it holds the tokens file (a deleted one accepts no token).
+    let served = serve(&world, "sessions").await;
+    let addr = served.addr;
 
     let first = post(addr, &event("start", "s1", r#","ttl_seconds":120"#)).await;
     assert_eq!(
@@ -228,7 +230,9 @@ async fn ingest_api_start_heartbeat_end_are_idempotent_against_dynamodb() {
 async fn ingest_api_refuses_malformed_requests_naming_the_field() {
     let world = World::start().await;
     world.sessions_table("sessions").await;
-    let addr = serve(&world, "sessions").await.addr;
+    // Kept until the end: it holds the tokens file (a deleted one accepts no token).
+    let served = serve(&world, "sessions").await;
+    let addr = served.addr;
 
     let cases = [
         (
@@ -279,7 +283,9 @@ async fn ingest_api_refuses_malformed_requests_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_api_reports_a_missing_table_as_a_server_error() {
     let world = World::start().await;
-    let addr = serve(&world, "absent").await.addr;
+    // Kept until the end: it holds the tokens file (a deleted one accepts no token).
+    let served = serve(&world, "absent").await;
+    let addr = served.addr;
     let reply = post(addr, &event("start", "s1", r#","ttl_seconds":60"#)).await;
     assert_eq!(reply.status, 500, "{}", reply.body);
     let error = reply.json()["error"].as_str().unwrap().to_string();

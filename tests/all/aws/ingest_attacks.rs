@@ -208,7 +208,12 @@ async fn short_ttl_starts_cannot_pile_up_items_beyond_the_caps() {
             let r = post_as(
                 served.addr,
                 TOKEN,
-                &event_on("t1", "start", &format!("r{round}-{i}"), r#","ttl_seconds":1"#),
+                &event_on(
+                    "t1",
+                    "start",
+                    &format!("r{round}-{i}"),
+                    r#","ttl_seconds":1"#,
+                ),
             )
             .await;
             match r.status {
@@ -424,10 +429,11 @@ async fn a_client_that_pipelines_and_never_reads_is_dropped_after_the_connection
             }
         }
     });
-    // While it holds the address's one connection, another is closed at once.
+    // While it holds the address's one connection, another is closed at once
+    // (well within the 1 s header timeout).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut other = TcpStream::connect(served.addr).await.unwrap();
-    assert!(closed_within(&mut other, Duration::from_secs(2)).await);
+    assert!(closed_within(&mut other, Duration::from_millis(500)).await);
     let dropped = writer.await.unwrap();
     assert!(
         dropped >= Duration::from_secs(6) && dropped < Duration::from_secs(14),
