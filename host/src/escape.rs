@@ -12,8 +12,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-/// Whether `c` must not reach a terminal as itself.
-fn unsafe_char(c: char) -> bool {
+/// Whether `c` must not reach a terminal as itself: a control, bidi or
+/// invisible formatting character.
+pub fn is_unsafe_char(c: char) -> bool {
     c.is_control() // C0 (NUL, BEL, BS, TAB, LF, CR, ESC, ...), DEL and C1 (U+0080-U+009F, CSI among them)
         || matches!(c,
             '\u{061C}'                  // Arabic letter mark
@@ -31,7 +32,7 @@ fn unsafe_char(c: char) -> bool {
 /// replaced by a visible escape (`\n`, `\r`, `\t`, `\u{1b}`, `\u{202e}`).
 /// Borrows when there is nothing to escape, which is almost always.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    let Some(first) = text.find(unsafe_char) else {
+    let Some(first) = text.find(is_unsafe_char) else {
         return Cow::Borrowed(text);
     };
     let mut out = String::with_capacity(text.len() + 8);
@@ -41,7 +42,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if unsafe_char(c) => {
+            c if is_unsafe_char(c) => {
                 use std::fmt::Write;
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
@@ -54,7 +55,7 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 /// Like [`escape`], but keeps line breaks: for the host's own multi-line
 /// messages (an error with its hint) that may quote a policy's text.
 pub fn escape_keeping_lines(text: &str) -> Cow<'_, str> {
-    if !text.split('\n').any(|l| l.contains(unsafe_char)) {
+    if !text.split('\n').any(|l| l.contains(is_unsafe_char)) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(text.split('\n').map(escape).collect::<Vec<_>>().join("\n"))
@@ -105,7 +106,7 @@ mod tests {
     fn nothing_unsafe_survives_any_input() {
         let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
         let out = escape(&all);
-        assert!(!out.chars().any(unsafe_char), "{out}");
+        assert!(!out.chars().any(is_unsafe_char), "{out}");
         assert_eq!(format!("{}", Escaped("a\rb")), "a\\rb");
     }
 

@@ -229,11 +229,7 @@ async fn drive<P: Provider + 'static>(
                 ", without tokens (loopback only)"
             }
         );
-        let opts = server::Listener {
-            max_connections: i.max_connections,
-            header_timeout: i.header_timeout,
-            tls,
-        };
+        let opts = server::Listener::from_config(&i, tls);
         let router = autoscaler::sessions::ingest::router(ingest);
         let mut rx = stop_rx.clone();
         tokio::spawn(server::serve(listener, router, opts, async move {

@@ -17,9 +17,9 @@ pub struct IngestConfig {
     /// not loopback needs `tokens_file`.
     pub listen: SocketAddr,
     /// A file of bearer tokens, one a line (blank lines and `#` comments
-    /// ignored). Re-read whenever its modification time or size changes, so
-    /// tokens rotate without a restart. Without it (loopback only) requests
-    /// need no token.
+    /// ignored). Re-read whenever its inode, size, modification or change time
+    /// changes, so tokens rotate without a restart; while it is deleted, no
+    /// token is accepted. Without it (loopback only) requests need no token.
     #[serde(default)]
     pub tokens_file: Option<PathBuf>,
     /// A PEM certificate chain: with `tls_key`, the listener speaks HTTPS.
@@ -34,10 +34,15 @@ pub struct IngestConfig {
     /// Connections open at once; more are closed at once.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
-    /// Requests per second allowed from one source IP (sustained).
+    /// Connections open at once from one source IP, checked before
+    /// `max_connections`, so one address cannot hold every slot.
+    #[serde(default = "default_max_connections_per_source")]
+    pub max_connections_per_source: usize,
+    /// Requests per second allowed from one source IP (an IPv6 peer's /64
+    /// counts as one source), sustained; 1 to 1,000,000.
     #[serde(default = "default_rate_per_second")]
     pub rate_per_second: u32,
-    /// Requests one source IP may send in a burst above the sustained rate.
+    /// Requests one source IP may send in a burst above the sustained rate; 1 to 1,000,000.
     #[serde(default = "default_rate_burst")]
     pub rate_burst: u32,
     /// Active sessions one task may hold; more starts get HTTP 429.
@@ -61,8 +66,15 @@ pub struct IngestConfig {
     pub request_timeout: Duration,
 }
 
+/// The largest `rate_per_second` and `rate_burst`: beyond it the limiter's
+/// period rounds to nothing.
+pub const MAX_RATE: u32 = 1_000_000;
+
 fn default_max_connections() -> usize {
     512
+}
+fn default_max_connections_per_source() -> usize {
+    16
 }
 fn default_rate_per_second() -> u32 {
     50
@@ -158,6 +170,10 @@ impl IngestConfig {
         }
         for (field, value) in [
             ("max_connections", self.max_connections as u64),
+            (
+                "max_connections_per_source",
+                self.max_connections_per_source as u64,
+            ),
             ("rate_per_second", u64::from(self.rate_per_second)),
             ("rate_burst", u64::from(self.rate_burst)),
             (
@@ -176,6 +192,17 @@ impl IngestConfig {
                 return bad(field, "expected at least 1 (seconds for durations)".into());
             }
         }
+        for (field, value) in [
+            ("rate_per_second", self.rate_per_second),
+            ("rate_burst", self.rate_burst),
+        ] {
+            if value > MAX_RATE {
+                return bad(
+                    field,
+                    format!("expected at most {MAX_RATE} (requests from one source IP)"),
+                );
+            }
+        }
         if !aws {
             return bad(
                 "listen",
@@ -185,5 +212,37 @@ impl IngestConfig {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(extra: &str) -> Result<(), (String, String)> {
+        let cfg: IngestConfig =
+            toml::from_str(&format!("listen = \"127.0.0.1:9443\"\n{extra}")).unwrap();
+        cfg.validate(true)
+    }
+
+    #[test]
+    fn rates_out_of_range_are_refused_naming_the_field() {
+        assert_eq!(check(""), Ok(()));
+        assert_eq!(
+            check("rate_per_second = 1000000\nrate_burst = 1000000"),
+            Ok(())
+        );
+        for (extra, field) in [
+            ("rate_per_second = 4294967295", "rate_per_second"),
+            ("rate_per_second = 1000001", "rate_per_second"),
+            ("rate_burst = 4294967295", "rate_burst"),
+            ("rate_per_second = 0", "rate_per_second"),
+            (
+                "max_connections_per_source = 0",
+                "max_connections_per_source",
+            ),
+        ] {
+            assert_eq!(check(extra).unwrap_err().0, field, "{extra}");
+        }
     }
 }

@@ -45,6 +45,7 @@
 //! start answers the same whether or not the session existed, so a caller
 //! learns nothing about other sessions.
 
+use crate::escape::Escaped;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -95,11 +96,44 @@ fn error(status: StatusCode, message: impl Into<String>, extra: Value) -> Respon
     (status, axum::Json(body)).into_response()
 }
 
+/// The rate limiter's key: the peer's IPv4 address, or its IPv6 /64 (one
+/// host usually holds a whole /64 and could rotate addresses within it).
+#[derive(Debug, Clone, Copy)]
+pub struct SourceKey;
+
+impl SourceKey {
+    /// The key of `ip`.
+    pub fn of(ip: std::net::IpAddr) -> std::net::IpAddr {
+        match ip {
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.into(),
+                None => std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1)).into(),
+            },
+            v4 => v4,
+        }
+    }
+}
+
+impl tower_governor::key_extractor::KeyExtractor for SourceKey {
+    type Key = std::net::IpAddr;
+
+    fn extract<T>(
+        &self,
+        req: &axum::http::Request<T>,
+    ) -> Result<Self::Key, tower_governor::GovernorError> {
+        req.extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| SourceKey::of(c.0.ip()))
+            .ok_or(tower_governor::GovernorError::UnableToExtractKey)
+    }
+}
+
 /// The ingest API's router, with its rate limit, request timeout, body limit and authentication.
 pub fn router(ingest: Ingest) -> Router {
     let cfg = &ingest.config;
     let per_request = std::time::Duration::from_secs_f64(1.0 / f64::from(cfg.rate_per_second));
     let governor = GovernorConfigBuilder::default()
+        .key_extractor(SourceKey)
         .period(per_request)
         .burst_size(cfg.rate_burst)
         .finish()
@@ -280,7 +314,7 @@ async fn post_session(
                         format!("service {service} holds {n} sessions"),
                     ),
                 };
-                tracing::warn!(service = %service, task = %key.task_id, "A session start was refused: {what} (`ingest.{limit}`).");
+                tracing::warn!(service = %service, task = %Escaped(&key.task_id), "A session start was refused: {what} (`ingest.{limit}`).");
                 let mut r = error(
                     StatusCode::TOO_MANY_REQUESTS,
                     format!("{what}, the most allowed (`ingest.{limit}`); end sessions first"),
@@ -330,7 +364,7 @@ async fn post_session(
     };
     match result {
         Ok((status, body)) => {
-            tracing::debug!(service = %service, task = %key.task_id, session = %key.session_id, status = status.as_u16(), "A session event was stored.");
+            tracing::debug!(service = %service, task = %Escaped(&key.task_id), session = %Escaped(&key.session_id), status = status.as_u16(), "A session event was stored.");
             (status, axum::Json(body)).into_response()
         }
         Err(e) => {
@@ -340,11 +374,37 @@ async fn post_session(
                 StatusCode::INTERNAL_SERVER_ERROR
             };
             if matches!(e, ProviderError::Transient { .. }) {
-                tracing::warn!(service = %service, "A session event could not be stored for now: {e}.");
+                tracing::warn!(service = %service, "A session event could not be stored for now: {}.", Escaped(&e.to_string()));
             } else {
-                tracing::error!(service = %service, "A session event could not be stored: {e}.");
+                tracing::error!(service = %service, "A session event could not be stored: {}.", Escaped(&e.to_string()));
             }
             error(status, e.to_string(), Value::Null)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceKey;
+    use std::net::IpAddr;
+
+    #[test]
+    fn ipv6_peers_are_rate_limited_by_their_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            SourceKey::of(ip("2001:db8:1:2:aaaa::1")),
+            SourceKey::of(ip("2001:db8:1:2:ffff:1:2:3"))
+        );
+        assert_eq!(
+            SourceKey::of(ip("2001:db8:1:2:aaaa::1")),
+            ip("2001:db8:1:2::")
+        );
+        assert_ne!(
+            SourceKey::of(ip("2001:db8:1:2::1")),
+            SourceKey::of(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(SourceKey::of(ip("10.0.0.1")), ip("10.0.0.1"));
+        assert_ne!(SourceKey::of(ip("10.0.0.1")), SourceKey::of(ip("10.0.0.2")));
+        assert_eq!(SourceKey::of(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
     }
 }

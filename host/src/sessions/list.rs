@@ -1,6 +1,7 @@
 //! The data behind `autoscaler sessions list`: a service's sessions grouped by
 //! task, and a plain-text table of them.
 
+use crate::escape::escape;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -85,11 +86,11 @@ pub fn format_table(tasks: &[TaskSessions], now: u64) -> String {
             };
             rows.push([
                 if i == 0 {
-                    task.task_id.clone()
+                    escape(&task.task_id).into_owned()
                 } else {
                     String::new()
                 },
-                r.session_id.clone(),
+                escape(&r.session_id).into_owned(),
                 format!("{} ago", short(now.saturating_sub(r.started_at))),
                 deadline,
             ]);
@@ -182,5 +183,26 @@ mod tests {
             lines[3],
             "1 active sessions on 1 tasks; 1 expired and ignored."
         );
+    }
+
+    #[test]
+    fn stored_ids_are_escaped_in_the_table() {
+        let now = 10_000;
+        let tasks = group_by_task(
+            vec![rec(
+                "t\u{1b}[31m1",
+                "s\u{202e}gnp.exe\u{200b}",
+                now - 5,
+                None,
+            )],
+            now,
+        );
+        let table = format_table(&tasks, now);
+        assert!(
+            !table.contains(['\u{1b}', '\u{202e}', '\u{200b}']),
+            "{table}"
+        );
+        assert!(table.contains("t\\u{1b}[31m1"), "{table}");
+        assert!(table.contains("s\\u{202e}gnp.exe\\u{200b}"), "{table}");
     }
 }

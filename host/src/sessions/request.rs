@@ -233,10 +233,10 @@ fn name(raw: &str, field: &str) -> Result<String, BadRequest> {
 }
 
 fn valid_session_id(raw: String) -> Result<String, BadRequest> {
-    if raw.is_empty() || raw.len() > 512 || raw.chars().any(char::is_control) {
+    if raw.is_empty() || raw.len() > 512 || raw.chars().any(crate::escape::is_unsafe_char) {
         return Err(BadRequest::field(
             "session_id",
-            "must be 1 to 512 bytes without control characters",
+            "must be 1 to 512 bytes without control, bidi or invisible formatting characters",
         ));
     }
     Ok(raw)
@@ -283,6 +283,9 @@ mod tests {
             (OK.replace("\"web\"", "\"a/b\""), "service"),
             (OK.replace("\"t1\"", "\"t#1\""), "task_id"),
             (OK.replace("\"s1\"", "\"\""), "session_id"),
+            (OK.replace("\"s1\"", "\"s\\u202egnp.exe\""), "session_id"),
+            (OK.replace("\"s1\"", "\"s\u{200b}1\""), "session_id"),
+            (OK.replace("\"s1\"", "\"s\\u001b[2J\""), "session_id"),
             (OK.replace("60", "0"), "ttl_seconds"),
             (OK.replace("60", "-5"), "ttl_seconds"),
             (OK.replace("60", "\"ten\""), "ttl_seconds"),

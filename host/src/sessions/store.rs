@@ -11,6 +11,12 @@ use crate::providers::{ProviderResult, SessionCounts};
 
 const SERVICE: &str = "DynamoDB";
 
+/// The most expired items one count deletes; the rest wait for the next count.
+pub const MAX_SWEEP: usize = 10_000;
+
+/// Deletes of expired items in flight at once.
+pub const SWEEP_CONCURRENCY: usize = 16;
+
 /// What a start event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartOutcome {
@@ -168,9 +174,12 @@ impl SessionStore {
     }
 
     /// The active sessions of each task of a service at `now`: one paginated,
-    /// strongly consistent Query whose filter drops expired items on the
-    /// server (the deadline is checked again here), counted per task page by
-    /// page, so memory grows with the tasks, not the sessions.
+    /// strongly consistent Query, counted per task page by page. Items whose
+    /// deadline has passed are deleted (a DeleteItem conditioned on the
+    /// deadline still being past, so a heartbeat in between wins), at most
+    /// [`MAX_SWEEP`] a call: a flood of short-TTL starts leaves no item behind
+    /// for DynamoDB's TTL sweep (which can take ~48 h), so the store holds at
+    /// most the caps' worth of items plus those expired since the last count.
     pub async fn count_active(
         &self,
         cluster: &str,
@@ -178,7 +187,8 @@ impl SessionStore {
         now: u64,
     ) -> ProviderResult<SessionCounts> {
         let mut counts = SessionCounts::default();
-        self.query(cluster, service, Some(now), |r| {
+        let mut expired = Vec::new();
+        self.query(cluster, service, None, |r| {
             if r.is_active(now) {
                 match counts.get_mut(&r.task_id) {
                     Some(n) => *n += 1,
@@ -186,10 +196,75 @@ impl SessionStore {
                         counts.insert(r.task_id, 1);
                     }
                 }
+            } else if expired.len() < MAX_SWEEP {
+                expired.push(SessionKey {
+                    cluster: cluster.to_string(),
+                    service: service.to_string(),
+                    task_id: r.task_id,
+                    session_id: r.session_id,
+                });
             }
         })
         .await?;
+        self.sweep(expired, now).await;
         Ok(counts)
+    }
+
+    /// Deletes the `expired` items, [`SWEEP_CONCURRENCY`] at a time; one WARN
+    /// for the lot if any fails (DynamoDB's TTL still removes them later).
+    async fn sweep(&self, expired: Vec<SessionKey>, now: u64) {
+        let mut running = tokio::task::JoinSet::new();
+        let mut failed = 0usize;
+        let mut first_error = None;
+        let mut note = |r: Result<ProviderResult<()>, tokio::task::JoinError>| {
+            if let Ok(Err(e)) = r {
+                failed += 1;
+                first_error.get_or_insert(e);
+            }
+        };
+        for key in expired {
+            if running.len() >= SWEEP_CONCURRENCY
+                && let Some(r) = running.join_next().await
+            {
+                note(r);
+            }
+            let store = self.clone();
+            running.spawn(async move { store.delete_expired(&key, now).await });
+        }
+        while let Some(r) = running.join_next().await {
+            note(r);
+        }
+        if let Some(e) = first_error {
+            tracing::warn!(
+                table = %self.table,
+                "{failed} expired session items could not be deleted (DynamoDB's TTL will), the first: {}",
+                crate::escape::Escaped(&e.to_string())
+            );
+        }
+    }
+
+    /// Deletes `key`'s item if its deadline is before `now`.
+    async fn delete_expired(&self, key: &SessionKey, now: u64) -> ProviderResult<()> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.item_key()))
+            .condition_expression("#exp < :now")
+            .expression_attribute_names("#exp", attr::EXPIRES_AT)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(from_sdk(SERVICE, "DeleteItem", &self.resource(key), e)),
+        }
     }
 
     async fn query(

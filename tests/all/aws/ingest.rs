@@ -33,6 +33,8 @@ pub const TOKEN: &str = "app-token-0123456789abcdef";
 pub struct Served {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The current tasks the listener admits events for (publish to simulate a gather).
+    pub tasks: CurrentTasks,
     /// Holds the tokens file (and certificates) until the test ends.
     pub _dir: tempfile::TempDir,
 }
@@ -76,11 +78,7 @@ pub async fn serve_config(
     };
     let listener = tokio::net::TcpListener::bind(cfg.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let opts = Listener {
-        max_connections: cfg.max_connections,
-        header_timeout: cfg.header_timeout,
-        tls,
-    };
+    let opts = Listener::from_config(&cfg, tls);
     let app = router(Ingest {
         store,
         clock: Arc::new(FixedClock(NOW)),
@@ -89,7 +87,11 @@ pub async fn serve_config(
         config: cfg,
     });
     tokio::spawn(server::serve(listener, app, opts, std::future::pending()));
-    Served { addr, _dir: dir }
+    Served {
+        addr,
+        tasks,
+        _dir: dir,
+    }
 }
 
 /// Serves the ingest API over `table` with the default limits.
@@ -134,7 +136,9 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) 
 async fn ingest_api_start_heartbeat_end_are_idempotent_against_dynamodb() {
     let world = World::start().await;
     world.sessions_table("sessions").await;
-    let addr = serve(&world, "sessions").await.addr;
+    // Kept until the end: it holds the tokens file (a deleted one accepts no token).
+    let served = serve(&world, "sessions").await;
+    let addr = served.addr;
 
     let first = post(addr, &event("start", "s1", r#","ttl_seconds":120"#)).await;
     assert_eq!(
@@ -226,7 +230,9 @@ async fn ingest_api_start_heartbeat_end_are_idempotent_against_dynamodb() {
 async fn ingest_api_refuses_malformed_requests_naming_the_field() {
     let world = World::start().await;
     world.sessions_table("sessions").await;
-    let addr = serve(&world, "sessions").await.addr;
+    // Kept until the end: it holds the tokens file (a deleted one accepts no token).
+    let served = serve(&world, "sessions").await;
+    let addr = served.addr;
 
     let cases = [
         (
@@ -277,7 +283,9 @@ async fn ingest_api_refuses_malformed_requests_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_api_reports_a_missing_table_as_a_server_error() {
     let world = World::start().await;
-    let addr = serve(&world, "absent").await.addr;
+    // Kept until the end: it holds the tokens file (a deleted one accepts no token).
+    let served = serve(&world, "absent").await;
+    let addr = served.addr;
     let reply = post(addr, &event("start", "s1", r#","ttl_seconds":60"#)).await;
     assert_eq!(reply.status, 500, "{}", reply.body);
     let error = reply.json()["error"].as_str().unwrap().to_string();

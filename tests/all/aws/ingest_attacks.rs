@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
-use super::ingest::{TOKEN, event_on, ingest_config, post_as, serve_config};
+use super::ingest::{NOW, TOKEN, event_on, ingest_config, post_as, serve_config};
 use super::moto::http;
 use super::seed::World;
 
@@ -189,6 +189,59 @@ async fn a_flood_of_starts_meets_429_and_the_store_stays_bounded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_ttl_starts_cannot_pile_up_items_beyond_the_caps() {
+    use autoscaler::sessions::tasks::TaskView;
+    let world = World::start().await;
+    world.sessions_table("sessions").await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ingest_config(
+        dir.path(),
+        "max_sessions_per_task = 5\nmax_sessions_per_service = 8\nrate_per_second = 1000\nrate_burst = 1000\n",
+    );
+    let store = world.store("sessions");
+    let served = serve_config(store.clone(), cfg, dir).await;
+    // The listener's clock stands at NOW, so each start expires at NOW + 1;
+    // each round's gather counts at NOW + 10, when all have expired.
+    for round in 0..4 {
+        let mut admitted = 0;
+        for i in 0..10 {
+            let r = post_as(
+                served.addr,
+                TOKEN,
+                &event_on(
+                    "t1",
+                    "start",
+                    &format!("r{round}-{i}"),
+                    r#","ttl_seconds":1"#,
+                ),
+            )
+            .await;
+            match r.status {
+                200 => admitted += 1,
+                429 => {}
+                other => panic!("round {round} start {i}: {other} {}", r.body),
+            }
+        }
+        assert_eq!(admitted, 5, "round {round}: the per-task cap");
+        let stored = world.items("sessions").await.len();
+        assert!(stored <= 5, "round {round}: {stored} items stored");
+        // The gather: counts (deleting the expired items) and publishes.
+        let counts = store.count_active("prod", "web", NOW + 10).await.unwrap();
+        assert!(counts.is_empty(), "{counts:?}");
+        assert_eq!(world.items("sessions").await.len(), 0, "round {round}");
+        served.tasks.publish(
+            "prod/web",
+            NOW,
+            ["t1", "t2"].map(|id| TaskView {
+                id: id.into(),
+                ip: Some(std::net::IpAddr::from([127, 0, 0, 1])),
+                sessions: 0,
+            }),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_from_one_address_meets_429_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = ingest_config(dir.path(), "rate_per_second = 1\nrate_burst = 5\n");
@@ -230,7 +283,9 @@ async fn slow_headers_are_cut_off_after_the_header_timeout_and_healthz_answers_t
     let dir = tempfile::tempdir().unwrap();
     let cfg = ingest_config(
         dir.path(),
-        &format!("header_timeout = \"2s\"\nmax_connections = {CAP}\n"),
+        &format!(
+            "header_timeout = \"2s\"\nmax_connections = {CAP}\nmax_connections_per_source = {FLOOD}\n"
+        ),
     );
     let served = serve_config(unreachable_store(), cfg, dir).await;
     let addr = served.addr;
@@ -303,6 +358,89 @@ async fn slow_headers_are_cut_off_after_the_header_timeout_and_healthz_answers_t
     assert_eq!(healthz(http_addr).await, 200);
     // Afterwards the ingest port serves again.
     let r = post_as(addr, TOKEN, &event_on("nope", "end", "s", "")).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+}
+
+/// Whether the server closed `s` within `wait` (nothing is sent on it).
+async fn closed_within(s: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(wait, s.read(&mut buf)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_gets_at_most_max_connections_per_source_while_global_slots_are_free() {
+    const PER_SOURCE: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ingest_config(
+        dir.path(),
+        &format!("max_connections = 100\nmax_connections_per_source = {PER_SOURCE}\n"),
+    );
+    let served = serve_config(unreachable_store(), cfg, dir).await;
+    let mut held = Vec::new();
+    for _ in 0..PER_SOURCE {
+        held.push(TcpStream::connect(served.addr).await.unwrap());
+    }
+    // Let the server accept them before the next one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut extra = TcpStream::connect(served.addr).await.unwrap();
+    assert!(
+        closed_within(&mut extra, Duration::from_secs(2)).await,
+        "connection {} from one address is closed at once",
+        PER_SOURCE + 1
+    );
+    for s in &mut held {
+        assert!(
+            !closed_within(s, Duration::from_millis(100)).await,
+            "the first {PER_SOURCE} stay open"
+        );
+    }
+    // One closes: the address gets its slot back.
+    held.pop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = post_as(served.addr, TOKEN, &event_on("nope", "end", "s", "")).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_pipelines_and_never_reads_is_dropped_after_the_connection_lifetime() {
+    let dir = tempfile::tempdir().unwrap();
+    // Lifetime: 1 s + 1 s + 5 s = 7 s, then GRACE (2 s) to finish an answer.
+    let cfg = ingest_config(
+        dir.path(),
+        "header_timeout = \"1s\"\nrequest_timeout = \"1s\"\nmax_connections_per_source = 1\n",
+    );
+    let served = serve_config(unreachable_store(), cfg, dir).await;
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut s = sock.connect(served.addr).await.unwrap();
+    let opened = Instant::now();
+    // Pipelines requests and never reads their answers: the server's writes
+    // block, and then so do ours; the server dropping the socket fails them.
+    let writer = tokio::spawn(async move {
+        let req = b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n".repeat(64);
+        loop {
+            match tokio::time::timeout(Duration::from_secs(1), s.write_all(&req)).await {
+                Ok(Err(_)) => return opened.elapsed(),
+                _ if opened.elapsed() > Duration::from_secs(25) => return Duration::MAX,
+                _ => {}
+            }
+        }
+    });
+    // While it holds the address's one connection, another is closed at once
+    // (well within the 1 s header timeout).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut other = TcpStream::connect(served.addr).await.unwrap();
+    assert!(closed_within(&mut other, Duration::from_millis(500)).await);
+    let dropped = writer.await.unwrap();
+    assert!(
+        dropped >= Duration::from_secs(6) && dropped < Duration::from_secs(14),
+        "the non-reading client is dropped soon after the 7 s lifetime: {dropped:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = post_as(served.addr, TOKEN, &event_on("nope", "end", "s", "")).await;
     assert_eq!(r.status, 422, "{}", r.body);
 }
 

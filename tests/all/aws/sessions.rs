@@ -1,6 +1,7 @@
 //! DynamoDB sessions through the provider against moto: one Query per
-//! service, counted per task, with expired heartbeats ignored (moto, like
-//! DynamoDB's lagging TTL, never deletes them) and other services' items apart.
+//! service, counted per task, with expired heartbeats ignored and deleted by
+//! the count (moto, like DynamoDB's lagging TTL, never deletes them itself)
+//! and other services' items apart.
 
 use autoscaler::providers::Sessions;
 use autoscaler::sessions::list::{format_table, list_by_task};
@@ -8,7 +9,7 @@ use autoscaler::sessions::list::{format_table, list_by_task};
 use super::seed::{World, now, svc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_layer_counts_sessions_per_task_ignoring_expired_items() {
+async fn aws_layer_counts_sessions_per_task_ignoring_and_deleting_expired_items() {
     let world = World::start().await;
     let table = "sessions";
     world.sessions_table(table).await;
@@ -40,19 +41,6 @@ async fn aws_layer_counts_sessions_per_task_ignoring_expired_items() {
         .await;
 
     let provider = world.provider(table);
-    let counts = provider.sessions_by_task(&web, now).await.unwrap();
-    assert_eq!(counts.len(), 2, "{counts:?}");
-    assert_eq!(counts["t1"], 3);
-    assert_eq!(counts["t2"], 1);
-    assert_eq!(provider.calls().snapshot().calls("Query"), 1);
-
-    let by_arn = svc("arn:aws:ecs:us-east-1:123456789012:cluster/prod", "web");
-    assert_eq!(
-        provider.sessions_by_task(&by_arn, now).await.unwrap(),
-        counts,
-        "the partition key uses the cluster name"
-    );
-
     let listed = list_by_task(provider.session_store(), "prod", "web", now)
         .await
         .unwrap();
@@ -66,6 +54,28 @@ async fn aws_layer_counts_sessions_per_task_ignoring_expired_items() {
         table_text.ends_with("4 active sessions on 2 tasks; 2 expired and ignored.\n"),
         "{table_text}"
     );
+    let queries = provider.calls().snapshot().calls("Query");
+    let counts = provider.sessions_by_task(&web, now).await.unwrap();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert_eq!(counts["t1"], 3);
+    assert_eq!(counts["t2"], 1);
+    assert_eq!(provider.calls().snapshot().calls("Query"), queries + 1);
+
+    let by_arn = svc("arn:aws:ecs:us-east-1:123456789012:cluster/prod", "web");
+    assert_eq!(
+        provider.sessions_by_task(&by_arn, now).await.unwrap(),
+        counts,
+        "the partition key uses the cluster name"
+    );
+
+    // Counting deleted the two expired items of prod/web (conditioned on their
+    // deadline), so short-TTL starts cannot pile up until DynamoDB's TTL sweep.
+    assert_eq!(provider.calls().snapshot().calls("DeleteItem"), 2);
+    assert_eq!(world.items(table).await.len(), 6);
+    let listed = list_by_task(provider.session_store(), "prod", "web", now)
+        .await
+        .unwrap();
+    assert!(listed.iter().all(|t| t.expired.is_empty()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
