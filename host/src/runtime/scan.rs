@@ -37,12 +37,18 @@ pub(crate) struct Scan {
 
 /// Walks `bytes` (a component, already past its preamble check) and checks its code sizes.
 pub(crate) fn scan(bytes: &[u8], source: &str, limits: &Limits) -> Result<Scan, LoadError> {
-    let too_large = |what: String, size: usize, limit: usize, setting| LoadError::CodeTooLarge {
-        source_name: source.to_string(),
-        what,
-        size: size as u64,
-        limit: limit as u64,
-        setting,
+    // `size` of `what`, refused over `limit` (the `setting` that raises it).
+    let within = |what: &str, size: usize, limit: usize, setting: &'static str| {
+        if size <= limit {
+            return Ok(());
+        }
+        Err(LoadError::CodeTooLarge {
+            source_name: source.to_string(),
+            what: what.to_string(),
+            size: size as u64,
+            limit: limit as u64,
+            setting,
+        })
     };
     let mut scan = Scan::default();
     // 1 inside the outer component, more inside the modules and components it nests.
@@ -66,26 +72,22 @@ pub(crate) fn scan(bytes: &[u8], source: &str, limits: &Limits) -> Result<Scan, 
             }
             Payload::CodeSectionStart { count, .. } => {
                 scan.functions += count as usize;
-                if scan.functions > limits.max_functions {
-                    return Err(too_large(
-                        "the number of functions".into(),
-                        scan.functions,
-                        limits.max_functions,
-                        "max_functions",
-                    ));
-                }
+                within(
+                    "the number of functions",
+                    scan.functions,
+                    limits.max_functions,
+                    "max_functions",
+                )?;
             }
             Payload::GlobalSection(reader) => {
                 let globals = reader.count() as usize;
                 scan.largest_globals = scan.largest_globals.max(globals);
-                if globals > limits.max_globals {
-                    return Err(too_large(
-                        "the globals of a core module".into(),
-                        globals,
-                        limits.max_globals,
-                        "max_globals",
-                    ));
-                }
+                within(
+                    "the globals of a core module",
+                    globals,
+                    limits.max_globals,
+                    "max_globals",
+                )?;
             }
             Payload::InstanceSection(reader) => {
                 for instance in reader {
@@ -94,36 +96,30 @@ pub(crate) fn scan(bytes: &[u8], source: &str, limits: &Limits) -> Result<Scan, 
                         scan.core_instances += 1;
                     }
                 }
-                if scan.core_instances > limits.max_instances {
-                    return Err(too_large(
-                        "the core instances".into(),
-                        scan.core_instances,
-                        limits.max_instances,
-                        "max_instances",
-                    ));
-                }
+                within(
+                    "the core instances",
+                    scan.core_instances,
+                    limits.max_instances,
+                    "max_instances",
+                )?;
             }
             Payload::ImportSection(reader) => {
                 scan.imports_and_canonicals += reader.count() as usize;
-                check_imports(&scan, limits).map_err(|(n, l)| {
-                    too_large(
-                        "the core imports and canonical functions".into(),
-                        n,
-                        l,
-                        "max_imports",
-                    )
-                })?;
+                within(
+                    "the core imports and canonical functions",
+                    scan.imports_and_canonicals,
+                    limits.max_imports,
+                    "max_imports",
+                )?;
             }
             Payload::ComponentCanonicalSection(reader) => {
                 scan.imports_and_canonicals += reader.count() as usize;
-                check_imports(&scan, limits).map_err(|(n, l)| {
-                    too_large(
-                        "the core imports and canonical functions".into(),
-                        n,
-                        l,
-                        "max_imports",
-                    )
-                })?;
+                within(
+                    "the core imports and canonical functions",
+                    scan.imports_and_canonicals,
+                    limits.max_imports,
+                    "max_imports",
+                )?;
                 for function in reader {
                     let function = function.map_err(|e| malformed(source, e))?;
                     if let CanonicalFunction::Lower { options, .. } = &function {
@@ -137,24 +133,20 @@ pub(crate) fn scan(bytes: &[u8], source: &str, limits: &Limits) -> Result<Scan, 
                     let (count, _) = locals.read().map_err(|e| malformed(source, e))?;
                     scan.locals = scan.locals.saturating_add(count as usize);
                 }
-                if scan.locals > limits.max_locals {
-                    return Err(too_large(
-                        "the locals declared over all functions".into(),
-                        scan.locals,
-                        limits.max_locals,
-                        "max_locals",
-                    ));
-                }
+                within(
+                    "the locals declared over all functions",
+                    scan.locals,
+                    limits.max_locals,
+                    "max_locals",
+                )?;
                 let size = body.range().len();
                 scan.largest_body = scan.largest_body.max(size);
-                if size > limits.max_function_body_bytes {
-                    return Err(too_large(
-                        "a function body (bytes)".into(),
-                        size,
-                        limits.max_function_body_bytes,
-                        "max_function_body_bytes",
-                    ));
-                }
+                within(
+                    "a function body (bytes)",
+                    size,
+                    limits.max_function_body_bytes,
+                    "max_function_body_bytes",
+                )?;
             }
             _ => {}
         }
@@ -162,14 +154,12 @@ pub(crate) fn scan(bytes: &[u8], source: &str, limits: &Limits) -> Result<Scan, 
         // defines, allocated by the host where fuel and epochs cannot stop it:
         // bound the worst case before anything is instantiated.
         let instance_globals = scan.core_instances.saturating_mul(scan.largest_globals);
-        if instance_globals > limits.max_instance_globals {
-            return Err(too_large(
-                "core instances times the globals of the largest module".into(),
-                instance_globals,
-                limits.max_instance_globals,
-                "max_instance_globals",
-            ));
-        }
+        within(
+            "core instances times the globals of the largest module",
+            instance_globals,
+            limits.max_instance_globals,
+            "max_instance_globals",
+        )?;
     }
     Ok(scan)
 }
@@ -195,14 +185,6 @@ fn check_string_encoding(source: &str, options: &[CanonicalOption]) -> Result<()
                 "an import lowered with string-encoding={encoding}, which the host would copy whole before capping it"
             ),
         });
-    }
-    Ok(())
-}
-
-/// `Err((count, limit))` when the core imports and canonical functions are over the limit.
-fn check_imports(scan: &Scan, limits: &Limits) -> Result<(), (usize, usize)> {
-    if scan.imports_and_canonicals > limits.max_imports {
-        return Err((scan.imports_and_canonicals, limits.max_imports));
     }
     Ok(())
 }
