@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use autoscaler::config::Config;
-use autoscaler::daemon::{Daemon, Pacer, setup};
+use autoscaler::daemon::{Daemon, setup};
 use autoscaler::events::Events;
 use autoscaler::providers::Clock;
 use autoscaler::providers::sim::SimProvider;
@@ -18,7 +18,7 @@ use autoscaler::tick::record::TickRecord;
 use autoscaler::tick::status_line;
 use autoscaler::workflow::Step;
 
-use crate::sim_run::{SimRun, config, step_up};
+use crate::sim_run::{SimRun, collect_records, config, open_daemon, step_up, stepped};
 
 const MIN: u64 = 60;
 
@@ -54,26 +54,9 @@ pub fn host(
     fresh: bool,
     events: Events,
 ) -> (Daemon<SimProvider>, Arc<Mutex<Vec<TickRecord>>>) {
-    let services = setup::load_services(cfg, engine, sim.now(), dry_run).unwrap();
-    let pacer = Pacer::Sim {
-        sim: sim.clone(),
-        speed: 0.0,
-    };
-    let mut daemon = setup::open(
-        cfg,
-        sim.clone(),
-        pacer,
-        engine.clone(),
-        services,
-        events,
-        fresh,
-    )
-    .unwrap();
+    let mut daemon = open_daemon(cfg, engine, sim, stepped(sim), dry_run, fresh, events);
     let records = Arc::new(Mutex::new(Vec::new()));
-    let sink = records.clone();
-    daemon.on_tick = Some(Box::new(move |r: &TickRecord| {
-        sink.lock().unwrap().push(r.clone())
-    }));
+    collect_records(&mut daemon, &records);
     (daemon, records)
 }
 

@@ -5,8 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use autoscaler::config::Config;
-use autoscaler::daemon::Daemon;
-use autoscaler::daemon::setup;
+use autoscaler::daemon::{Daemon, Pacer, setup};
 use autoscaler::events::Events;
 use autoscaler::providers::sim::SimProvider;
 use autoscaler::providers::{Clock, ServiceRef};
@@ -68,6 +67,46 @@ workload = {{ kind = "step", before_per_min = 0.5, after_per_min = 8.0, at = "30
     )
 }
 
+/// A daemon over `sim`, built from `cfg` through the same setup code as
+/// `autoscaler run` (its journal and state kept unless `fresh`).
+pub fn open_daemon(
+    cfg: &Config,
+    engine: &PolicyEngine,
+    sim: &SimProvider,
+    pacer: Pacer,
+    dry_run: bool,
+    fresh: bool,
+    events: Events,
+) -> Daemon<SimProvider> {
+    let services = setup::load_services(cfg, engine, sim.now(), dry_run).unwrap();
+    setup::open(
+        cfg,
+        sim.clone(),
+        pacer,
+        engine.clone(),
+        services,
+        events,
+        fresh,
+    )
+    .unwrap()
+}
+
+/// The pacer of a test that steps the daemon itself, at virtual time.
+pub fn stepped(sim: &SimProvider) -> Pacer {
+    Pacer::Sim {
+        sim: sim.clone(),
+        speed: 0.0,
+    }
+}
+
+/// Appends every tick record `daemon` writes to `records`.
+pub fn collect_records(daemon: &mut Daemon<SimProvider>, records: &Arc<Mutex<Vec<TickRecord>>>) {
+    let sink = records.clone();
+    daemon.on_tick = Some(Box::new(move |r: &TickRecord| {
+        sink.lock().unwrap().push(r.clone())
+    }));
+}
+
 impl SimRun {
     /// Builds the daemon from `toml` (its `state_dir` is set to a temporary folder).
     pub fn new(toml: &str) -> SimRun {
@@ -78,23 +117,10 @@ impl SimRun {
         let engine =
             PolicyEngine::new(cfg.limits.clone(), Some(crate::support::test_cache())).unwrap();
         let (sim, pacer, stop_at) = setup::sim_world(&cfg).unwrap().unwrap();
-        let services = setup::load_services(&cfg, &engine, sim.now(), false).unwrap();
-        let mut daemon = setup::open(
-            &cfg,
-            sim.clone(),
-            pacer,
-            engine,
-            services,
-            Events::quiet(),
-            true,
-        )
-        .unwrap();
+        let mut daemon = open_daemon(&cfg, &engine, &sim, pacer, false, true, Events::quiet());
         daemon.stop_at = stop_at;
         let records = Arc::new(Mutex::new(Vec::new()));
-        let sink = records.clone();
-        daemon.on_tick = Some(Box::new(move |r: &TickRecord| {
-            sink.lock().unwrap().push(r.clone())
-        }));
+        collect_records(&mut daemon, &records);
         let svc = setup::service_ref(&cfg.services[0]);
         SimRun {
             daemon,

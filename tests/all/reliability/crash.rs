@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use autoscaler::config::Config;
-use autoscaler::daemon::{Daemon, Pacer, setup};
+use autoscaler::daemon::{Daemon, setup};
 use autoscaler::events::Events;
 use autoscaler::model::{TargetHealth, TaskStatus};
 use autoscaler::providers::sim::SimProvider;
@@ -33,7 +33,7 @@ use autoscaler::sim::{SimStats, SimTask, StopCause};
 use autoscaler::tick::record::TickRecord;
 use autoscaler::workflow::{DrainWorkflow, FileJournal, Journal, JournalError, Outcome, Step};
 
-use crate::sim_run::config;
+use crate::sim_run::{collect_records, config, open_daemon, stepped};
 
 /// How the host dies at the chosen write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,29 +164,20 @@ fn open_life(
     journal: impl FnOnce(FileJournal, PathBuf) -> CrashJournal,
     records: &Arc<Mutex<Vec<TickRecord>>>,
 ) -> Life {
-    let services = setup::load_services(cfg, engine, sim.now(), false).unwrap();
-    let pacer = Pacer::Sim {
-        sim: sim.clone(),
-        speed: 0.0,
-    };
-    let mut daemon = setup::open(
+    let mut daemon = open_daemon(
         cfg,
-        sim.clone(),
-        pacer,
-        engine.clone(),
-        services,
-        Events::quiet(),
+        engine,
+        sim,
+        stepped(sim),
+        false,
         fresh,
-    )
-    .unwrap();
+        Events::quiet(),
+    );
     // Swap in the crashing journal over the same file (the daemon resumed from it already).
     let path = cfg.state_dir.join("drains.jsonl");
     daemon.journal = Arc::new(autoscaler::workflow::MemoryJournal::default());
     daemon.journal = Arc::new(journal(FileJournal::open(&path).unwrap(), path));
-    let sink = records.clone();
-    daemon.on_tick = Some(Box::new(move |r: &TickRecord| {
-        sink.lock().unwrap().push(r.clone())
-    }));
+    collect_records(&mut daemon, records);
     Life { daemon }
 }
 
