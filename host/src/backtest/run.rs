@@ -329,11 +329,7 @@ async fn run_async(
     let timing = Timing::compute(&ticks, wall);
     Ok(RunOutput {
         label: spec.label.clone(),
-        policy: PolicyRef {
-            name: component.name.clone(),
-            version: component.version.clone(),
-            sha256: component.sha256.clone(),
-        },
+        policy: PolicyRef::from(component),
         reference: spec.reference,
         figures,
         timing,

@@ -251,11 +251,7 @@ impl<P: Provider> Daemon<P> {
         let c = s.policy.component();
         let mut status = ServiceStatus {
             service: s.key(),
-            policy: PolicyRef {
-                name: c.name.clone(),
-                version: c.version.clone(),
-                sha256: c.sha256.clone(),
-            },
+            policy: PolicyRef::from(c.as_ref()),
             shadows: s
                 .shadows
                 .iter()

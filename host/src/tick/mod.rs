@@ -358,11 +358,7 @@ impl Service {
             snapshot_digest: None,
             state: None,
             problems: Vec::new(),
-            policy: PolicyRef {
-                name: component.name.clone(),
-                version: component.version.clone(),
-                sha256: component.sha256.clone(),
-            },
+            policy: PolicyRef::from(component.as_ref()),
             decision: None,
             fault: None,
             fallback: None,
@@ -401,11 +397,7 @@ impl Service {
         let c = fallback.component().clone();
         let report = fallback.decide(snapshot);
         let mut entry = FallbackRecord {
-            policy: PolicyRef {
-                name: c.name.clone(),
-                version: c.version.clone(),
-                sha256: c.sha256.clone(),
-            },
+            policy: PolicyRef::from(c.as_ref()),
             after_faults: self.faults.consecutive(),
             recent_faults: self.faults.recent_faults(),
             window: self.faults.window(),

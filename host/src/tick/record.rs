@@ -24,6 +24,16 @@ pub struct PolicyRef {
     pub sha256: String,
 }
 
+impl From<&crate::runtime::PolicyComponent> for PolicyRef {
+    fn from(c: &crate::runtime::PolicyComponent) -> Self {
+        PolicyRef {
+            name: c.name.clone(),
+            version: c.version.clone(),
+            sha256: c.sha256.clone(),
+        }
+    }
+}
+
 /// The fallback policy's part in a tick, when the live policy kept faulting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FallbackRecord {
