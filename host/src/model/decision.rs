@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 /// What a policy wants done with a service.
 ///
-/// JSON form: `{"desired": 4, "drain": ["task-id", ...], "reason": "..."}`;
-/// `desired` is `null` (or absent) for no change.
+/// JSON form: `{"desired": 4, "drain": ["task-id", ...], "cordon": [...],
+/// "uncordon": [...], "reason": "..."}`; `desired` is `null` (or absent) for
+/// no change, and the lists may be left out when empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
@@ -15,6 +16,13 @@ pub struct Decision {
     /// Task IDs to drain on scale-in, in the policy's order of preference.
     #[serde(default)]
     pub drain: Vec<String>,
+    /// Busy task IDs to cordon: they take no new sessions, keep their own, and
+    /// are stopped once those have ended (contract 0.2.0 and later).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cordon: Vec<String>,
+    /// Cordoned task IDs to serve new sessions again (contract 0.2.0 and later).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncordon: Vec<String>,
     /// Why, in a sentence.
     #[serde(default)]
     pub reason: String,
@@ -26,6 +34,8 @@ impl Decision {
         Decision {
             desired: None,
             drain: Vec::new(),
+            cordon: Vec::new(),
+            uncordon: Vec::new(),
             reason: reason.into(),
         }
     }

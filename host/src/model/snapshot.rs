@@ -97,6 +97,11 @@ pub struct TaskInfo {
     /// Whether the host is draining the task.
     #[serde(default)]
     pub draining: bool,
+    /// When the host cordoned the task (it takes no new sessions, keeps its
+    /// own, and is stopped once they have ended), in seconds; none when the
+    /// task is not cordoned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cordoned_since: Option<u64>,
 }
 
 /// A step of the drain workflow, as shown to policies.
@@ -110,6 +115,9 @@ pub enum DrainStep {
     Rechecking,
     ScalingIn,
     Confirming,
+    /// The task is cordoned: it takes no new sessions, and the drain waits
+    /// for its sessions to end.
+    Cordoned,
 }
 
 /// A drain in flight.
@@ -238,6 +246,7 @@ impl Snapshot {
                 cpu: Some(cpu),
                 memory: Some(30.0),
                 draining: false,
+                cordoned_since: None,
             })
             .collect();
         (s.desired, s.running, s.max) = (n, n, 2 * n.max(1));
@@ -256,6 +265,7 @@ impl Snapshot {
             cpu: Some(12.0 + f64::from(sessions) * 3.0),
             memory: Some(30.0),
             draining: false,
+            cordoned_since: None,
         };
         let now = 1_764_403_200;
         Snapshot {

@@ -83,6 +83,45 @@ pub struct TargetState {
     pub health: TargetHealth,
 }
 
+/// The kind of load balancer a target group serves, which decides what
+/// happens to a deregistered target's open connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancerKind {
+    /// An Application Load Balancer: when a deregistered target's
+    /// deregistration delay ends, its connections are closed.
+    Application,
+    /// A Network Load Balancer: with connection termination off (the
+    /// default), a deregistered target's connections live on.
+    Network,
+    /// A target group with no load balancer, or of another kind (gateway):
+    /// the host treats it as closing connections at the end of the delay.
+    Other,
+}
+
+/// How a target group drains a deregistered target, as the load balancer
+/// reports it (DescribeTargetGroups and DescribeTargetGroupAttributes): the
+/// host reads these, it never assumes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TargetGroupInfo {
+    /// The load balancer's kind.
+    pub kind: LoadBalancerKind,
+    /// `deregistration_delay.timeout_seconds`: how long a deregistered target drains.
+    pub deregistration_delay_s: u64,
+    /// `deregistration_delay.connection_termination.enabled` (NLB only): the
+    /// load balancer closes a deregistered target's connections when the delay ends.
+    pub connection_termination: bool,
+}
+
+impl TargetGroupInfo {
+    /// Whether a deregistered target's open connections outlive its
+    /// deregistration delay (an NLB with connection termination off). When
+    /// false, they are cut when the delay ends.
+    pub fn keeps_connections(&self) -> bool {
+        self.kind == LoadBalancerKind::Network && !self.connection_termination
+    }
+}
+
 /// Service utilization from the metrics provider.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Utilization {
@@ -197,6 +236,12 @@ pub trait LoadBalancer: Send + Sync {
         target_group: &str,
         targets: &[Target],
     ) -> impl Future<Output = ProviderResult<()>> + Send;
+    /// The load balancer's kind and the group's deregistration behaviour
+    /// (DescribeTargetGroups, DescribeLoadBalancers, DescribeTargetGroupAttributes).
+    fn target_group_info(
+        &self,
+        target_group: &str,
+    ) -> impl Future<Output = ProviderResult<TargetGroupInfo>> + Send;
 }
 
 /// The CloudWatch side: service CPU and memory utilization.
@@ -224,6 +269,16 @@ pub trait Sessions: Send + Sync {
         svc: &ServiceRef,
         now: u64,
     ) -> impl Future<Output = ProviderResult<SessionCounts>> + Send;
+    /// Publishes a task's app-level cordon state in the session store, where
+    /// the application reads it (the ingest API answers `"accepting": false`):
+    /// `Some(since)` cordons the task from `since` (seconds), `None` lets it
+    /// accept new sessions again. Idempotent.
+    fn set_cordon(
+        &self,
+        svc: &ServiceRef,
+        task_id: &str,
+        cordoned_since: Option<u64>,
+    ) -> impl Future<Output = ProviderResult<()>> + Send;
 }
 
 /// The time, in whole seconds: Unix time with AWS, virtual time in the sim.

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
     Clock, Cluster, ClusterTask, LoadBalancer, Metrics, ProviderError, ProviderResult,
-    ServiceCounts, ServiceRef, SessionCounts, Sessions, Target, TargetState, Utilization,
+    ServiceCounts, ServiceRef, SessionCounts, Sessions, Target, TargetGroupInfo, TargetState,
+    Utilization,
 };
 use crate::model::TaskStatus;
 use crate::sim::faults::{Draw, FaultInjector};
@@ -448,6 +449,14 @@ impl LoadBalancer for SimProvider {
             w.register(target_group, targets)
         })
     }
+
+    async fn target_group_info(&self, _target_group: &str) -> ProviderResult<TargetGroupInfo> {
+        // INTERFACE PLACEHOLDER: the sim helper replaces this with the scenario's load balancer.
+        Err(ProviderError::Permanent {
+            service: "sim",
+            message: "target group info is not modelled yet".into(),
+        })
+    }
 }
 
 impl Metrics for SimProvider {
@@ -466,6 +475,19 @@ impl Sessions for SimProvider {
     /// Exact, fresh counts; the sim's sessions have no heartbeat to expire.
     async fn sessions_by_task(&self, svc: &ServiceRef, _now: u64) -> ProviderResult<SessionCounts> {
         self.call(SimOp::Sessions, |w| w.sessions_by_task(svc))
+    }
+
+    async fn set_cordon(
+        &self,
+        _svc: &ServiceRef,
+        _task_id: &str,
+        _cordoned_since: Option<u64>,
+    ) -> ProviderResult<()> {
+        // INTERFACE PLACEHOLDER: the sim helper replaces this with app-level refusal.
+        Err(ProviderError::Permanent {
+            service: "sim",
+            message: "app-level cordon is not modelled yet".into(),
+        })
     }
 }
 

@@ -171,6 +171,8 @@ pub fn validate_decision(
     Ok(Decision {
         desired: d.desired,
         drain,
+        cordon: Vec::new(),
+        uncordon: Vec::new(),
         reason: d.reason,
     })
 }
@@ -207,5 +209,8 @@ fn step(s: DrainStep) -> wit::DrainStep {
         DrainStep::Rechecking => wit::DrainStep::Rechecking,
         DrainStep::ScalingIn => wit::DrainStep::ScalingIn,
         DrainStep::Confirming => wit::DrainStep::Confirming,
+        // Contract 0.1.0 has no cordoned step: a cordoned task waits like a
+        // deregistered one.
+        DrainStep::Cordoned => wit::DrainStep::Waiting,
     }
 }

@@ -129,6 +129,8 @@ pub async fn gather<P: Provider>(
             protected: t.protected,
             cpu: t.cpu,
             memory: t.memory,
+            // INTERFACE: the host-core helper fills this from the cordon workflows.
+            cordoned_since: None,
         });
         targets.push(t.target);
     }

@@ -220,6 +220,11 @@ impl Service {
             running: snapshot.running,
             pending: snapshot.pending,
             draining: snapshot.drains.len() as u32,
+            cordoned: snapshot
+                .tasks
+                .iter()
+                .filter(|t| t.cordoned_since.is_some())
+                .count() as u32,
             cpu: snapshot.cpu,
             memory: snapshot.memory,
             sessions: snapshot.sessions_known.then(|| snapshot.total_sessions()),
@@ -366,6 +371,8 @@ impl Service {
             adjustments: Vec::new(),
             action: Action::Hold,
             outcomes: Vec::new(),
+            cordoned: Vec::new(),
+            uncordoned: Vec::new(),
             paused_drains,
             shutdown: false,
             shadows: Vec::new(),

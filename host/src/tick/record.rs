@@ -66,8 +66,12 @@ pub struct TickState {
     pub running: u32,
     /// Tasks starting.
     pub pending: u32,
-    /// Drains in flight.
+    /// Drains in flight (cordoned tasks included).
     pub draining: u32,
+    /// Of those, tasks cordoned: they take no new sessions and wait for
+    /// theirs to end.
+    #[serde(default)]
+    pub cordoned: u32,
     /// Service CPU, when known.
     pub cpu: Option<f64>,
     /// Service memory, when known.
@@ -124,6 +128,12 @@ pub struct TickRecord {
     pub action: Action,
     /// What execution and the drains came to.
     pub outcomes: Vec<ActionOutcome>,
+    /// Tasks cordoned at this tick (their cordon workflows started).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cordoned: Vec<String>,
+    /// Tasks uncordoned at this tick: they serve new sessions again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncordoned: Vec<String>,
     /// Under `--dry-run`: the drains in flight, held where they are.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub paused_drains: Vec<PausedDrain>,

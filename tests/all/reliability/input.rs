@@ -182,6 +182,7 @@ fn task() -> impl Strategy<Value = TaskInfo> {
                     cpu,
                     memory,
                     draining,
+                    cordoned_since: None,
                 }
             },
         )

@@ -59,8 +59,8 @@ use aws_smithy_types::timeout::TimeoutConfig;
 
 use super::{
     Clock, Cluster, ClusterTask, LoadBalancer, Metrics, ProviderError, ProviderResult,
-    ServiceCounts, ServiceRef, SessionCounts, Sessions, SystemClock, Target, TargetState,
-    Utilization,
+    ServiceCounts, ServiceRef, SessionCounts, Sessions, SystemClock, Target, TargetGroupInfo,
+    TargetState, Utilization,
 };
 use crate::model::TaskStatus;
 use crate::sessions::{DEFAULT_TABLE, SessionStore};
@@ -270,6 +270,14 @@ impl LoadBalancer for AwsProvider {
     async fn register(&self, target_group: &str, targets: &[Target]) -> ProviderResult<()> {
         self.elb.register(target_group, targets).await
     }
+
+    async fn target_group_info(&self, _target_group: &str) -> ProviderResult<TargetGroupInfo> {
+        // INTERFACE PLACEHOLDER: the host-core helper replaces this.
+        Err(ProviderError::Permanent {
+            service: "elbv2",
+            message: "target group info is not read yet".into(),
+        })
+    }
 }
 
 impl Metrics for AwsProvider {
@@ -285,6 +293,19 @@ impl Metrics for AwsProvider {
 impl Sessions for AwsProvider {
     async fn sessions_by_task(&self, svc: &ServiceRef, now: u64) -> ProviderResult<SessionCounts> {
         dynamodb::sessions_by_task(&self.sessions, svc, now).await
+    }
+
+    async fn set_cordon(
+        &self,
+        _svc: &ServiceRef,
+        _task_id: &str,
+        _cordoned_since: Option<u64>,
+    ) -> ProviderResult<()> {
+        // INTERFACE PLACEHOLDER: the host-core helper replaces this.
+        Err(ProviderError::Permanent {
+            service: "dynamodb",
+            message: "app-level cordon is not stored yet".into(),
+        })
     }
 }
 

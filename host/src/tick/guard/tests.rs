@@ -36,6 +36,7 @@ fn decide(desired: Option<u32>, drain: Vec<String>) -> Decision {
         desired,
         drain,
         reason: "test".into(),
+        ..Decision::default()
     }
 }
 
