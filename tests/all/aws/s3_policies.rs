@@ -1,6 +1,7 @@
 //! Policies and the config in S3, through the real `autoscaler run` on the
-//! simulated cluster (so S3 is the only AWS it talks to), against moto: the
-//! config and its policy are read from S3 at start; a replaced object is
+//! simulated cluster (so S3 is the only AWS it talks to), against moto: a
+//! host started before its config exists waits for it (`--wait-for-config`);
+//! the config and its policy are read from S3 at start; a replaced object is
 //! loaded within `policy_poll` plus a tick; a broken object is refused and
 //! the old policy keeps deciding; with S3 gone, the last good policy keeps
 //! deciding and `/readyz` says so.
@@ -126,16 +127,13 @@ initial_tasks = 2
     );
     let live = format!("s3://{BUCKET}/prod/policies/live.wasm");
     put(&moto, &live, sa.clone()).await;
-    put(
-        &moto,
-        &format!("s3://{BUCKET}/prod/autoscaler.toml"),
-        config.into_bytes(),
-    )
-    .await;
 
+    // Started before its config exists (as the CloudFormation stack does):
+    // it waits for the config, then starts.
     let args: Vec<OsString> = vec![
         "run".into(),
         "--no-status".into(),
+        "--wait-for-config".into(),
         "--config".into(),
         format!("s3://{BUCKET}/prod/autoscaler.toml").into(),
     ];
@@ -145,6 +143,23 @@ initial_tasks = 2
         dir.path(),
         dir.path().join("host.log"),
     );
+    wait_for(
+        &mut host,
+        Duration::from_secs(60),
+        "the wait for the config",
+        || {
+            std::fs::read_to_string(dir.path().join("host.log"))
+                .unwrap_or_default()
+                .contains("does not exist yet; asking again in 15 s")
+        },
+    )
+    .await;
+    put(
+        &moto,
+        &format!("s3://{BUCKET}/prod/autoscaler.toml"),
+        config.into_bytes(),
+    )
+    .await;
     let decisions = state.join("decisions.jsonl");
     let reloads = state.join("reloads.jsonl");
     let policies = || -> Vec<String> {
