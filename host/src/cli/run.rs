@@ -216,13 +216,15 @@ fn unix(secs: u64) -> std::time::SystemTime {
 /// The policies the config keeps in S3: fetched once at start (a failure
 /// then is an error: there is no last good policy yet), and the client that
 /// polls them afterwards.
-struct RemotePolicies {
+pub(super) struct RemotePolicies {
     store: Option<S3Store>,
-    fetched: BTreeMap<S3Url, Object>,
+    /// Every `s3://` policy location the config names, fetched.
+    pub(super) fetched: BTreeMap<S3Url, Object>,
 }
 
 impl RemotePolicies {
-    async fn fetch(cfg: &Config) -> anyhow::Result<RemotePolicies> {
+    /// Fetches every policy the config keeps in S3.
+    pub(super) async fn fetch(cfg: &Config) -> anyhow::Result<RemotePolicies> {
         let urls = cfg.s3_policies();
         if urls.is_empty() {
             return Ok(RemotePolicies {
