@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::model::ParamValue;
+use crate::remote::S3Url;
 use crate::rotate::Rotation;
 use crate::runtime::Limits;
 use crate::sim::{FaultPlan, SimConfig, SimError, SimServiceConfig};
@@ -145,8 +146,13 @@ pub struct ServiceConfig {
     /// Time between ticks.
     #[serde(default = "default_interval", with = "humantime_serde")]
     pub interval: Duration,
-    /// The live policy component (.wasm).
+    /// The live policy component (.wasm): a file, or an S3 object
+    /// (`s3://bucket/key.wasm`) checked for changes every `policy_poll`.
     pub policy: PathBuf,
+    /// How often policies kept in S3 are checked for changes (a conditional
+    /// GetObject each); files are watched instead.
+    #[serde(default = "default_policy_poll", with = "humantime_serde")]
+    pub policy_poll: Duration,
     /// Shadow policies: they decide on every tick beside the live one; their
     /// decisions are recorded and never executed.
     #[serde(default)]
@@ -240,6 +246,10 @@ fn default_interval() -> Duration {
     Duration::from_secs(60)
 }
 
+fn default_policy_poll() -> Duration {
+    Duration::from_secs(15)
+}
+
 fn default_history() -> Duration {
     Duration::from_secs(30 * 60)
 }
@@ -287,13 +297,30 @@ impl Config {
 
     /// Parses `text` as if read from `path`, then resolves and checks it.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse_at(text, path, base, None)
+    }
+
+    /// Parses `text` as read from the S3 object `url`, then resolves and
+    /// checks it. Relative policy paths resolve against the object's S3
+    /// folder; the paths that must be local (`state_dir`, `cache_dir`, the
+    /// ingest's files, a trace workload) resolve against the working directory.
+    pub fn parse_remote(text: &str, url: &S3Url) -> Result<Config, ConfigError> {
+        Config::parse_at(text, &url.to_path(), Path::new(""), Some(url))
+    }
+
+    fn parse_at(
+        text: &str,
+        path: &Path,
+        base: &Path,
+        remote: Option<&S3Url>,
+    ) -> Result<Config, ConfigError> {
         let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
-            if p.is_relative() {
+            if p.is_relative() && !base.as_os_str().is_empty() {
                 *p = base.join(&*p);
             }
         };
@@ -304,11 +331,35 @@ impl Config {
         if let Some(c) = cfg.cache_dir.as_mut() {
             resolve(c);
         }
-        for s in &mut cfg.services {
-            resolve(&mut s.policy);
-            s.shadows.iter_mut().for_each(resolve);
+        let invalid = |field: String, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field,
+            message,
+        };
+        // A policy: an s3:// location stays; a relative path resolves against
+        // the config's folder, in S3 for a config read from S3.
+        let resolve_policy = |p: &mut PathBuf, field: String| -> Result<(), ConfigError> {
+            if S3Url::is_s3(p) || p.is_absolute() {
+                return Ok(());
+            }
+            match remote {
+                Some(url) => {
+                    let rel = p.to_str().ok_or_else(|| {
+                        invalid(field.clone(), format!("{} is not valid UTF-8", p.display()))
+                    })?;
+                    *p = url.join(rel).map_err(|e| invalid(field, e))?.to_path();
+                }
+                None => *p = base.join(&*p),
+            }
+            Ok(())
+        };
+        for (i, s) in cfg.services.iter_mut().enumerate() {
+            resolve_policy(&mut s.policy, format!("service[{i}].policy"))?;
+            for (j, p) in s.shadows.iter_mut().enumerate() {
+                resolve_policy(p, format!("service[{i}].shadows[{j}]"))?;
+            }
             if let Fallback::Policy(p) = &mut s.fallback {
-                resolve(p);
+                resolve_policy(p, format!("service[{i}].fallback.policy"))?;
             }
             if let Some(crate::sim::Workload::Trace { path, .. }) =
                 s.sim.as_mut().map(|c| &mut c.workload)
@@ -318,6 +369,24 @@ impl Config {
         }
         cfg.validate(path)?;
         Ok(cfg)
+    }
+
+    /// Every policy location in S3 the config names (live, shadows and
+    /// fallbacks), each once, in order.
+    pub fn s3_policies(&self) -> Vec<S3Url> {
+        let mut seen = BTreeSet::new();
+        self.services
+            .iter()
+            .flat_map(|s| {
+                let fallback = match &s.fallback {
+                    Fallback::Policy(p) => Some(p),
+                    Fallback::Hold => None,
+                };
+                std::iter::once(&s.policy).chain(&s.shadows).chain(fallback)
+            })
+            .filter_map(|p| S3Url::from_path(p)?.ok())
+            .filter(|u| seen.insert(u.clone()))
+            .collect()
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -419,6 +488,12 @@ impl Config {
                     ),
                 ));
             }
+            if s.policy_poll < Duration::from_secs(1) {
+                return Err(invalid(
+                    field("policy_poll"),
+                    "expected at least \"1s\"".into(),
+                ));
+            }
             if s.interval < Duration::from_secs(1) {
                 return Err(invalid(
                     field("interval"),
@@ -465,6 +540,10 @@ impl Config {
                 )
                 .chain(fallback)
             {
+                if let Some(url) = S3Url::from_path(p) {
+                    url.map_err(|e| invalid(f, e))?;
+                    continue;
+                }
                 if !p.is_file() {
                     return Err(invalid(
                         f,
@@ -489,5 +568,84 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod s3_tests {
+    use super::*;
+
+    const SERVICE: &str = r#"
+[provider]
+kind = "sim"
+[[service]]
+name = "web"
+cluster = "c"
+target_group = "tg"
+"#;
+
+    #[test]
+    fn s3_policies_need_no_local_file_and_relative_ones_resolve_against_the_config_in_s3() {
+        let text = format!(
+            "{SERVICE}policy = \"live.wasm\"\nshadows = [\"s3://other-bucket/s.wasm\", \"../x/s2.wasm\"]\nfallback = {{ policy = \"fb.wasm\" }}\n"
+        );
+        let url = S3Url::parse("s3://my-bucket/prod/autoscaler.toml")
+            .unwrap()
+            .unwrap();
+        let cfg = Config::parse_remote(&text, &url).unwrap();
+        let s = &cfg.services[0];
+        assert_eq!(s.policy, PathBuf::from("s3://my-bucket/prod/live.wasm"));
+        assert_eq!(
+            s.shadows,
+            [
+                PathBuf::from("s3://other-bucket/s.wasm"),
+                PathBuf::from("s3://my-bucket/x/s2.wasm")
+            ]
+        );
+        assert_eq!(
+            s.fallback,
+            Fallback::Policy(PathBuf::from("s3://my-bucket/prod/fb.wasm"))
+        );
+        assert_eq!(s.policy_poll, Duration::from_secs(15));
+        // Local-only paths resolve against the working directory.
+        assert_eq!(cfg.state_dir, PathBuf::from("autoscaler-state"));
+        let urls: Vec<String> = cfg.s3_policies().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            urls,
+            [
+                "s3://my-bucket/prod/live.wasm",
+                "s3://other-bucket/s.wasm",
+                "s3://my-bucket/x/s2.wasm",
+                "s3://my-bucket/prod/fb.wasm"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_s3_location_or_a_short_poll_names_the_field() {
+        let text = format!("{SERVICE}policy = \"s3://Bad_Bucket/p.wasm\"\n");
+        let err = Config::parse(&text, Path::new("/cfg/a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("field `service[0].policy`") && err.contains("not a valid bucket name"),
+            "{err}"
+        );
+        let text = format!("{SERVICE}policy = \"s3://b-1/p.wasm\"\npolicy_poll = \"500ms\"\n");
+        let err = Config::parse(&text, Path::new("/cfg/a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("service[0].policy_poll") && err.contains("at least \"1s\""),
+            "{err}"
+        );
+        let url = S3Url::parse("s3://b-1/autoscaler.toml").unwrap().unwrap();
+        let text = format!("{SERVICE}policy = \"../p.wasm\"\n");
+        let err = Config::parse_remote(&text, &url).unwrap_err().to_string();
+        assert!(
+            err.contains("s3://b-1/autoscaler.toml: field `service[0].policy`")
+                && err.contains("climbs above"),
+            "{err}"
+        );
     }
 }

@@ -25,6 +25,7 @@
 //! - [`backtest`]: policies run through the daemon on the simulated cluster,
 //!   compared side by side and against an offline oracle, with a report;
 //! - [`config`]: the TOML config;
+//! - [`remote`]: policies and the config kept in S3, polled for changes;
 //! - [`model`]: the snapshot and decision types every stage shares.
 
 pub mod backtest;
@@ -35,6 +36,7 @@ pub mod events;
 pub mod golden;
 pub mod model;
 pub mod providers;
+pub mod remote;
 pub mod rotate;
 pub mod runtime;
 pub mod sessions;

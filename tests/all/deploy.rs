@@ -1,11 +1,13 @@
-//! The example config in deploy/README.md is a config the daemon accepts,
-//! with `[http]` and `[ingest]` tables and policy paths where deploy/Dockerfile puts the
-//! policies, so the deployment guide cannot rot.
+//! The example config in deploy/README.md (the one uploaded to S3 in step 4)
+//! is a config the daemon accepts when read from S3, with `[http]` and
+//! `[ingest]` tables, its live policy in S3 beside it and its fallback where
+//! deploy/Dockerfile puts the policies, so the deployment guide cannot rot.
 
 use std::path::Path;
 
 use autoscaler::artifacts::SESSION_AWARE;
 use autoscaler::config::Config;
+use autoscaler::remote::S3Url;
 
 use crate::support::root;
 
@@ -33,37 +35,59 @@ fn the_deploy_guides_example_config_parses_and_names_the_images_policies() {
     let image_dir = image_policy_dir(&dockerfile);
     assert_eq!(image_dir, "/usr/share/autoscaler/policies/");
     assert!(
-        example.contains(&format!("policy = \"{image_dir}")),
-        "the example's policy is not in {image_dir}:\n{example}"
+        example.contains(&format!("fallback = {{ policy = \"{image_dir}")),
+        "the example's fallback is not in {image_dir}:\n{example}"
     );
     // The image's policies are the build's: map the image folder to it, so
     // the file the example names must be one the image ships.
     let built = Path::new(SESSION_AWARE).parent().unwrap();
-    // The secrets the task definition mounts: a token and a self-signed certificate.
+    // The files the task's entry point writes (the token) under the image's home.
     let dir = tempfile::tempdir().unwrap();
-    let secrets = dir.path().join("secrets");
-    std::fs::create_dir(&secrets).unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["autoscaler".to_string()]).unwrap();
-    std::fs::write(secrets.join("ingest-tokens"), "t0ken\n").unwrap();
-    std::fs::write(secrets.join("ingest.crt"), cert.cert.pem()).unwrap();
-    std::fs::write(secrets.join("ingest.key"), cert.signing_key.serialize_pem()).unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(home.join("ingest-tokens"), "t0ken\n").unwrap();
     let local = example
         .replace(image_dir, &format!("{}/", built.display()))
-        .replace("/run/secrets/", &format!("{}/", secrets.display()));
-    let cfg = Config::parse(&local, &dir.path().join("autoscaler.toml"))
+        .replace("/var/lib/autoscaler/", &format!("{}/", home.display()));
+    let url = S3Url::parse("s3://autoscaler-policies-123456789012-eu-west-1/autoscaler.toml")
+        .unwrap()
+        .unwrap();
+    let cfg = Config::parse_remote(&local, &url)
         .unwrap_or_else(|e| panic!("deploy/README.md's example config: {e}"));
     assert!(cfg.http.is_some(), "the example has an [http] table");
     let ingest = cfg.ingest.expect("the example has an [ingest] table");
     assert_eq!(
         ingest.listen.port(),
         9443,
-        "the port section 2 posts sessions to"
+        "the port of the stack's security group and Cloud Map name"
     );
-    assert!(ingest.tls_cert.is_some(), "section 2 posts over https");
-    assert!(cfg.services.iter().all(|s| s.policy.is_file()));
+    assert!(
+        ingest.tokens_file.is_some(),
+        "the ingest needs the stack's token"
+    );
+    assert!(
+        example.contains("# tls_cert = \"/var/lib/autoscaler/ingest.crt\""),
+        "the example shows where the stack's TLS files go"
+    );
+    assert_eq!(
+        cfg.services[0].policy.to_str(),
+        Some("s3://autoscaler-policies-123456789012-eu-west-1/policies/live.wasm"),
+        "the live policy is the one step 3 publishes"
+    );
+    assert!(cfg.services.iter().all(|s| match &s.fallback {
+        autoscaler::config::Fallback::Policy(p) => p.is_file(),
+        autoscaler::config::Fallback::Hold => false,
+    }));
     assert!(
         cfg.services.iter().all(|s| s.guard.max > 10),
         "the example sets guard.max"
+    );
+    assert_eq!(
+        cfg.journal,
+        autoscaler::config::JournalConfig::Dynamodb {
+            table: "autoscaler-drains".into()
+        },
+        "the stack has no volume for a file journal"
     );
 }
 

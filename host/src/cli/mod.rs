@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 mod compare;
@@ -10,6 +11,7 @@ mod policy;
 mod record;
 mod run;
 mod sessions;
+mod setup;
 mod simulate;
 
 /// Autoscale ECS Fargate services with policies written as WebAssembly
@@ -45,6 +47,12 @@ enum Command {
     /// Inspect the session store.
     #[command(subcommand)]
     Sessions(sessions::SessionsCommand),
+    /// Create the DynamoDB tables a config names (sessions, and the drain
+    /// journal with `journal.kind = "dynamodb"`), with their keys and TTL.
+    ///
+    /// Idempotent: prints what it created and what was already there. A
+    /// table that exists with other keys is an error and is left alone.
+    Setup(setup::SetupArgs),
 }
 
 impl Cli {
@@ -58,8 +66,41 @@ impl Cli {
             Command::Scenarios => simulate::list_scenarios(),
             Command::Record(args) => args.run(),
             Command::Sessions(cmd) => cmd.run(),
+            Command::Setup(args) => args.run(),
         }
     }
+}
+
+/// Reads the config named by `arg`: a file, or an S3 object
+/// (`s3://bucket/key`, through the default AWS chain and `AWS_ENDPOINT_URL`,
+/// at most [`CONFIG_MAX_BYTES`](autoscaler::remote::s3::CONFIG_MAX_BYTES)).
+pub async fn load_config(arg: &str) -> anyhow::Result<autoscaler::config::Config> {
+    use autoscaler::remote::S3Url;
+    use autoscaler::remote::s3::{CONFIG_MAX_BYTES, Fetched, S3Store};
+    let Some(url) = S3Url::parse(arg) else {
+        return Ok(autoscaler::config::Config::load(std::path::Path::new(arg))?);
+    };
+    let url = url.map_err(|e| anyhow::anyhow!("--config: {e}"))?;
+    let store = S3Store::connect(&Default::default()).await?;
+    let object = match store
+        .get(
+            &url,
+            CONFIG_MAX_BYTES,
+            "; a config may be at most 1 MiB",
+            None,
+        )
+        .await
+        .with_context(|| format!("cannot read the config {url}"))?
+    {
+        Fetched::Changed(object) => object,
+        Fetched::Unchanged => {
+            anyhow::bail!("S3 answered 304 Not Modified to an unconditional read of {url}")
+        }
+    };
+    let text = String::from_utf8(object.bytes)
+        .map_err(|_| anyhow::anyhow!("the config {url} is not UTF-8 text"))?;
+    tracing::info!(config = %url, etag = ?object.etag, "Read the config from S3.");
+    Ok(autoscaler::config::Config::parse_remote(&text, &url)?)
 }
 
 /// Options shared by every command that loads policies.

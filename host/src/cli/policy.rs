@@ -1,15 +1,18 @@
 //! `autoscaler policy ...`: check, evaluate and test policy components.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use autoscaler::escape::Escaped;
 use autoscaler::golden;
 use autoscaler::model::Snapshot;
+use autoscaler::remote::S3Url;
+use autoscaler::remote::s3::S3Store;
 use autoscaler::runtime::{Limits, Policy};
 use clap::Subcommand;
+use sha2::Digest;
 
 use super::EngineArgs;
 
@@ -50,6 +53,30 @@ pub enum PolicyCommand {
     },
     /// Print a valid sample snapshot, a starting point for eval and golden cases.
     ExampleSnapshot,
+    /// Check a policy (as `policy check` does, plus a trial decision on the
+    /// sample snapshot, as a running host makes before a swap) and, with
+    /// --golden, run its golden cases (as `policy test` does); only if all of
+    /// that passes, upload it to S3, where running hosts pick it up within
+    /// their `policy_poll`.
+    ///
+    /// Exits 1 without uploading anything when a check or a golden case fails.
+    /// Uses the default AWS credential chain, `AWS_REGION` and `AWS_ENDPOINT_URL`.
+    Publish {
+        /// The policy component (.wasm).
+        file: PathBuf,
+        /// Where to upload it, `s3://bucket/key.wasm` (the location a config's
+        /// `policy`, `shadows` or `fallback` names).
+        #[arg(value_name = "s3://BUCKET/KEY")]
+        destination: String,
+        /// A directory of golden cases the policy must pass before it is uploaded.
+        #[arg(long, value_name = "DIR")]
+        golden: Option<PathBuf>,
+        /// The AWS region of the bucket [default: AWS_REGION or the profile's].
+        #[arg(long)]
+        region: Option<String>,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
 }
 
 impl PolicyCommand {
@@ -114,21 +141,7 @@ impl PolicyCommand {
                 let cases = golden::load_cases(&dir)?;
                 let engine = engine.engine(Limits::default())?;
                 let mut policy = Policy::new(engine.clone(), engine.load_file(&file)?);
-                let (mut passed, mut failed) = (0, 0);
-                for case in &cases {
-                    let report = policy.decide(&case.snapshot);
-                    let problems = case.expect.mismatches(&report.result);
-                    if problems.is_empty() {
-                        passed += 1;
-                        println!("PASS {}", case.name);
-                    } else {
-                        failed += 1;
-                        println!("FAIL {}", case.name);
-                        for p in problems {
-                            println!("     {}", Escaped(&p));
-                        }
-                    }
-                }
+                let (passed, failed) = run_golden(&mut policy, &cases);
                 println!("{passed} passed, {failed} failed");
                 Ok(if failed == 0 {
                     ExitCode::SUCCESS
@@ -136,12 +149,134 @@ impl PolicyCommand {
                     ExitCode::from(1)
                 })
             }
+            PolicyCommand::Publish {
+                file,
+                destination,
+                golden,
+                region,
+                engine,
+            } => publish(&file, &destination, golden.as_deref(), region, &engine),
             PolicyCommand::ExampleSnapshot => {
                 println!("{}", serde_json::to_string_pretty(&Snapshot::example())?);
                 Ok(ExitCode::SUCCESS)
             }
         }
     }
+}
+
+/// Runs `policy` on every golden case, printing PASS or FAIL (with the
+/// mismatches) per case; returns how many passed and failed.
+fn run_golden(policy: &mut Policy, cases: &[golden::Case]) -> (usize, usize) {
+    let (mut passed, mut failed) = (0, 0);
+    for case in cases {
+        let report = policy.decide(&case.snapshot);
+        let problems = case.expect.mismatches(&report.result);
+        if problems.is_empty() {
+            passed += 1;
+            println!("PASS {}", case.name);
+        } else {
+            failed += 1;
+            println!("FAIL {}", case.name);
+            for p in problems {
+                println!("     {}", Escaped(&p));
+            }
+        }
+    }
+    (passed, failed)
+}
+
+/// `policy publish`: the checks, then the upload.
+fn publish(
+    file: &Path,
+    destination: &str,
+    golden_dir: Option<&Path>,
+    region: Option<String>,
+    engine: &EngineArgs,
+) -> anyhow::Result<ExitCode> {
+    let url = match S3Url::parse(destination) {
+        Some(Ok(url)) => url,
+        Some(Err(e)) => anyhow::bail!("the destination {e}"),
+        None => anyhow::bail!(
+            "the destination {:?} is not an S3 location: write s3://bucket/key.wasm",
+            Escaped(destination).to_string()
+        ),
+    };
+    let cases = match golden_dir {
+        Some(dir) => Some(golden::load_cases(dir)?),
+        None => None,
+    };
+    let engine = engine.engine(Limits::default())?;
+    let refused = |why: String| -> anyhow::Result<ExitCode> {
+        eprintln!("refused: {why}; nothing was uploaded to {url}");
+        Ok(ExitCode::from(1))
+    };
+    let component = match engine.load_file(file) {
+        Ok(c) => c,
+        Err(e) => {
+            return refused(format!(
+                "{} is not a policy this host can run: {}",
+                file.display(),
+                Escaped(&e.to_string())
+            ));
+        }
+    };
+    println!(
+        "checked:    {} {} (autoscaler:policy@{}, {} bytes, sha256 {})",
+        Escaped(&component.name),
+        Escaped(&component.version),
+        component.contract,
+        component.size_bytes,
+        component.sha256
+    );
+    let mut policy = Policy::new(engine.clone(), component.clone());
+    if let Err(fault) = policy.decide(&Snapshot::example()).result {
+        return refused(format!(
+            "the policy faulted on the sample snapshot (`policy example-snapshot`), as a running host would see on its trial decision: {}",
+            Escaped(&fault.to_string())
+        ));
+    }
+    println!("trial:      decided on the sample snapshot");
+    if let (Some(cases), Some(dir)) = (&cases, golden_dir) {
+        let (passed, failed) = run_golden(&mut policy, cases);
+        println!(
+            "golden:     {passed} passed, {failed} failed ({})",
+            dir.display()
+        );
+        if failed > 0 {
+            return refused(format!(
+                "{failed} of {} golden cases in {} failed",
+                cases.len(),
+                dir.display()
+            ));
+        }
+        if cases.is_empty() {
+            return refused(format!("{} holds no golden cases", dir.display()));
+        }
+    }
+    // The bytes that were checked are the bytes uploaded.
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if hex::encode(sha2::Sha256::digest(&bytes)) != component.sha256 {
+        return refused(format!(
+            "{} changed while it was being checked",
+            file.display()
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let etag = runtime.block_on(async {
+        let aws = autoscaler::providers::aws::AwsConfig {
+            region,
+            ..Default::default()
+        };
+        let store = S3Store::connect(&aws).await?;
+        anyhow::Ok(store.put(&url, bytes).await?)
+    })?;
+    println!(
+        "uploaded:   {url} (ETag {}); hosts polling it load it within their `policy_poll`",
+        Escaped(etag.as_deref().unwrap_or("none"))
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_snapshot(path: &PathBuf) -> anyhow::Result<Snapshot> {

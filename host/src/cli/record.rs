@@ -112,7 +112,15 @@ impl RecordArgs {
                     (Some(speed), Pacer::Sim { sim, .. }) => Pacer::Sim { sim, speed },
                     (_, p) => p,
                 };
-                let services = setup::load_services(&cfg, &engine, pacer.now(), self.dry_run)?;
+                // Policies in S3 are read once (a recording does not hot-reload).
+                let remote = super::run::RemotePolicies::fetch(&cfg).await?;
+                let services = setup::load_services_with(
+                    &cfg,
+                    &engine,
+                    pacer.now(),
+                    self.dry_run,
+                    &remote.fetched,
+                )?;
                 let mut daemon =
                     setup::open(&cfg, sim, pacer, engine, services, Events::new(), true)?;
                 let start = daemon.pacer.now();

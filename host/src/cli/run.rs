@@ -1,5 +1,6 @@
 //! `autoscaler run`: the daemon.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,6 +12,9 @@ use autoscaler::events::Events;
 use autoscaler::providers::Provider;
 use autoscaler::providers::aws::AwsProvider;
 use autoscaler::providers::{Clock, SystemClock};
+use autoscaler::remote::S3Url;
+use autoscaler::remote::poll::{self, PolicySources, SourceHealth, Watch};
+use autoscaler::remote::s3::{Object, S3Error, S3Store};
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::runtime::reload::PolicyWatcher;
 use autoscaler::sessions::ingest::Ingest;
@@ -21,12 +25,17 @@ use autoscaler::tick::{record::TickRecord, status_line};
 use clap::Args;
 use tokio::sync::watch;
 
+/// How often `--wait-for-config` asks for the config again.
+const CONFIG_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Options of `autoscaler run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The TOML config file (see examples/demo.toml).
-    #[arg(long, short, value_name = "FILE")]
-    config: PathBuf,
+    /// The TOML config: a file (see examples/demo.toml), or an S3 object
+    /// `s3://bucket/key.toml` (relative policy paths in it then resolve
+    /// against its S3 folder).
+    #[arg(long, short, value_name = "FILE|s3://BUCKET/KEY")]
+    config: String,
     /// Decide and record, but execute nothing, for every service: no write to
     /// AWS or the simulated cluster, drains resumed from the journal stay
     /// paused, and cooldowns run as if the allowed actions had been carried out.
@@ -35,15 +44,37 @@ pub struct RunArgs {
     /// Do not print a status line per tick.
     #[arg(long)]
     no_status: bool,
+    /// With `--config s3://...`: while the config object does not exist yet,
+    /// wait for it (asking every 15 s, with a warning each time) instead of
+    /// failing. For a host deployed before its config is uploaded.
+    #[arg(long)]
+    wait_for_config: bool,
 }
 
 impl RunArgs {
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let cfg = Config::load(&self.config)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        let code = runtime.block_on(self.run_async(cfg));
+        let code = runtime.block_on(async {
+            let cfg = loop {
+                match super::load_config(&self.config).await {
+                    Err(e)
+                        if self.wait_for_config
+                            && matches!(e.downcast_ref::<S3Error>(), Some(S3Error::NotFound { .. })) =>
+                    {
+                        tracing::warn!(
+                            "The config {} does not exist yet; asking again in {} s. Upload it (see deploy/README.md) to start.",
+                            self.config,
+                            CONFIG_WAIT.as_secs()
+                        );
+                        tokio::time::sleep(CONFIG_WAIT).await;
+                    }
+                    other => break other?,
+                }
+            };
+            self.run_async(cfg).await
+        });
         // Records and state are written by now; a policy still compiling on a
         // blocking thread must not hold the exit (ECS would SIGKILL it).
         runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -57,11 +88,18 @@ impl RunArgs {
             .or_else(PolicyEngine::default_cache_dir);
         let engine = PolicyEngine::new(cfg.limits.clone(), cache)?;
         let events = Events::new();
+        let remote = RemotePolicies::fetch(&cfg).await?;
         match &cfg.provider {
             ProviderConfig::Sim { .. } => {
                 let (sim, pacer, stop_at) =
                     setup::sim_world(&cfg)?.expect("a sim config gives a sim world");
-                let services = setup::load_services(&cfg, &engine, pacer.now(), self.dry_run)?;
+                let services = setup::load_services_with(
+                    &cfg,
+                    &engine,
+                    pacer.now(),
+                    self.dry_run,
+                    &remote.fetched,
+                )?;
                 let mut daemon =
                     setup::open(&cfg, sim.clone(), pacer, engine, services, events, true)?;
                 daemon.stop_at = stop_at;
@@ -92,7 +130,7 @@ impl RunArgs {
                 }
                 // Boxed: the daemon loop's future is large, and inlining it for both
                 // providers in this one async body overflows the compiler's layout query depth.
-                let code = Box::pin(drive(&cfg, &mut daemon, None)).await?;
+                let code = Box::pin(drive(&cfg, &mut daemon, None, remote)).await?;
                 print_summary(&daemon);
                 for s in &cfg.services {
                     if let Some(st) = sim.stats(&service_ref(s)) {
@@ -119,8 +157,13 @@ impl RunArgs {
                     None => None,
                 };
                 events.collect_from(std::sync::Arc::new(provider.calls().clone()));
-                let services =
-                    setup::load_services(&cfg, &engine, SystemClock.now(), self.dry_run)?;
+                let services = setup::load_services_with(
+                    &cfg,
+                    &engine,
+                    SystemClock.now(),
+                    self.dry_run,
+                    &remote.fetched,
+                )?;
                 let mut daemon =
                     setup::open(&cfg, provider, Pacer::Wall, engine, services, events, false)?;
                 daemon.current_tasks = ingest.as_ref().map(|i| i.tasks.clone());
@@ -134,7 +177,7 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = Box::pin(drive(&cfg, &mut daemon, ingest)).await?;
+                let code = Box::pin(drive(&cfg, &mut daemon, ingest, remote)).await?;
                 print_summary(&daemon);
                 Ok(code)
             }
@@ -170,12 +213,92 @@ fn unix(secs: u64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
+/// The policies the config keeps in S3: fetched once at start (a failure
+/// then is an error: there is no last good policy yet), and the client that
+/// polls them afterwards.
+pub(super) struct RemotePolicies {
+    store: Option<S3Store>,
+    /// Every `s3://` policy location the config names, fetched.
+    pub(super) fetched: BTreeMap<S3Url, Object>,
+}
+
+impl RemotePolicies {
+    /// Fetches every policy the config keeps in S3.
+    pub(super) async fn fetch(cfg: &Config) -> anyhow::Result<RemotePolicies> {
+        let urls = cfg.s3_policies();
+        if urls.is_empty() {
+            return Ok(RemotePolicies {
+                store: None,
+                fetched: BTreeMap::new(),
+            });
+        }
+        // The provider's region and endpoint when it is AWS; the default chain for the sim.
+        let aws = setup::aws_config(cfg).unwrap_or_default();
+        let store = S3Store::connect(&aws).await?;
+        let fetched = poll::fetch_all(&store, urls, cfg.limits.max_component_bytes)
+            .await
+            .context("cannot fetch a policy from S3 at start")?;
+        for (url, object) in &fetched {
+            tracing::info!(policy = %url, etag = ?object.etag, bytes = object.bytes.len(), "Fetched a policy from S3.");
+        }
+        Ok(RemotePolicies {
+            store: Some(store),
+            fetched,
+        })
+    }
+
+    /// Starts polling the live and shadow policies in S3, each location at
+    /// the shortest `policy_poll` of the services using it (fallbacks are
+    /// read at start only, like fallback files).
+    fn start(self, cfg: &Config) -> Option<PolicySources> {
+        let store = self.store?;
+        let mut every: BTreeMap<S3Url, std::time::Duration> = BTreeMap::new();
+        let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for s in &cfg.services {
+            for p in std::iter::once(&s.policy).chain(&s.shadows) {
+                let Some(Ok(url)) = S3Url::from_path(p) else {
+                    continue;
+                };
+                services
+                    .entry(service_ref(s).key())
+                    .or_default()
+                    .push(url.to_string());
+                let e = every.entry(url).or_insert(s.policy_poll);
+                *e = (*e).min(s.policy_poll);
+            }
+        }
+        let watches: Vec<Watch> = every
+            .into_iter()
+            .map(|(url, every)| Watch {
+                etag: self.fetched.get(&url).and_then(|o| o.etag.clone()),
+                url,
+                every,
+            })
+            .collect();
+        if watches.is_empty() {
+            return None;
+        }
+        tracing::info!(
+            objects = watches.len(),
+            "Polling the policies kept in S3 for changes."
+        );
+        Some(PolicySources::start(
+            store,
+            watches,
+            cfg.limits.max_component_bytes,
+            SourceHealth::new(services),
+        ))
+    }
+}
+
 /// Runs `daemon` with the config's HTTP endpoint, hot reload and signal handling.
 async fn drive<P: Provider + 'static>(
     cfg: &Config,
     daemon: &mut Daemon<P>,
     ingest: Option<Ingest>,
+    remote: RemotePolicies,
 ) -> anyhow::Result<ExitCode> {
+    let sources = remote.start(cfg);
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = stop_tx.clone();
     tokio::spawn(async move {
@@ -192,7 +315,11 @@ async fn drive<P: Provider + 'static>(
             "Serving /healthz, /readyz, /metrics and /v1/services on http://{}.",
             h.listen
         );
-        let router = http::router(daemon.board.clone(), daemon.events.clone());
+        let router = http::router_with_sources(
+            daemon.board.clone(),
+            daemon.events.clone(),
+            sources.as_ref().map(|s| s.health().clone()),
+        );
         let mut rx = stop_rx.clone();
         tokio::spawn(async move {
             let shutdown = async move {
@@ -240,17 +367,19 @@ async fn drive<P: Provider + 'static>(
         .services
         .iter()
         .flat_map(|s| std::iter::once(s.policy.clone()).chain(s.shadows.clone()))
+        .filter(|p| !S3Url::is_s3(p))
         .collect();
     // The policies were loaded before this watch began; `Daemon::run` compares
     // each watched file with its loaded policy once, so a write in between is not lost.
     let watcher = match PolicyWatcher::watch(&files) {
+        Ok(_) if files.is_empty() => None,
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!("Cannot watch the policy files, so hot reload is off: {e}");
             None
         }
     };
-    let result = daemon.run(stop_rx, watcher).await;
+    let result = daemon.run_with_sources(stop_rx, watcher, sources).await;
     let _ = stop_tx.send(true);
     result?;
     Ok(ExitCode::SUCCESS)

@@ -111,6 +111,11 @@ pub struct ServiceReadiness {
     /// Why not, when not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What is wrong without stopping the service from autoscaling, such as
+    /// a policy location in S3 that does not answer (the last good policy
+    /// keeps deciding).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What `/readyz` answers.
@@ -134,6 +139,7 @@ pub fn readiness(board: &BTreeMap<String, ServiceStatus>, clock: Option<u64>) ->
                 ServiceReadiness {
                     ready: reason.is_none(),
                     reason,
+                    warnings: Vec::new(),
                 },
             )
         })
@@ -141,6 +147,19 @@ pub fn readiness(board: &BTreeMap<String, ServiceStatus>, clock: Option<u64>) ->
     Readiness {
         ready: services.values().all(|s| s.ready),
         services,
+    }
+}
+
+impl Readiness {
+    /// Adds each service's warnings about its policy locations in S3 (see
+    /// [`crate::remote::poll`]). They do not make a service unready: it
+    /// keeps autoscaling with its last good policy, and a restart would not
+    /// help (with S3 unreachable, a new host could not load its policy at all).
+    pub fn with_sources(mut self, sources: &crate::remote::poll::SourceHealth) -> Readiness {
+        for (key, s) in &mut self.services {
+            s.warnings.extend(sources.warnings(key));
+        }
+        self
     }
 }
 
@@ -308,5 +327,51 @@ mod tests {
         paused.drains_paused = true;
         let board = BTreeMap::from([("c/s".to_string(), paused)]);
         assert!(readiness(&board, Some(at + 121)).ready);
+    }
+
+    #[test]
+    fn an_unreachable_policy_location_is_a_warning_on_its_services_only() {
+        use crate::remote::poll::SourceHealth;
+        let url = "s3://b-1/live.wasm";
+        let sources = SourceHealth::new(BTreeMap::from([
+            ("c/s".to_string(), vec![url.to_string()]),
+            (
+                "c/other".to_string(),
+                vec!["s3://b-1/other.wasm".to_string()],
+            ),
+        ]));
+        let mut other = status(Vec::new());
+        other.service = "c/other".into();
+        let board = BTreeMap::from([
+            ("c/s".to_string(), status(Vec::new())),
+            ("c/other".to_string(), other),
+        ]);
+        assert!(
+            readiness(&board, None).with_sources(&sources).services["c/s"]
+                .warnings
+                .is_empty()
+        );
+        sources.failed(url, "cannot reach s3://b-1/live.wasm: connection refused");
+        let report = readiness(&board, None).with_sources(&sources);
+        assert!(
+            report.ready,
+            "it keeps autoscaling with the last good policy"
+        );
+        let warnings = &report.services["c/s"].warnings;
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with(
+                "policy s3://b-1/live.wasm cannot be checked for changes (failing for "
+            ) && warnings[0].ends_with("connection refused); the last good policy keeps deciding"),
+            "{}",
+            warnings[0]
+        );
+        assert!(report.services["c/other"].warnings.is_empty());
+        sources.answered(url);
+        assert!(
+            readiness(&board, None).with_sources(&sources).services["c/s"]
+                .warnings
+                .is_empty()
+        );
     }
 }

@@ -12,21 +12,33 @@ use axum::routing::get;
 
 use super::{Board, health};
 use crate::events::Events;
+use crate::remote::poll::SourceHealth;
 
 #[derive(Clone)]
 struct AppState {
     board: Board,
     events: Events,
+    sources: Option<SourceHealth>,
 }
 
 /// The router of the `[http]` port (the session ingest has its own listener).
 pub fn router(board: Board, events: Events) -> Router {
+    router_with_sources(board, events, None)
+}
+
+/// [`router`], with `/readyz` also telling which policy locations in S3
+/// did not answer their last poll (`sources`).
+pub fn router_with_sources(board: Board, events: Events, sources: Option<SourceHealth>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/services", get(services))
-        .with_state(AppState { board, events })
+        .with_state(AppState {
+            board,
+            events,
+            sources,
+        })
 }
 
 /// 200 `ok` while the daemon loop keeps up; 503 with the reason, in plain
@@ -40,12 +52,17 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// 200 when every service is ready, else 503; the JSON body gives each
-/// service's state and reason either way.
+/// service's state and reason either way, and its warnings (a policy
+/// location in S3 that does not answer, while the last good policy decides).
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let clock = s.events.heartbeat().map(|h| h.clock);
     let report = {
         let board = s.board.lock().unwrap_or_else(|p| p.into_inner());
         health::readiness(&board, clock)
+    };
+    let report = match &s.sources {
+        Some(sources) => report.with_sources(sources),
+        None => report,
     };
     let code = if report.ready {
         StatusCode::OK

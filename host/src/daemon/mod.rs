@@ -319,8 +319,19 @@ impl<P: Provider> Daemon<P> {
     /// tick.
     pub async fn run(
         &mut self,
+        shutdown: watch::Receiver<bool>,
+        watcher: Option<PolicyWatcher>,
+    ) -> Result<(), DaemonError> {
+        self.run_with_sources(shutdown, watcher, None).await
+    }
+
+    /// [`Daemon::run`], also loading the policy objects that `sources`
+    /// finds changed in S3, by the same rules as a changed file.
+    pub async fn run_with_sources(
+        &mut self,
         mut shutdown: watch::Receiver<bool>,
         mut watcher: Option<PolicyWatcher>,
+        mut sources: Option<crate::remote::poll::PolicySources>,
     ) -> Result<(), DaemonError> {
         let mut reloads = Reloads::default();
         if let Some(w) = &watcher {
@@ -359,6 +370,12 @@ impl<P: Provider> Daemon<P> {
                             None => std::future::pending().await,
                         }
                     } => self.start_reloads(&mut reloads, &paths),
+                    change = async {
+                        match sources.as_mut() {
+                            Some(s) => s.changed().await,
+                            None => std::future::pending().await,
+                        }
+                    } => self.start_remote_reload(&mut reloads, change),
                     done = reloads.next() => self.finish_reload(&mut reloads, done),
                 }
             }

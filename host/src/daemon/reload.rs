@@ -113,17 +113,26 @@ impl Reloads {
         self.generation
     }
 
-    fn start(&mut self, path: PathBuf, engine: PolicyEngine, loaded: Vec<String>) {
+    /// Reads `path` from disk (`content` none) or takes the fetched
+    /// `content` of a remote object, and compiles it on a blocking thread.
+    fn start(
+        &mut self,
+        path: PathBuf,
+        content: Option<Result<Vec<u8>, String>>,
+        engine: PolicyEngine,
+        loaded: Vec<String>,
+    ) {
         let generation = self.begin(&path);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let file = path.clone();
-            let outcome =
-                tokio::task::spawn_blocking(move || read_and_compile(&file, &engine, &loaded))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Outcome::Unreadable(format!("the compile task failed: {e}"))
-                    });
+            let outcome = tokio::task::spawn_blocking(move || match content {
+                None => read_and_compile(&file, &engine, &loaded),
+                Some(Ok(bytes)) => compile(&bytes, &file, &engine, &loaded),
+                Some(Err(error)) => Outcome::Unreadable(error),
+            })
+            .await
+            .unwrap_or_else(|e| Outcome::Unreadable(format!("the compile task failed: {e}")));
             let _ = tx.send(Compiled {
                 path,
                 generation,
@@ -151,12 +160,18 @@ fn read_and_compile(path: &Path, engine: &PolicyEngine, loaded: &[String]) -> Ou
         Ok(b) => b,
         Err(e) => return Outcome::Unreadable(format!("cannot read the file: {e}")),
     };
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    compile(&bytes, path, engine, loaded)
+}
+
+/// Compiles `bytes` (the content of `path`), unless every policy it feeds
+/// (`loaded`) already runs that content.
+fn compile(bytes: &[u8], path: &Path, engine: &PolicyEngine, loaded: &[String]) -> Outcome {
+    let sha256 = hex::encode(Sha256::digest(bytes));
     if loaded.iter().all(|s| *s == sha256) {
         // Same content (an editor touched the file, or our own read): nothing to do.
         return Outcome::Unchanged;
     }
-    match engine.load_bytes(&bytes, &path.display().to_string()) {
+    match engine.load_bytes(bytes, &path.display().to_string()) {
         Ok(c) => Outcome::Ready(c),
         Err(e) => Outcome::Broken {
             sha256,
@@ -191,8 +206,31 @@ impl<P: Provider> Daemon<P> {
                 .iter()
                 .map(|&(i, slot)| self.policy_at(i, slot).component().sha256.clone())
                 .collect();
-            reloads.start(path, self.engine.clone(), loaded);
+            reloads.start(path, None, self.engine.clone(), loaded);
         }
+    }
+
+    /// Starts compiling a changed policy object fetched from S3, on a
+    /// blocking thread, like a changed file ([`Daemon::start_reloads`]).
+    pub fn start_remote_reload(
+        &self,
+        reloads: &mut Reloads,
+        change: crate::remote::poll::RemoteChange,
+    ) {
+        let slots = self.slots(&change.path);
+        if slots.is_empty() {
+            return;
+        }
+        let loaded = slots
+            .iter()
+            .map(|&(i, slot)| self.policy_at(i, slot).component().sha256.clone())
+            .collect();
+        reloads.start(
+            change.path,
+            Some(change.content),
+            self.engine.clone(),
+            loaded,
+        );
     }
 
     /// Probes and swaps in a finished compile (call it between ticks), or

@@ -13,6 +13,8 @@ use crate::events::Events;
 use crate::providers::aws::AwsConfig;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
+use crate::remote::S3Url;
+use crate::remote::s3::Object;
 use crate::rotate::{self, RotatingFile};
 use crate::runtime::{LoadError, Policy, PolicyEngine};
 use crate::sim::SimError;
@@ -30,6 +32,14 @@ pub enum SetupError {
         service: String,
         /// The load error (it names the file).
         source: LoadError,
+    },
+    /// A policy kept in S3 could not be had.
+    #[error("service {service}: {message}")]
+    Remote {
+        /// The service key.
+        service: String,
+        /// What went wrong, naming the location.
+        message: String,
     },
     /// The simulated cluster refused its config.
     #[error("simulated cluster: {0}")]
@@ -103,13 +113,39 @@ pub fn load_services(
     now: u64,
     dry_run: bool,
 ) -> Result<Vec<Service>, SetupError> {
+    load_services_with(cfg, engine, now, dry_run, &BTreeMap::new())
+}
+
+/// [`load_services`], with the policies kept in S3 already fetched
+/// ([`crate::remote::poll::fetch_all`]): `fetched` holds every `s3://`
+/// location the config names.
+pub fn load_services_with(
+    cfg: &Config,
+    engine: &PolicyEngine,
+    now: u64,
+    dry_run: bool,
+    fetched: &BTreeMap<S3Url, Object>,
+) -> Result<Vec<Service>, SetupError> {
     cfg.services
         .iter()
         .map(|s| {
             let svc = service_ref(s);
             let load = |path: &PathBuf| {
-                engine
-                    .load_file(path)
+                let component = match S3Url::from_path(path) {
+                    Some(url) => {
+                        let url = url.map_err(|message| SetupError::Remote {
+                            service: svc.key(),
+                            message,
+                        })?;
+                        let object = fetched.get(&url).ok_or_else(|| SetupError::Remote {
+                            service: svc.key(),
+                            message: format!("{url} was not fetched from S3 before loading"),
+                        })?;
+                        engine.load_bytes(&object.bytes, &url.to_string())
+                    }
+                    None => engine.load_file(path),
+                };
+                component
                     .map(|c| Policy::new(engine.clone(), c))
                     .map_err(|source| SetupError::Policy {
                         service: svc.key(),

@@ -39,6 +39,7 @@ mod scheduler;
 mod seed;
 
 mod calls;
+mod cloudformation;
 mod cloudwatch;
 mod ecs;
 mod elb;
@@ -47,6 +48,9 @@ mod ingest;
 mod ingest_attacks;
 mod journal;
 mod metrics;
+mod publish;
 mod restart;
 mod roll_back;
+mod s3_policies;
 mod sessions;
+mod setup;

@@ -5,6 +5,32 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+/// `autoscaler ARGS` reaching AWS only through `endpoint` (or the config's
+/// own endpoint), with test credentials and empty AWS config files in `dir`
+/// (no profile of the machine's user leaks in).
+pub fn command(args: &[std::ffi::OsString], endpoint: Option<&str>, dir: &Path) -> Command {
+    let (aws_config, aws_credentials) = (dir.join("aws-config"), dir.join("aws-credentials"));
+    std::fs::write(&aws_config, "").unwrap();
+    std::fs::write(&aws_credentials, "").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_autoscaler"));
+    cmd.args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", &aws_config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &aws_credentials)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "info");
+    if let Some(url) = endpoint {
+        cmd.env("AWS_ENDPOINT_URL", url);
+    }
+    cmd
+}
+
 /// One `autoscaler run` process, killed (SIGKILL) on drop.
 pub struct Host {
     child: Child,
@@ -14,26 +40,21 @@ pub struct Host {
 impl Host {
     /// Starts `autoscaler run --config CONFIG`; `dir` holds its empty AWS config files.
     pub fn start(config: &Path, dir: &Path, log: PathBuf) -> Host {
+        let mut args = vec!["run".into(), "--config".into()];
+        args.push(config.as_os_str().to_owned());
+        Host::start_with(&args, None, dir, log)
+    }
+
+    /// Starts `autoscaler ARGS`, with `AWS_ENDPOINT_URL` set to `endpoint`
+    /// if given; `dir` holds its empty AWS config files.
+    pub fn start_with(
+        args: &[std::ffi::OsString],
+        endpoint: Option<&str>,
+        dir: &Path,
+        log: PathBuf,
+    ) -> Host {
         let out = std::fs::File::create(&log).expect("the host's log file");
-        // Empty AWS config files: no profile of the machine's user leaks in.
-        let (aws_config, aws_credentials) = (dir.join("aws-config"), dir.join("aws-credentials"));
-        std::fs::write(&aws_config, "").unwrap();
-        std::fs::write(&aws_credentials, "").unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_autoscaler"))
-            .args(["run", "--config"])
-            .arg(config)
-            // The child reaches AWS only through the config's endpoint, with test credentials.
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("AWS_SESSION_TOKEN")
-            .env_remove("AWS_DEFAULT_REGION")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", &aws_config)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &aws_credentials)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("RUST_LOG", "info")
+        let child = command(args, endpoint, dir)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

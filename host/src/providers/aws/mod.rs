@@ -72,6 +72,7 @@ mod ecs;
 mod elb;
 pub(crate) mod errors;
 mod protection;
+pub mod tables;
 
 pub use calls::{CallCounter, CallCounts, ErrorKind, OpCount, ServiceCalls};
 
