@@ -40,6 +40,7 @@ mod seed;
 
 mod calls;
 mod cloudwatch;
+mod cordon;
 mod ecs;
 mod elb;
 mod iam;
