@@ -454,6 +454,19 @@ impl Config {
                     ));
                 }
             }
+            let margin = s.drain.cordon_uncordon_margin.as_secs();
+            let retries = u64::from(s.drain.max_attempts) * crate::workflow::UNCORDON_RETRY;
+            if margin < crate::workflow::MIN_UNCORDON_MARGIN.max(retries) {
+                return Err(invalid(
+                    field("drain.cordon_uncordon_margin"),
+                    format!(
+                        "expected at least \"{}s\": an uncordon must have time for its retries (drain.max_attempts {} x {}s) before the load balancer cuts sessions",
+                        crate::workflow::MIN_UNCORDON_MARGIN.max(retries),
+                        s.drain.max_attempts,
+                        crate::workflow::UNCORDON_RETRY
+                    ),
+                ));
+            }
             if s.cordon != crate::workflow::CordonMode::Off && s.guard.max_cordoned == 0 {
                 return Err(invalid(
                     field("guard.max_cordoned"),

@@ -346,6 +346,27 @@ fn cordons(
             ),
         );
     }
+    // Cordons that would need more launches to keep `min` serving than
+    // `max` leaves room for are dropped (from the end of the policy's list).
+    let effective = s.effective_desired() + uncordon.len() as u32;
+    let room = cfg.max.saturating_sub(s.desired);
+    let fits = |k: usize| cfg.min.saturating_sub(effective.saturating_sub(k as u32)) <= room;
+    if !fits(out.len()) {
+        let mut keep = out.len();
+        while keep > 0 && !fits(keep) {
+            keep -= 1;
+        }
+        let dropped = out.split_off(keep);
+        log.note(
+            "serving-capacity",
+            dropped.join(", "),
+            "refused",
+            format!(
+                "Cordoning them would leave fewer than min ({}) tasks serving, and replacing them would take the service past max ({}).",
+                cfg.min, cfg.max
+            ),
+        );
+    }
     // Serving capacity: drop cordons from the end of the policy's list
     // until what stays serving is enough for the current arrivals.
     let mut dropped: Vec<String> = Vec::new();

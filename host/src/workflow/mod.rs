@@ -58,7 +58,7 @@ use std::time::Duration;
 pub use dynamodb::DynamoJournal;
 pub use journal::{FileJournal, Journal, JournalError, LatestJournal, MemoryJournal};
 pub use retry::backoff;
-pub use steps::{StepReport, advance};
+pub use steps::{MIN_UNCORDON_MARGIN, StepReport, UNCORDON_RETRY, advance};
 
 use crate::model::DrainStep;
 use crate::providers::{Target, TargetGroupInfo};
@@ -545,7 +545,9 @@ impl DrainWorkflow {
     pub fn wake_at(&self) -> Option<u64> {
         match &self.step {
             Step::Done { .. } => None,
-            Step::Wait { next_check_at } => Some((*next_check_at).max(self.not_before)),
+            Step::Wait { next_check_at } => {
+                Some((*next_check_at).max(self.not_before).min(self.hold_limit()))
+            }
             // The wake-up to uncordon before an ALB cuts sessions cannot wait
             // for the next check.
             Step::Hold { next_check_at } => {

@@ -11,6 +11,14 @@ use crate::providers::{Provider, ProviderError, ServiceRef};
 /// How often a stopping victim is checked, in seconds.
 const CONFIRM_POLL: u64 = 15;
 
+/// The longest wait before an uncordon's retry, in seconds: its
+/// `max_attempts` retries (at most 8 by default, 24 s) fit in the smallest
+/// `drain.cordon_uncordon_margin` allowed, [`MIN_UNCORDON_MARGIN`].
+pub const UNCORDON_RETRY: u64 = 3;
+
+/// The smallest `drain.cordon_uncordon_margin` the config accepts, in seconds.
+pub const MIN_UNCORDON_MARGIN: u64 = 30;
+
 /// What one call to [`advance`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StepReport {
@@ -123,7 +131,16 @@ pub async fn advance<P: Provider>(
                     set(wf, next, journal)?;
                 } else {
                     report.retried.push(e.to_string());
-                    wf.not_before = now + backoff(&wf.id, wf.attempts);
+                    // An uncordon races the load balancer's delay: its
+                    // retries come fast, within drain.cordon_uncordon_margin.
+                    let racing = matches!(wf.step, Step::Uncordon { .. })
+                        || (wf.cordon.is_some() && matches!(wf.step, Step::RollBack { .. }));
+                    let wait = if racing {
+                        backoff(&wf.id, wf.attempts).min(UNCORDON_RETRY)
+                    } else {
+                        backoff(&wf.id, wf.attempts)
+                    };
+                    wf.not_before = now + wait;
                     journal.record(wf)?;
                     break;
                 }
@@ -287,6 +304,16 @@ async fn run_step<P: Provider>(
                 .target
                 .clone()
                 .expect("deregister only runs with a target");
+            // After an app-level hold, with a load balancer that cuts a
+            // deregistered target's connections: a session reported late
+            // must be found (and the target registered again) before then.
+            let margin = cfg.cordon_uncordon_margin.as_secs();
+            if let Some(c) = wf.cordon.as_mut()
+                && c.uncordon_at.is_none()
+                && let Some(info) = c.info.filter(|i| !i.keeps_connections())
+            {
+                c.uncordon_at = Some((now + info.deregistration_delay_s).saturating_sub(margin));
+            }
             note(wf, journal, |c| c.deregistered = true)?;
             p.deregister(&svc.target_group, std::slice::from_ref(&target))
                 .await?;
@@ -296,6 +323,14 @@ async fn run_step<P: Provider>(
             })
         }
         Step::Wait { .. } => {
+            if wf
+                .cordon
+                .and_then(|c| c.uncordon_at)
+                .is_some_and(|t| now >= t)
+            {
+                // Recheck before the load balancer would cut a late session.
+                return Ok(Step::Recheck);
+            }
             let target = wf.target.clone().expect("wait only runs with a target");
             let targets = p.targets(&svc.target_group).await?;
             let state = targets

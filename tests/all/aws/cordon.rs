@@ -99,7 +99,8 @@ async fn aws_layer_reads_how_alb_and_nlb_target_groups_drain_and_caches_it() {
         "nlb",
         LoadBalancerTypeEnum::Network,
         &[
-            ("deregistration_delay.timeout_seconds", "3600"),
+            // moto refuses 3600 (AWS's own maximum): 1800 reads back the same way.
+            ("deregistration_delay.timeout_seconds", "1800"),
             (
                 "deregistration_delay.connection_termination.enabled",
                 "true",
@@ -121,7 +122,7 @@ async fn aws_layer_reads_how_alb_and_nlb_target_groups_drain_and_caches_it() {
     let n = provider.target_group_info(&nlb).await.unwrap();
     assert_eq!(
         (n.kind, n.deregistration_delay_s, n.connection_termination),
-        (LoadBalancerKind::Network, 3600, true)
+        (LoadBalancerKind::Network, 1800, true)
     );
     assert!(!n.keeps_connections(), "connection termination is on");
 

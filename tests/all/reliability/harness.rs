@@ -137,8 +137,10 @@ pub struct Invariants {
     /// Whether the journal and records were added to the violations.
     context_added: bool,
     /// Since when each running task's target has been out of the load
-    /// balancer (reset when it is registered again).
-    deregistered_since: BTreeMap<String, u64>,
+    /// balancer (reset when it is registered again, or deregistered again by
+    /// a new cordon: a new deregistration restarts the delay), with the
+    /// cordon workflow that deregistered it.
+    deregistered_since: BTreeMap<String, (Option<String>, u64)>,
     /// Since when each deregister-cordoned task still holding has been
     /// registered again (by someone else).
     registered_again_since: BTreeMap<String, u64>,
@@ -269,7 +271,17 @@ impl Invariants {
             // whole delay must have no session left.
             // MERGE (sim branch): also assert the sim's `sessions_cut` is 0.
             if t.status == TaskStatus::Running && deregistered {
-                let since = *self.deregistered_since.entry(t.id.clone()).or_insert(now);
+                let wf = cordon.map(|d| d.id.clone());
+                let entry = self
+                    .deregistered_since
+                    .entry(t.id.clone())
+                    .or_insert((wf.clone(), now));
+                if entry.0 != wf && wf.is_some() {
+                    // Uncordoned and cordoned again within one step: the
+                    // target was registered, then deregistered anew.
+                    *entry = (wf, cordon.map_or(now, |d| d.started_at));
+                }
+                let since = entry.1;
                 if cordon.is_some()
                     && !info.keeps_connections()
                     && t.sessions > 0

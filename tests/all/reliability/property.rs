@@ -186,7 +186,7 @@ fn cordon_case() -> impl Strategy<Value = Option<CordonCase>> {
         (
             60u64..=900,
             30u64..=300,
-            prop_oneof![Just(20u64), Just(120)],
+            prop_oneof![Just(30u64), Just(120)],
         ),
     )
         .prop_map(

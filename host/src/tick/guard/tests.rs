@@ -683,3 +683,22 @@ fn max_leaves_room_to_serve_again_on_the_cordoned_tasks() {
     assert_eq!(rules(&g), vec!["max", "uncordon-first"]);
     assert_eq!(g.adjustments[0].adjusted, "4");
 }
+
+#[test]
+fn cordons_never_need_launches_past_max_to_keep_min_serving() {
+    // Four tasks, min 3, max 5: one cordon needs no launch, two need one (5),
+    // three would need two (6 > max): the third is refused.
+    let s = snap();
+    let c = GuardConfig {
+        min: 3,
+        max: 5,
+        ..cordoning()
+    };
+    let d = cordon_decision(None, vec![id(&s, 0), id(&s, 2), id(&s, 1)], vec![]);
+    let g = guard(Some(&d), &s, fresh(), &c, &mut GuardState::default(), NOW);
+    assert_eq!(g.cordon, vec![id(&s, 0), id(&s, 2)]);
+    assert_eq!(rules(&g)[0], "serving-capacity");
+    assert_eq!(g.adjustments[0].original, id(&s, 1));
+    // Two serving, min 3: one launch, to a desired count of 5.
+    assert_eq!(g.action, Action::ScaleOut { from: 2, to: 3 });
+}
