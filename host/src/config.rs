@@ -172,6 +172,12 @@ pub struct ServiceConfig {
     /// The drain workflow's timing.
     #[serde(default)]
     pub drain: DrainConfig,
+    /// How busy tasks are cordoned when the policy asks: `"off"` (the
+    /// default: cordon requests are refused), `"deregister"` (deregister the
+    /// task's target) or `"app"` (the application refuses new sessions, told
+    /// by the ingest API's `"accepting": false`). See docs/consolidation.md.
+    #[serde(default)]
+    pub cordon: crate::workflow::CordonMode,
     /// What decides when the live policy keeps faulting: `"hold"` (the
     /// default: every faulted tick holds) or `{ policy = "file.wasm" }`, a
     /// policy that decides instead once the live one has faulted
@@ -510,6 +516,45 @@ impl Config {
                 return Err(invalid(
                     field("drain.first_check_fraction"),
                     "expected a fraction within 0..=1".into(),
+                ));
+            }
+            for (name, d) in [
+                ("drain.cordon_first_check", s.drain.cordon_first_check),
+                ("drain.cordon_check_interval", s.drain.cordon_check_interval),
+            ] {
+                if d < Duration::from_secs(1) {
+                    return Err(invalid(
+                        field(name),
+                        "expected at least \"1s\" (each check reads the session store)".into(),
+                    ));
+                }
+            }
+            let margin = s.drain.cordon_uncordon_margin.as_secs();
+            let retries = u64::from(s.drain.max_attempts) * crate::workflow::UNCORDON_RETRY;
+            if margin < crate::workflow::MIN_UNCORDON_MARGIN.max(retries) {
+                return Err(invalid(
+                    field("drain.cordon_uncordon_margin"),
+                    format!(
+                        "expected at least \"{}s\": an uncordon must have time for its retries (drain.max_attempts {} x {}s) before the load balancer cuts sessions",
+                        crate::workflow::MIN_UNCORDON_MARGIN.max(retries),
+                        s.drain.max_attempts,
+                        crate::workflow::UNCORDON_RETRY
+                    ),
+                ));
+            }
+            if s.cordon != crate::workflow::CordonMode::Off && s.guard.max_cordoned == 0 {
+                return Err(invalid(
+                    field("guard.max_cordoned"),
+                    format!(
+                        "cordon = {:?} with max_cordoned = 0 can never cordon a task; raise max_cordoned or set cordon = \"off\"",
+                        s.cordon
+                    ),
+                ));
+            }
+            if s.guard.session_capacity == Some(0) {
+                return Err(invalid(
+                    field("guard.session_capacity"),
+                    "expected at least 1 session per task, or leave it out".into(),
                 ));
             }
             if s.fallback_after == 0 {

@@ -106,10 +106,45 @@ pub enum Event<'a> {
         service: &'a str,
         /// The victim.
         task: &'a str,
-        /// `stopped`, `aborted`, `rolled-back` or `roll-back-failed`.
+        /// `stopped`, `aborted`, `uncordoned`, `rolled-back` or `roll-back-failed`.
         outcome: &'a str,
         /// Why, for aborts and roll-backs.
         detail: &'a str,
+    },
+    /// A busy task was cordoned: its cordon workflow started.
+    Cordoned {
+        /// The service key.
+        service: &'a str,
+        /// The task.
+        task: &'a str,
+        /// `deregister` or `app`.
+        mechanism: &'a str,
+    },
+    /// A cordoned task serves new sessions again (its cordon stepped back).
+    Uncordoned {
+        /// The service key.
+        service: &'a str,
+        /// The task.
+        task: &'a str,
+        /// Why.
+        reason: &'a str,
+    },
+    /// A deregister-cordoned target was found registered again (by ECS or a
+    /// person) and was deregistered again.
+    ReDeregistered {
+        /// The service key.
+        service: &'a str,
+        /// The task.
+        task: &'a str,
+        /// None when deregistered again; the error when that failed.
+        error: Option<&'a str>,
+    },
+    /// How many tasks of the service are cordoned, at a tick (a gauge).
+    CordonedTasks {
+        /// The service key.
+        service: &'a str,
+        /// Tasks cordoned.
+        count: u32,
     },
     /// The live policy kept faulting, so the fallback policy decided this tick.
     FallbackDecided {
@@ -182,7 +217,19 @@ pub const FAMILIES: &[(&str, &str)] = &[
     ),
     (
         "autoscaler_drains_total",
-        "Drains finished, by outcome (stopped, aborted, rolled-back, roll-back-failed).",
+        "Drains finished, by outcome (stopped, aborted, uncordoned, rolled-back, roll-back-failed).",
+    ),
+    (
+        "autoscaler_cordons_total",
+        "Busy tasks cordoned (cordon workflows started), by mechanism (deregister or app).",
+    ),
+    (
+        "autoscaler_uncordons_total",
+        "Cordoned tasks that serve new sessions again (a cordon stepped back).",
+    ),
+    (
+        "autoscaler_re_deregistrations_total",
+        "Deregister-cordoned targets found registered again and deregistered again, by result (ok or failed).",
     ),
     (
         "autoscaler_fallback_decisions_total",
@@ -201,9 +248,16 @@ pub trait Collect: Send + Sync {
     fn collect(&self, out: &mut String);
 }
 
+/// Every gauge family, with its `# HELP` text.
+pub const GAUGES: &[(&str, &str)] = &[(
+    "autoscaler_cordoned_tasks",
+    "Tasks cordoned at the service's last tick: they take no new sessions and wait for theirs to end.",
+)];
+
 #[derive(Default)]
 struct Registry {
     counters: BTreeMap<(&'static str, String), u64>,
+    gauges: BTreeMap<(&'static str, String), i64>,
     call_time: BTreeMap<String, Histogram>,
     heartbeat: Option<Heartbeat>,
     collectors: Vec<Arc<dyn Collect>>,
@@ -467,6 +521,59 @@ impl Events {
                     );
                 }
             }
+            Event::Cordoned {
+                service,
+                task,
+                mechanism,
+            } => {
+                self.count(
+                    "autoscaler_cordons_total",
+                    &[("service", service), ("mechanism", mechanism)],
+                );
+                if loud {
+                    let task = Escaped(task);
+                    tracing::info!(service, %task, mechanism, "Cordoned task {task} ({mechanism}): it takes no new sessions and stops once its sessions end.");
+                }
+            }
+            Event::Uncordoned {
+                service,
+                task,
+                reason,
+            } => {
+                self.count("autoscaler_uncordons_total", &[("service", service)]);
+                if loud {
+                    let task = Escaped(task);
+                    tracing::info!(service, %task, "Uncordoned task {task}: it serves new sessions again. {}", Escaped(reason));
+                }
+            }
+            Event::ReDeregistered {
+                service,
+                task,
+                error,
+            } => {
+                let result = if error.is_some() { "failed" } else { "ok" };
+                self.count(
+                    "autoscaler_re_deregistrations_total",
+                    &[("service", service), ("result", result)],
+                );
+                let task = Escaped(task);
+                match error {
+                    None if loud => {
+                        tracing::warn!(service, %task, "The cordoned task {task}'s target was registered again (by ECS or a person); deregistered it again.")
+                    }
+                    Some(e) if loud => {
+                        tracing::warn!(service, %task, "The cordoned task {task}'s target was registered again, and deregistering it again failed (retried next tick): {}", Escaped(e))
+                    }
+                    _ => {}
+                }
+            }
+            Event::CordonedTasks { service, count } => {
+                self.gauge(
+                    "autoscaler_cordoned_tasks",
+                    &[("service", service)],
+                    i64::from(count),
+                );
+            }
             Event::FallbackDecided {
                 service,
                 policy,
@@ -520,6 +627,24 @@ impl Events {
         }
     }
 
+    fn gauge(&self, name: &'static str, pairs: &[(&str, &str)], value: i64) {
+        debug_assert!(
+            GAUGES.iter().any(|(f, _)| *f == name),
+            "{name} is missing from GAUGES, so /metrics would not show it"
+        );
+        self.lock().gauges.insert((name, labels(pairs)), value);
+    }
+
+    /// A gauge's value, for tests; none before it was set.
+    pub fn gauge_value(&self, name: &str, pairs: &[(&str, &str)]) -> Option<i64> {
+        let r = self.lock();
+        let want = labels(pairs);
+        r.gauges
+            .iter()
+            .find(|((n, l), _)| *n == name && *l == want)
+            .map(|(_, v)| *v)
+    }
+
     /// A counter's value, for tests and summaries.
     pub fn counter(&self, name: &str, pairs: &[(&str, &str)]) -> u64 {
         let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -540,6 +665,16 @@ impl Events {
             let _ = writeln!(out, "# HELP {family} {help}");
             let _ = writeln!(out, "# TYPE {family} counter");
             for ((name, l), v) in r.counters.range((*family, String::new())..) {
+                if name != family {
+                    break;
+                }
+                let _ = writeln!(out, "{name}{{{l}}} {v}");
+            }
+        }
+        for (family, help) in GAUGES {
+            let _ = writeln!(out, "# HELP {family} {help}");
+            let _ = writeln!(out, "# TYPE {family} gauge");
+            for ((name, l), v) in r.gauges.range((*family, String::new())..) {
                 if name != family {
                     break;
                 }

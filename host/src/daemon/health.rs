@@ -204,6 +204,11 @@ fn stuck(d: &DrainWorkflow, interval: u64, clock: Option<u64>) -> Option<String>
             d.last_error.as_deref().unwrap_or("no error recorded")
         ));
     }
+    // A cordon's hold waits for sessions for hours, by design: its drain's
+    // deadline counts from the hold's end.
+    if d.is_holding() {
+        return None;
+    }
     let late = clock?.checked_sub(d.deadline_at)?;
     (late > interval.saturating_mul(u64::from(LATE_INTERVALS))).then(|| {
         format!(
@@ -286,6 +291,26 @@ mod tests {
             0,
             &crate::workflow::DrainConfig::default(),
         )
+    }
+
+    #[test]
+    fn a_cordon_holding_past_its_start_deadline_is_not_stuck() {
+        let mut holding = DrainWorkflow::new_cordon(
+            "c/s",
+            "t1",
+            None,
+            crate::workflow::CordonMechanism::App,
+            0,
+            &crate::workflow::DrainConfig::default(),
+        );
+        holding.step = crate::workflow::Step::Hold { next_check_at: 0 };
+        assert_eq!(
+            stuck(&holding, 60, Some(holding.deadline_at + 10_000)),
+            None
+        );
+        let mut waiting = drain("t2");
+        waiting.step = crate::workflow::Step::Recheck;
+        assert!(stuck(&waiting, 60, Some(waiting.deadline_at + 10_000)).is_some());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::remote::s3::Object;
 use crate::rotate::{self, RotatingFile};
 use crate::runtime::{LoadError, Policy, PolicyEngine};
 use crate::sim::SimError;
+use crate::tick::guard::GuardConfig;
 use crate::tick::record::{JsonlSink, RecordSink};
 use crate::tick::{Service, ServiceSpec};
 use crate::workflow::{DynamoJournal, FileJournal, Journal, JournalError};
@@ -158,7 +159,10 @@ pub fn load_services_with(
                 digest: true,
                 svc: svc.clone(),
                 interval: s.interval.as_secs().max(1),
-                guard: s.guard.clone(),
+                guard: GuardConfig {
+                    cordon: s.cordon,
+                    ..s.guard.clone()
+                },
                 drain: s.drain.clone(),
                 params: s.params.clone(),
                 history_window: s.history.as_secs(),

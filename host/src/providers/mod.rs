@@ -10,6 +10,8 @@ use std::net::IpAddr;
 use crate::model::{TargetHealth, TaskStatus};
 
 pub mod aws;
+#[cfg(test)]
+pub(crate) mod double;
 pub mod sim;
 
 /// Which service a call is about, and where its tasks are load-balanced.

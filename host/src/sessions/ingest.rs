@@ -25,8 +25,8 @@
 //!
 //! | case | status | body |
 //! |---|---|---|
-//! | start (new or repeated) | 200 | `{"outcome": "started"}` |
-//! | heartbeat | 200 | `{"outcome": "refreshed", "expires_at": 1764403320}` |
+//! | start (new or repeated) | 200 | `{"outcome": "started", "accepting": true}` |
+//! | heartbeat | 200 | `{"outcome": "refreshed", "expires_at": 1764403320, "accepting": true}` |
 //! | heartbeat, no such session | 404 | `{"error": "...", "field": "session_id"}`: send `start` again |
 //! | end (repeated or not) | 200 | `{"outcome": "ended"}` or `{"outcome": "already_ended"}` |
 //! | no or wrong token | 401 | `{"error": "..."}`, with `WWW-Authenticate: Bearer` |
@@ -44,6 +44,21 @@
 //! Every event is idempotent, so clients can retry any of them safely. A
 //! start answers the same whether or not the session existed, so a caller
 //! learns nothing about other sessions.
+//!
+//! `"accepting"` is the task's app-level cordon state (service `cordon =
+//! "app"`): `false` while the host has cordoned the task. The application
+//! must then send **new** sessions to another task (or refuse them so the
+//! client retries elsewhere), keep serving the sessions it has, and keep
+//! reporting their heartbeats and ends: the host stops the task once its
+//! last session has ended. When it turns `true` again the task was
+//! uncordoned and takes new sessions as before. A start on a cordoned task
+//! is still stored (the session exists); the answer says `false`.
+//!
+//! `GET /v1/tasks/{task_id}?cluster=NAME&service=NAME` (same token) answers
+//! `{"task_id": "...", "accepting": false, "cordoned_since": 1764403200}`
+//! (`cordoned_since` is `null` when accepting), with the same 401, 422, 429,
+//! 503 and 500 answers as a POST; an application that sends no heartbeats
+//! polls it (once a minute is plenty).
 
 use crate::escape::Escaped;
 use std::net::SocketAddr;
@@ -53,10 +68,11 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
@@ -151,6 +167,7 @@ pub fn router(ingest: Ingest) -> Router {
     let state = Arc::new(ingest);
     Router::new()
         .route("/v1/sessions", post(post_session))
+        .route("/v1/tasks/{task_id}", get(get_task))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(TimeoutLayer::with_status_code(
@@ -327,22 +344,40 @@ async fn post_session(
             let ttl = event
                 .ttl_seconds
                 .expect("parse requires ttl_seconds on start");
-            let started = ingest.store.start(key, now, Some(ttl)).await;
+            let (started, cordon) = tokio::join!(
+                ingest.store.start(key, now, Some(ttl)),
+                ingest
+                    .store
+                    .cordoned_since(&key.cluster, &key.service, &key.task_id)
+            );
             if !matches!(started, Ok(super::StartOutcome::Started)) {
                 // A repeated start or a failed write stored no new session.
                 ingest.tasks.release(&service, &key.task_id);
             }
-            started.map(|_| (StatusCode::OK, json!({ "outcome": "started" })))
+            started.and_then(|_| {
+                let accepting = cordon?.is_none();
+                Ok((
+                    StatusCode::OK,
+                    json!({ "outcome": "started", "accepting": accepting }),
+                ))
+            })
         }
         EventKind::Heartbeat => {
             let ttl = event
                 .ttl_seconds
                 .expect("parse requires ttl_seconds on a heartbeat");
-            ingest.store.heartbeat(key, now, ttl).await.map(|o| match o {
-                HeartbeatOutcome::Refreshed { expires_at } => {
-                    (StatusCode::OK, json!({ "outcome": "refreshed", "expires_at": expires_at }))
-                }
-                HeartbeatOutcome::UnknownSession => (
+            let (beat, cordon) = tokio::join!(
+                ingest.store.heartbeat(key, now, ttl),
+                ingest
+                    .store
+                    .cordoned_since(&key.cluster, &key.service, &key.task_id)
+            );
+            beat.and_then(|o| match o {
+                HeartbeatOutcome::Refreshed { expires_at } => Ok((
+                    StatusCode::OK,
+                    json!({ "outcome": "refreshed", "expires_at": expires_at, "accepting": cordon?.is_none() }),
+                )),
+                HeartbeatOutcome::UnknownSession => Ok((
                     StatusCode::NOT_FOUND,
                     json!({
                         "error": format!(
@@ -351,7 +386,7 @@ async fn post_session(
                         ),
                         "field": "session_id",
                     }),
-                ),
+                )),
             })
         }
         EventKind::End => ingest.store.end(key).await.map(|o| match o {
@@ -367,20 +402,91 @@ async fn post_session(
             tracing::debug!(service = %service, task = %Escaped(&key.task_id), session = %Escaped(&key.session_id), status = status.as_u16(), "A session event was stored.");
             (status, axum::Json(body)).into_response()
         }
-        Err(e) => {
-            let status = if e.is_retryable() {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            if matches!(e, ProviderError::Transient { .. }) {
-                tracing::warn!(service = %service, "A session event could not be stored for now: {}.", Escaped(&e.to_string()));
-            } else {
-                tracing::error!(service = %service, "A session event could not be stored: {}.", Escaped(&e.to_string()));
-            }
-            error(status, e.to_string(), Value::Null)
-        }
+        Err(e) => storage_error(&service, e),
     }
+}
+
+/// The query of `GET /v1/tasks/{task_id}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    cluster: String,
+    service: String,
+}
+
+/// `GET /v1/tasks/{task_id}?cluster=..&service=..`: whether the task accepts
+/// new sessions (its app-level cordon state).
+async fn get_task(
+    State(ingest): State<Arc<Ingest>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    Path(task_id): Path<String>,
+    query: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected the query `?cluster=NAME&service=NAME` and nothing else",
+            Value::Null,
+        );
+    };
+    let names = (
+        super::request::name(&q.cluster, "cluster"),
+        super::request::name(&q.service, "service"),
+        super::request::name(&task_id, "task_id"),
+    );
+    let (cluster, service, task_id) = match names {
+        (Ok(c), Ok(s), Ok(t)) => (c, s, t),
+        (Err(bad), _, _) | (_, Err(bad), _) | (_, _, Err(bad)) => {
+            let extra = bad.field.map_or(Value::Null, |f| json!({ "field": f }));
+            return error(StatusCode::BAD_REQUEST, bad.message, extra);
+        }
+    };
+    // The same checks as an event's: a configured service, a current task
+    // (and, with `bind_source_ip`, asked from the task itself).
+    let probe = SessionEvent {
+        kind: EventKind::Heartbeat,
+        key: super::SessionKey {
+            cluster: cluster.clone(),
+            service: service.clone(),
+            task_id: task_id.clone(),
+            session_id: "-".into(),
+        },
+        ttl_seconds: None,
+    };
+    if let Some(r) = refuse_task(&ingest, &probe, peer.map(|c| c.0.0)) {
+        return r;
+    }
+    match ingest
+        .store
+        .cordoned_since(&cluster, &service, &task_id)
+        .await
+    {
+        Ok(since) => (
+            StatusCode::OK,
+            axum::Json(json!({
+                "task_id": task_id,
+                "accepting": since.is_none(),
+                "cordoned_since": since,
+            })),
+        )
+            .into_response(),
+        Err(e) => storage_error(&probe.key.partition_key(), e),
+    }
+}
+
+/// The answer to a storage failure: 503 to retry with backoff, else 500.
+fn storage_error(service: &str, e: ProviderError) -> Response {
+    let status = if e.is_retryable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    if matches!(e, ProviderError::Transient { .. }) {
+        tracing::warn!(service = %service, "The session store could not be reached for now: {}.", Escaped(&e.to_string()));
+    } else {
+        tracing::error!(service = %service, "The session store failed: {}.", Escaped(&e.to_string()));
+    }
+    error(status, e.to_string(), Value::Null)
 }
 
 #[cfg(test)]

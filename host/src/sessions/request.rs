@@ -211,7 +211,7 @@ impl SessionEvent {
 }
 
 /// A cluster, service or task name: an ARN is reduced to its last part.
-fn name(raw: &str, field: &str) -> Result<String, BadRequest> {
+pub(super) fn name(raw: &str, field: &str) -> Result<String, BadRequest> {
     let name = if raw.starts_with("arn:") {
         raw.rsplit('/').next().unwrap_or(raw)
     } else {

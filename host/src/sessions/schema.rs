@@ -18,6 +18,24 @@ pub mod attr {
     pub const STARTED_AT: &str = "started_at";
     /// Optional heartbeat deadline, Unix seconds.
     pub const EXPIRES_AT: &str = "expires_at";
+    /// On a cordon item: since when the task is cordoned, Unix seconds.
+    pub const CORDONED_SINCE: &str = "cordoned_since";
+}
+
+/// The sort key prefix of a cordon item (`#cordon#TASK_ID`): a session's
+/// sort key starts with its task ID, which is never empty and holds no `#`,
+/// so the two can never collide, and readers of sessions skip items that
+/// start with `#`.
+pub const CORDON_PREFIX: &str = "#cordon#";
+
+/// How long a cordon item outlives its cordon if the host never lifts it
+/// (DynamoDB's TTL removes it): the host lifts it when the task stops, is
+/// uncordoned or its drain rolls back, so this only bounds leftovers.
+pub const CORDON_ITEM_TTL_S: u64 = 14 * 24 * 3600;
+
+/// The sort key of a task's cordon item.
+pub fn cordon_sort_key(task_id: &str) -> String {
+    format!("{CORDON_PREFIX}{task_id}")
 }
 
 /// The cluster's name, given its name or ARN (`arn:aws:ecs:...:cluster/NAME`).

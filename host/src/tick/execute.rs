@@ -1,22 +1,29 @@
-//! execute: carry out what the guard allowed. Scale-out raises the desired
-//! count; scale-in starts one durable drain workflow per victim. Drains then
-//! advance whenever they are due ([`advance_drains`]).
+//! execute: carry out what the guard allowed. Uncordons step their cordon
+//! workflows back; cordons start one cordon workflow per task; scale-out
+//! raises the desired count; scale-in starts one durable drain workflow per
+//! victim. Drains then advance whenever they are due ([`advance_drains`]).
+//! Every tick also deregisters again the targets of deregister-cordoned
+//! tasks that were registered again ([`re_deregister`]).
 
 use serde::Serialize;
 
 use crate::events::{Event, Events};
+use crate::model::TargetHealth;
 use crate::providers::{Provider, ServiceRef};
 use crate::workflow::{
-    DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, StepReport, advance,
+    CordonMechanism, CordonMode, DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step,
+    StepReport, advance,
 };
 
 use super::gather::Gathered;
-use super::guard::Action;
+use super::guard::{Action, Guarded};
 
 /// What an action (or a drain step) came to, for the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ActionOutcome {
-    /// What was done: `set-desired`, `drain-start`, `drain-retry`,
+    /// What was done: `set-desired`, `drain-start`, `cordon-start`,
+    /// `uncordon` (a cordon stepped back), `re-deregister` (a cordoned
+    /// target registered again was deregistered again), `drain-retry`,
     /// `drain-scaled-in` (a drain lowered the desired count), `drain-finished`.
     pub what: String,
     /// The task, for drain outcomes.
@@ -27,7 +34,7 @@ pub struct ActionOutcome {
     /// Details: the new count, the step, the outcome, or the error.
     pub detail: String,
     /// For `drain-finished`: how the drain ended (`stopped`, `aborted`,
-    /// `rolled-back` or `roll-back-failed`), so counts need not parse `detail`.
+    /// `uncordoned`, `rolled-back` or `roll-back-failed`), so counts need not parse `detail`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
 }
@@ -56,12 +63,14 @@ impl ActionOutcome {
 /// The API call behind [`Provider::set_desired`], named in warnings.
 const SET_DESIRED_CALL: &str = "UpdateService";
 
-/// Executes `action`. Drains started here take their first steps at once.
+/// Executes what the guard allowed: uncordons, cordons (by `mode`), then
+/// the action. Workflows started or stepped back here take their first steps at once.
 #[allow(clippy::too_many_arguments)]
 pub async fn execute<P: Provider>(
     p: &P,
     svc: &ServiceRef,
-    action: &Action,
+    guarded: &Guarded,
+    mode: CordonMode,
     gathered: &Gathered,
     drains: &mut Vec<DrainWorkflow>,
     cfg: &DrainConfig,
@@ -72,7 +81,54 @@ pub async fn execute<P: Provider>(
     let key = svc.key();
     let snapshot = &gathered.snapshot;
     let mut outcomes = Vec::new();
-    match action {
+    let mut started = false;
+    for id in &guarded.uncordon {
+        let Some(wf) = drains.iter_mut().find(|d| &d.task_id == id) else {
+            continue;
+        };
+        if wf.uncordon("demand returned: the policy or a scale-out uncordoned it") {
+            wf.not_before = now;
+            journal.record(wf)?;
+            outcomes.push(ActionOutcome::new(
+                "uncordon",
+                Some(id),
+                true,
+                format!("workflow {}", wf.id),
+            ));
+            started = true;
+        }
+    }
+    if let Some(mechanism) = mode.mechanism() {
+        for id in &guarded.cordon {
+            let wf = DrainWorkflow::new_cordon(
+                &key,
+                id,
+                gathered.target_of(id).cloned(),
+                mechanism,
+                now,
+                cfg,
+            );
+            journal.record(&wf)?;
+            let name = match mechanism {
+                CordonMechanism::Deregister => "deregister",
+                CordonMechanism::App => "app",
+            };
+            events.emit(Event::Cordoned {
+                service: &key,
+                task: id,
+                mechanism: name,
+            });
+            outcomes.push(ActionOutcome::new(
+                "cordon-start",
+                Some(id),
+                true,
+                format!("workflow {} ({name})", wf.id),
+            ));
+            drains.push(wf);
+            started = true;
+        }
+    }
+    match &guarded.action {
         Action::Hold => {}
         Action::ScaleOut { from, to } => {
             let desired = snapshot.desired + (to - from);
@@ -96,10 +152,69 @@ pub async fn execute<P: Provider>(
                 ));
                 drains.push(wf);
             }
-            outcomes.extend(advance_drains(p, svc, drains, cfg, journal, events, now).await?);
+            started = true;
         }
     }
+    if started {
+        outcomes.extend(advance_drains(p, svc, drains, cfg, journal, events, now).await?);
+    }
     Ok(outcomes)
+}
+
+/// Deregisters again the target of every deregister-cordoned task that the
+/// snapshot shows registered again (by ECS or a person): read from the
+/// gathered target health, so it costs no call unless one is found. Runs
+/// every tick, before the policy's actions.
+pub async fn re_deregister<P: Provider>(
+    p: &P,
+    svc: &ServiceRef,
+    gathered: &Gathered,
+    drains: &[DrainWorkflow],
+    events: &Events,
+) -> Vec<ActionOutcome> {
+    let key = svc.key();
+    let mut outcomes = Vec::new();
+    for wf in drains {
+        let deregistered_cordon = wf
+            .cordon
+            .as_ref()
+            .is_some_and(|c| c.mechanism == CordonMechanism::Deregister)
+            && wf.changes.deregistered
+            && matches!(wf.step, Step::Hold { .. } | Step::Recheck);
+        if !deregistered_cordon {
+            continue;
+        }
+        let (Some(task), Some(target)) = (gathered.snapshot.task(&wf.task_id), wf.target.as_ref())
+        else {
+            continue;
+        };
+        if !matches!(
+            task.health,
+            TargetHealth::Initial | TargetHealth::Healthy | TargetHealth::Unhealthy
+        ) {
+            continue;
+        }
+        let result = p
+            .deregister(&svc.target_group, std::slice::from_ref(target))
+            .await;
+        let error = result.as_ref().err().map(ToString::to_string);
+        events.emit(Event::ReDeregistered {
+            service: &key,
+            task: &wf.task_id,
+            error: error.as_deref(),
+        });
+        outcomes.push(ActionOutcome::new(
+            "re-deregister",
+            Some(&wf.task_id),
+            error.is_none(),
+            match error {
+                None => format!("its target was {:?} again: deregistered again", task.health)
+                    .to_lowercase(),
+                Some(e) => format!("its target was registered again; deregistering it failed: {e}"),
+            },
+        ));
+    }
+    outcomes
 }
 
 async fn set_desired<P: Provider>(
@@ -194,6 +309,13 @@ pub async fn advance_drains<P: Provider>(
         }
         if let Some(outcome) = &report.finished {
             let detail = outcome.detail();
+            if let Outcome::Uncordoned { reason } = outcome {
+                events.emit(Event::Uncordoned {
+                    service: &key,
+                    task: &wf.task_id,
+                    reason,
+                });
+            }
             events.emit(Event::DrainFinished {
                 service: &key,
                 task: &wf.task_id,

@@ -116,12 +116,13 @@ pub async fn gather<P: Provider>(
             (Some(target), Some(h)) => h.get(target).copied().unwrap_or(TargetHealth::Unregistered),
         };
         let since = t.started_at.unwrap_or(t.created_at);
+        let workflow = drains.iter().find(|d| d.task_id == t.id && !d.is_done());
         infos.push(TaskInfo {
             sessions: sessions
                 .as_ref()
                 .and_then(|s| s.get(&t.id).copied())
                 .unwrap_or(0),
-            draining: drains.iter().any(|d| d.task_id == t.id && !d.is_done()),
+            draining: workflow.is_some(),
             id: t.id,
             status: t.status,
             health,
@@ -129,8 +130,8 @@ pub async fn gather<P: Provider>(
             protected: t.protected,
             cpu: t.cpu,
             memory: t.memory,
-            // INTERFACE: the host-core helper fills this from the cordon workflows.
-            cordoned_since: None,
+            // From the Cordon step until the hold ends (the drain shows `Cordoned`).
+            cordoned_since: workflow.and_then(DrainWorkflow::cordoned_since),
         });
         targets.push(t.target);
     }

@@ -83,7 +83,14 @@ pub struct Service {
     pub fallback: Option<Policy>,
     /// The live policy's recent faults, and when the fallback decides.
     pub faults: FaultWindow,
+    /// Amends the decision (live or fallback) before the guard sees it; none
+    /// in the daemon. The reliability tests drive cordons and uncordons
+    /// through it, so they run the real guard, executor and record.
+    pub decision_overlay: Option<DecisionOverlay>,
 }
+
+/// A function that amends a decision, given the snapshot it was made on.
+pub type DecisionOverlay = Box<dyn FnMut(&Snapshot, &mut crate::model::Decision) + Send>;
 
 impl Service {
     /// A service whose first tick is due at `first_tick`.
@@ -102,6 +109,7 @@ impl Service {
             carried: Vec::new(),
             fallback: None,
             faults: FaultWindow::default(),
+            decision_overlay: None,
         }
     }
 
@@ -283,6 +291,10 @@ impl Service {
             }
         }
         record.shadows = decided.shadows;
+        if let (Some(overlay), Some(d)) = (self.decision_overlay.as_mut(), decision.as_mut()) {
+            overlay(snapshot, d);
+            record.decision = Some(d.clone());
+        }
 
         // guard
         let guarded = guard::guard(
@@ -303,10 +315,14 @@ impl Service {
 
         // execute
         if !self.spec.dry_run {
+            outcomes.extend(
+                execute::re_deregister(p, &self.spec.svc, &gathered, &self.drains, events).await,
+            );
             let done = execute::execute(
                 p,
                 &self.spec.svc,
-                &guarded.action,
+                &guarded,
+                self.spec.guard.cordon,
                 &gathered,
                 &mut self.drains,
                 &self.spec.drain,
@@ -324,6 +340,27 @@ impl Service {
             // The cooldowns run as if the action had been carried out, so the
             // recorded decisions are the ones a live host would make.
             self.guard_state.executed(&guarded.action, now);
+        }
+        events.emit(Event::CordonedTasks {
+            service: &key,
+            count: record.state.as_ref().map_or(0, |s| s.cordoned),
+        });
+        record.cordoned = outcomes
+            .iter()
+            .filter(|o| o.what == "cordon-start")
+            .filter_map(|o| o.task.clone())
+            .collect();
+        // Uncordoned: every cordon that stepped back since the last tick,
+        // asked for now or forced by a load balancer's delay between ticks.
+        record.uncordoned = outcomes
+            .iter()
+            .filter(|o| o.what == "drain-finished" && o.outcome.as_deref() == Some("uncordoned"))
+            .filter_map(|o| o.task.clone())
+            .collect();
+        if self.spec.dry_run {
+            // What a live host would have done.
+            record.cordoned = guarded.cordon.clone();
+            record.uncordoned = guarded.uncordon.clone();
         }
         record.adjustments = guarded.adjustments;
         record.action = guarded.action;
@@ -474,7 +511,8 @@ pub fn status_line(r: &TickRecord) -> String {
         Done::Said(action) => format!("{counts}  {action}: {}", r.reason()),
         Done::Failed(action) => format!("{counts}  {action} [policy: {}]", r.reason()),
     };
-    let notes = drain_notes(r);
+    let mut notes = cordon_notes(r);
+    notes.extend(drain_notes(r));
     if !notes.is_empty() {
         line.push_str(&format!(" [{}]", notes.join("; ")));
     }
@@ -551,6 +589,30 @@ pub fn failed_drain_start(r: &TickRecord) -> Option<&ActionOutcome> {
     })
 }
 
+/// The tick's cordons and uncordons, e.g. `cordon 2 (T1, T2)`, `uncordon T3`,
+/// and the cordoned targets deregistered again.
+fn cordon_notes(r: &TickRecord) -> Vec<String> {
+    let list = |verb: &str, ids: &[String]| match ids {
+        [] => None,
+        [one] => Some(format!("{verb} {one}")),
+        many => Some(format!("{verb} {} ({})", many.len(), many.join(", "))),
+    };
+    let again: Vec<String> = r
+        .outcomes
+        .iter()
+        .filter(|o| o.what == "re-deregister")
+        .filter_map(|o| o.task.clone())
+        .collect();
+    [
+        list("cordon", &r.cordoned),
+        list("uncordon", &r.uncordoned),
+        list("deregistered again", &again),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// What drains other than this tick's victims did, and the paused ones.
 fn drain_notes(r: &TickRecord) -> Vec<String> {
     let victims: &[String] = match &r.action {
@@ -566,6 +628,7 @@ fn drain_notes(r: &TickRecord) -> Vec<String> {
             match o.what.as_str() {
                 "drain-scaled-in" => Some(format!("drain {task} set desired {}", o.detail)),
                 "drain-retry" => Some(format!("drain {task} failed, retrying: {}", o.detail)),
+                "drain-finished" if o.outcome.as_deref() == Some("uncordoned") => None,
                 "drain-finished" => Some(format!("drain {task} {}", o.detail)),
                 _ => None,
             }

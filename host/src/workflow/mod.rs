@@ -15,6 +15,19 @@
 //!    this step (an absolute value, so a resumed step is not applied twice);
 //! 6. **confirm** that the victim reaches STOPPED.
 //!
+//! A **cordon** (a busy task; see [`Cordon`]) takes another path:
+//! protect -> **cordon** (deregister the target, or publish the app-level
+//! cordon in the session store; the target group's load balancer kind and
+//! deregistration delay are read here and journaled) -> **hold** until the
+//! task's sessions reach 0 (the first check late, then at an interval) ->
+//! recheck (deregister mechanism) or deregister -> wait -> recheck (app
+//! mechanism) -> scale in -> confirm, as above. The drain's deadline counts
+//! from the end of the hold. When the load balancer closes a deregistered
+//! target's connections at the end of its delay (an ALB), the hold ends by
+//! **uncordoning** before then: the target is registered again and the
+//! workflow ends `uncordoned`, so no session is cut. Uncordon is always a step
+//! back (register again, or lift the app-level cordon), never a stop.
+//!
 //! The victim is unprotected only at step 5, after its sessions were
 //! re-checked: until then a concurrent desired-count decrease can only stop
 //! tasks that have passed their own recheck. Transient errors are retried
@@ -45,10 +58,95 @@ use std::time::Duration;
 pub use dynamodb::DynamoJournal;
 pub use journal::{FileJournal, Journal, JournalError, LatestJournal, MemoryJournal};
 pub use retry::backoff;
-pub use steps::{StepReport, advance};
+pub use steps::{MIN_UNCORDON_MARGIN, StepReport, UNCORDON_RETRY, advance};
 
 use crate::model::DrainStep;
-use crate::providers::Target;
+use crate::providers::{Target, TargetGroupInfo};
+
+/// How a service cordons busy tasks (the service's `cordon` key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CordonMode {
+    /// Cordon requests are refused (guard rule `cordon-off`).
+    #[default]
+    Off,
+    /// Deregister the task's target: the load balancer sends it no new
+    /// sessions. With an NLB (connection termination off) the wait is
+    /// unlimited; otherwise the task is uncordoned before the target group's
+    /// deregistration delay ends.
+    Deregister,
+    /// The application stops taking new sessions itself: the host publishes
+    /// the cordon in the session store (the ingest API answers
+    /// `"accepting": false`).
+    App,
+}
+
+impl CordonMode {
+    /// The mechanism a cordon uses; none when cordons are off.
+    pub fn mechanism(self) -> Option<CordonMechanism> {
+        match self {
+            CordonMode::Off => None,
+            CordonMode::Deregister => Some(CordonMechanism::Deregister),
+            CordonMode::App => Some(CordonMechanism::App),
+        }
+    }
+}
+
+/// How one cordon keeps new sessions off its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CordonMechanism {
+    /// The target is deregistered from its target group.
+    Deregister,
+    /// The application refuses new sessions (the session store says so).
+    App,
+}
+
+/// What a cordon workflow knows about its cordon, journaled with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cordon {
+    /// How the cordon is made.
+    pub mechanism: CordonMechanism,
+    /// The target group's load balancer kind and deregistration delay, read
+    /// at the cordon step (none before it, or when the task has no target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<TargetGroupInfo>,
+    /// When the cordon call was first sent, in seconds (kept on a retry or a
+    /// resume, so an ALB's delay is never counted from a later call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cordoned_at: Option<u64>,
+    /// When the hold must end by uncordoning, in seconds (see
+    /// [`Cordon::uncordon_by`]), fixed at the cordon step; none when the
+    /// wait is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncordon_at: Option<u64>,
+    /// When the victim's scale-in protection was last set, in seconds (the
+    /// hold renews it: holds outlast the protection's expiry).
+    #[serde(default)]
+    pub protected_at: u64,
+    /// When the hold ended with no session left, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_ended_at: Option<u64>,
+}
+
+impl Cordon {
+    /// When the hold must end by uncordoning, in seconds: `margin` before the
+    /// load balancer would close the target's connections (its deregistration
+    /// delay after the cordon); none when connections outlive the delay (an
+    /// NLB with connection termination off), with the app mechanism, or
+    /// before the cordon call.
+    pub fn uncordon_by(&self, margin: u64) -> Option<u64> {
+        if self.mechanism != CordonMechanism::Deregister {
+            return None;
+        }
+        let info = self.info?;
+        if info.keeps_connections() {
+            return None;
+        }
+        let at = self.cordoned_at?;
+        Some((at + info.deregistration_delay_s).saturating_sub(margin))
+    }
+}
 
 /// Timing and limits of drain workflows for a service.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -80,6 +178,19 @@ pub struct DrainConfig {
     /// good then costs one failed drain per pause, not one per tick.
     #[serde(with = "humantime_serde")]
     pub pause_after_roll_back: Duration,
+    /// A cordoned task's sessions are first checked this long after the
+    /// cordon (each check is a session-store read): sessions last long.
+    #[serde(with = "humantime_serde")]
+    pub cordon_first_check: Duration,
+    /// Then a check every interval, until the sessions reach 0.
+    #[serde(with = "humantime_serde")]
+    pub cordon_check_interval: Duration,
+    /// With a load balancer that closes a deregistered target's connections
+    /// when its deregistration delay ends (an ALB, or an NLB with connection
+    /// termination on), a deregister-cordoned task that still has sessions
+    /// is uncordoned (registered again) this long before the delay ends.
+    #[serde(with = "humantime_serde")]
+    pub cordon_uncordon_margin: Duration,
 }
 
 impl Default for DrainConfig {
@@ -93,6 +204,9 @@ impl Default for DrainConfig {
             max_attempts: 8,
             roll_back_attempts: 20,
             pause_after_roll_back: Duration::from_secs(15 * 60),
+            cordon_first_check: Duration::from_secs(10 * 60),
+            cordon_check_interval: Duration::from_secs(5 * 60),
+            cordon_uncordon_margin: Duration::from_secs(120),
         }
     }
 }
@@ -103,6 +217,21 @@ impl Default for DrainConfig {
 pub enum Step {
     /// Protect every task of the service.
     Protect,
+    /// Cordon the victim (a cordon workflow only): deregister its target, or
+    /// publish the app-level cordon.
+    Cordon,
+    /// Wait for the cordoned victim's sessions to reach 0; check again at `next_check_at`.
+    Hold {
+        /// When to look next, in seconds.
+        next_check_at: u64,
+    },
+    /// Step back: the cordoned victim serves new sessions again (its target
+    /// registered again, or the app-level cordon lifted), then the workflow
+    /// ends `uncordoned`.
+    Uncordon {
+        /// Why.
+        reason: String,
+    },
     /// Deregister the victim's target.
     Deregister,
     /// Wait for the deregistration to finish; check again at `next_check_at`.
@@ -141,6 +270,7 @@ impl Step {
     pub fn public(&self) -> Option<DrainStep> {
         Some(match self {
             Step::Protect => DrainStep::Protecting,
+            Step::Cordon | Step::Hold { .. } | Step::Uncordon { .. } => DrainStep::Cordoned,
             Step::Deregister => DrainStep::Deregistering,
             Step::Wait { .. } => DrainStep::Waiting,
             Step::Recheck | Step::RollBack { .. } => DrainStep::Rechecking,
@@ -154,6 +284,9 @@ impl Step {
     pub fn name(&self) -> &'static str {
         match self {
             Step::Protect => "protect",
+            Step::Cordon => "cordon",
+            Step::Hold { .. } => "hold",
+            Step::Uncordon { .. } => "uncordon",
             Step::Deregister => "deregister",
             Step::Wait { .. } => "wait",
             Step::Recheck => "recheck",
@@ -176,6 +309,12 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// The cordoned victim serves new sessions again (a step back): demand
+    /// returned, or its load balancer would have cut its sessions.
+    Uncordoned {
+        /// Why.
+        reason: String,
+    },
     /// The workflow could not finish and was undone.
     RolledBack {
         /// Why.
@@ -192,11 +331,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `stopped`, `aborted`, `rolled-back` or `roll-back-failed`, for metrics.
+    /// `stopped`, `aborted`, `uncordoned`, `rolled-back` or `roll-back-failed`, for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
             Outcome::Stopped => "stopped",
             Outcome::Aborted { .. } => "aborted",
+            Outcome::Uncordoned { .. } => "uncordoned",
             Outcome::RolledBack { .. } => "rolled-back",
             Outcome::RollBackFailed { .. } => "roll-back-failed",
         }
@@ -215,7 +355,9 @@ impl Outcome {
     pub fn detail(&self) -> String {
         match self {
             Outcome::Stopped => String::new(),
-            Outcome::Aborted { reason } | Outcome::RolledBack { reason } => reason.clone(),
+            Outcome::Aborted { reason }
+            | Outcome::Uncordoned { reason }
+            | Outcome::RolledBack { reason } => reason.clone(),
             Outcome::RollBackFailed { reason, left_as_is } => {
                 format!("{reason}; left as is: {left_as_is}")
             }
@@ -233,21 +375,26 @@ pub struct Changes {
     pub deregistered: bool,
     /// An UpdateTaskProtection call turning the victim's protection off may have been sent.
     pub unprotected: bool,
+    /// The app-level cordon of the victim may have been published in the
+    /// session store (the application then refuses new sessions on it).
+    pub cordoned_app: bool,
 }
 
 impl Changes {
     /// For a journal line written before changes were recorded: the drain may
     /// have done anything, so its roll-back undoes everything (as it used to).
     pub fn unknown() -> Self {
+        // No cordon existed before `changes` did.
         Changes {
             deregistered: true,
             unprotected: true,
+            cordoned_app: false,
         }
     }
 
     /// Whether there is nothing to undo.
     pub fn is_empty(&self) -> bool {
-        !self.deregistered && !self.unprotected
+        !self.deregistered && !self.unprotected && !self.cordoned_app
     }
 }
 
@@ -281,6 +428,11 @@ pub struct DrainWorkflow {
     /// written before this field existed read as [`Changes::unknown`].
     #[serde(default = "Changes::unknown")]
     pub changes: Changes,
+    /// For a cordon (a busy victim that is stopped once its sessions end):
+    /// its mechanism and state. None for an idle drain (and in journal lines
+    /// written before cordons existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cordon: Option<Cordon>,
 }
 
 impl DrainWorkflow {
@@ -304,7 +456,65 @@ impl DrainWorkflow {
             not_before: now,
             last_error: None,
             changes: Changes::default(),
+            cordon: None,
         }
+    }
+
+    /// A new cordon workflow for the busy task `task_id`, starting at `now`:
+    /// protect, cordon by `mechanism`, hold until its sessions end, then
+    /// drain it like an idle task.
+    pub fn new_cordon(
+        service: &str,
+        task_id: &str,
+        target: Option<Target>,
+        mechanism: CordonMechanism,
+        now: u64,
+        cfg: &DrainConfig,
+    ) -> Self {
+        let mut wf = DrainWorkflow::new(service, task_id, target, now, cfg);
+        wf.cordon = Some(Cordon {
+            mechanism,
+            info: None,
+            cordoned_at: None,
+            uncordon_at: None,
+            protected_at: now,
+            hold_ended_at: None,
+        });
+        wf
+    }
+
+    /// When the victim was cordoned, while the workflow is at its cordon or
+    /// hold (what the snapshot shows as `cordoned_since`); none otherwise.
+    pub fn cordoned_since(&self) -> Option<u64> {
+        match self.step {
+            Step::Cordon | Step::Hold { .. } | Step::Uncordon { .. } => {
+                let c = self.cordon.as_ref()?;
+                Some(c.cordoned_at.unwrap_or(self.started_at))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the victim is cordoned and waiting for its sessions to end:
+    /// a step back (uncordon) is still possible.
+    pub fn is_holding(&self) -> bool {
+        self.cordon.is_some()
+            && matches!(self.step, Step::Protect | Step::Cordon | Step::Hold { .. })
+    }
+
+    /// Turns a holding cordon into a step back: the next [`advance`] serves
+    /// the task again and ends the workflow `uncordoned`. The caller journals
+    /// it. False (and nothing changed) when the workflow is not holding.
+    pub fn uncordon(&mut self, reason: impl Into<String>) -> bool {
+        if !self.is_holding() {
+            return false;
+        }
+        self.step = Step::Uncordon {
+            reason: reason.into(),
+        };
+        self.attempts = 0;
+        self.last_error = None;
+        true
     }
 
     /// Whether it has finished.
@@ -323,11 +533,26 @@ impl DrainWorkflow {
         matches!(self.step, Step::ScaleIn { to: Some(_) } | Step::Confirm)
     }
 
+    /// The hold's hard end (its journaled `uncordon_at`); `u64::MAX` without one.
+    fn hold_limit(&self) -> u64 {
+        self.cordon
+            .as_ref()
+            .and_then(|c| c.uncordon_at)
+            .unwrap_or(u64::MAX)
+    }
+
     /// When this workflow next has something to do, in seconds.
     pub fn wake_at(&self) -> Option<u64> {
         match &self.step {
             Step::Done { .. } => None,
-            Step::Wait { next_check_at } => Some((*next_check_at).max(self.not_before)),
+            Step::Wait { next_check_at } => {
+                Some((*next_check_at).max(self.not_before).min(self.hold_limit()))
+            }
+            // The wake-up to uncordon before an ALB cuts sessions cannot wait
+            // for the next check.
+            Step::Hold { next_check_at } => {
+                Some((*next_check_at).max(self.not_before).min(self.hold_limit()))
+            }
             _ => Some(self.not_before),
         }
     }

@@ -1,12 +1,23 @@
 //! Advancing one drain workflow: run every step that is due, journaling each
 //! new state before acting on it.
 
-use super::{Changes, DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, backoff};
+use super::{
+    Changes, CordonMechanism, DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step,
+    backoff,
+};
 use crate::model::{TargetHealth, TaskStatus};
 use crate::providers::{Provider, ProviderError, ServiceRef};
 
 /// How often a stopping victim is checked, in seconds.
 const CONFIRM_POLL: u64 = 15;
+
+/// The longest wait before an uncordon's retry, in seconds: its
+/// `max_attempts` retries (at most 8 by default, 24 s) fit in the smallest
+/// `drain.cordon_uncordon_margin` allowed, [`MIN_UNCORDON_MARGIN`].
+pub const UNCORDON_RETRY: u64 = 3;
+
+/// The smallest `drain.cordon_uncordon_margin` the config accepts, in seconds.
+pub const MIN_UNCORDON_MARGIN: u64 = 30;
 
 /// What one call to [`advance`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,7 +86,8 @@ pub async fn advance<P: Provider>(
                 if let Step::Done { outcome } = &next {
                     report.finished = Some(outcome.clone());
                 }
-                let waits = matches!(next, Step::Wait { .. }) || next == wf.step;
+                let waits =
+                    matches!(next, Step::Wait { .. } | Step::Hold { .. }) || next == wf.step;
                 if next == wf.step {
                     wf.not_before = now + CONFIRM_POLL;
                 }
@@ -119,7 +131,16 @@ pub async fn advance<P: Provider>(
                     set(wf, next, journal)?;
                 } else {
                     report.retried.push(e.to_string());
-                    wf.not_before = now + backoff(&wf.id, wf.attempts);
+                    // An uncordon races the load balancer's delay: its
+                    // retries come fast, within drain.cordon_uncordon_margin.
+                    let racing = matches!(wf.step, Step::Uncordon { .. })
+                        || (wf.cordon.is_some() && matches!(wf.step, Step::RollBack { .. }));
+                    let wait = if racing {
+                        backoff(&wf.id, wf.attempts).min(UNCORDON_RETRY)
+                    } else {
+                        backoff(&wf.id, wf.attempts)
+                    };
+                    wf.not_before = now + wait;
                     journal.record(wf)?;
                     break;
                 }
@@ -171,6 +192,17 @@ fn note(
 /// What a failed roll-back leaves behind, from what it could not undo.
 fn left_as_is(wf: &DrainWorkflow) -> String {
     let c = wf.changes;
+    let app = if c.cordoned_app {
+        "; the app-level cordon stays published (the application refuses new sessions on the \
+         task until a later drain or uncordon lifts it)"
+    } else {
+        ""
+    };
+    format!("{}{app}", left_as_is_lb(wf))
+}
+
+fn left_as_is_lb(wf: &DrainWorkflow) -> String {
+    let c = wf.changes;
     if c.unprotected && wf.target.is_none() {
         "the task stays unprotected: ECS may stop it (its sessions were re-checked before it \
          was unprotected)"
@@ -185,6 +217,8 @@ fn left_as_is(wf: &DrainWorkflow) -> String {
          no new session reaches it and the host does not stop it; register its target again by \
          hand, or let a later drain take it"
             .into()
+    } else if c.cordoned_app {
+        "the task stays protected (until its protection expires)".into()
     } else {
         "nothing: the drain changed no more than the task's protection, which stays on".into()
     }
@@ -236,10 +270,33 @@ async fn run_step<P: Provider>(
             if !unprotected.is_empty() {
                 p.set_protection(svc, &unprotected, true, expiry).await?;
             }
+            if let Some(c) = wf.cordon.as_mut() {
+                c.protected_at = now;
+                return Ok(Step::Cordon);
+            }
             Ok(if wf.target.is_some() {
                 Step::Deregister
             } else {
                 Step::Recheck
+            })
+        }
+        Step::Cordon => cordon(p, svc, wf, cfg, journal, now).await,
+        Step::Hold { .. } => hold(p, svc, wf, cfg, expiry, now).await,
+        Step::Uncordon { reason } => {
+            // The victim stayed protected through the hold: it may serve at once.
+            if wf.changes.deregistered {
+                if let Some(target) = &wf.target {
+                    p.register(&svc.target_group, std::slice::from_ref(target))
+                        .await?;
+                }
+                note(wf, journal, |c| c.deregistered = false)?;
+            }
+            if wf.changes.cordoned_app {
+                p.set_cordon(svc, &wf.task_id, None).await?;
+                note(wf, journal, |c| c.cordoned_app = false)?;
+            }
+            Ok(Step::Done {
+                outcome: Outcome::Uncordoned { reason },
             })
         }
         Step::Deregister => {
@@ -247,6 +304,16 @@ async fn run_step<P: Provider>(
                 .target
                 .clone()
                 .expect("deregister only runs with a target");
+            // After an app-level hold, with a load balancer that cuts a
+            // deregistered target's connections: a session reported late
+            // must be found (and the target registered again) before then.
+            let margin = cfg.cordon_uncordon_margin.as_secs();
+            if let Some(c) = wf.cordon.as_mut()
+                && c.uncordon_at.is_none()
+                && let Some(info) = c.info.filter(|i| !i.keeps_connections())
+            {
+                c.uncordon_at = Some((now + info.deregistration_delay_s).saturating_sub(margin));
+            }
             note(wf, journal, |c| c.deregistered = true)?;
             p.deregister(&svc.target_group, std::slice::from_ref(&target))
                 .await?;
@@ -256,6 +323,14 @@ async fn run_step<P: Provider>(
             })
         }
         Step::Wait { .. } => {
+            if wf
+                .cordon
+                .and_then(|c| c.uncordon_at)
+                .is_some_and(|t| now >= t)
+            {
+                // Recheck before the load balancer would cut a late session.
+                return Ok(Step::Recheck);
+            }
             let target = wf.target.clone().expect("wait only runs with a target");
             let targets = p.targets(&svc.target_group).await?;
             let state = targets
@@ -319,6 +394,13 @@ async fn run_step<P: Provider>(
                 .iter()
                 .find(|(id, _)| *id == wf.task_id)
                 .is_none_or(|(_, s)| *s == TaskStatus::Stopped);
+            if stopped && wf.changes.cordoned_app {
+                // The stopped task's cordon item is of no more use. Best
+                // effort: the item expires by itself (its TTL) if this fails.
+                if p.set_cordon(svc, &wf.task_id, None).await.is_ok() {
+                    note(wf, journal, |c| c.cordoned_app = false)?;
+                }
+            }
             Ok(if stopped {
                 Step::Done {
                     outcome: Outcome::Stopped,
@@ -359,6 +441,12 @@ async fn run_step<P: Provider>(
                     note(wf, journal, |c| c.deregistered = false)?;
                 }
             }
+            // After the protection, like the target: the application may give
+            // the task new sessions again. A stopped task's item is lifted too.
+            if wf.changes.cordoned_app {
+                p.set_cordon(svc, &wf.task_id, None).await?;
+                note(wf, journal, |c| c.cordoned_app = false)?;
+            }
             let outcome = if session_appeared {
                 Outcome::Aborted { reason }
             } else {
@@ -368,6 +456,122 @@ async fn run_step<P: Provider>(
         }
         Step::Done { outcome } => Ok(Step::Done { outcome }),
     }
+}
+
+/// The cordon step: read the target group's behaviour (journaled before
+/// anything is done), then cordon by the workflow's mechanism, journaling
+/// the change before its call.
+async fn cordon<P: Provider>(
+    p: &P,
+    svc: &ServiceRef,
+    wf: &mut DrainWorkflow,
+    cfg: &DrainConfig,
+    journal: &dyn Journal,
+    now: u64,
+) -> Result<Step, StepError> {
+    let mut c = wf
+        .cordon
+        .expect("the cordon step runs in a cordon workflow");
+    if c.info.is_none() && wf.target.is_some() {
+        c.info = Some(p.target_group_info(&svc.target_group).await?);
+        wf.cordon = Some(c);
+        journal.record(wf)?;
+    }
+    let margin = cfg.cordon_uncordon_margin.as_secs();
+    let first = now + cfg.cordon_first_check.as_secs().max(1);
+    match c.mechanism {
+        CordonMechanism::Deregister => {
+            let (Some(target), Some(info)) = (wf.target.clone(), c.info) else {
+                return Ok(Step::Done {
+                    outcome: Outcome::Aborted {
+                        reason: "the task has no load balancer target to deregister: it cannot \
+                                 be cordoned by deregistration"
+                            .into(),
+                    },
+                });
+            };
+            if !info.keeps_connections() && info.deregistration_delay_s <= margin {
+                return Ok(Step::Done {
+                    outcome: Outcome::Aborted {
+                        reason: format!(
+                            "not cordoned: the load balancer ({:?}) closes a deregistered target's \
+                             connections after {}s, within drain.cordon_uncordon_margin ({margin}s); \
+                             raise the target group's deregistration delay or use cordon = \"app\"",
+                            info.kind, info.deregistration_delay_s
+                        ),
+                    },
+                });
+            }
+            // Kept on a resume: the delay counts from the first call.
+            c.cordoned_at.get_or_insert(now);
+            c.uncordon_at = c.uncordon_by(margin);
+            wf.cordon = Some(c);
+            wf.changes.deregistered = true;
+            journal.record(wf)?;
+            p.deregister(&svc.target_group, std::slice::from_ref(&target))
+                .await?;
+        }
+        CordonMechanism::App => {
+            let at = *c.cordoned_at.get_or_insert(now);
+            wf.cordon = Some(c);
+            wf.changes.cordoned_app = true;
+            journal.record(wf)?;
+            p.set_cordon(svc, &wf.task_id, Some(at)).await?;
+        }
+    }
+    Ok(Step::Hold {
+        next_check_at: first,
+    })
+}
+
+/// The hold: uncordon when the load balancer would soon cut the sessions,
+/// renew the victim's protection when half of it has run out, then read its
+/// sessions: none left ends the hold (the drain's deadline counts from
+/// here), else check again after the interval.
+async fn hold<P: Provider>(
+    p: &P,
+    svc: &ServiceRef,
+    wf: &mut DrainWorkflow,
+    cfg: &DrainConfig,
+    expiry_minutes: u32,
+    now: u64,
+) -> Result<Step, StepError> {
+    let c = wf.cordon.expect("the hold runs in a cordon workflow");
+    if let Some(limit) = c.uncordon_at.filter(|&t| now >= t) {
+        let delay = c.info.map_or(0, |i| i.deregistration_delay_s);
+        return Ok(Step::Uncordon {
+            reason: format!(
+                "the task still had sessions at {limit}s, {}s before its load balancer closes the \
+                 connections of a target deregistered {delay}s earlier: it serves again rather than \
+                 have a session cut",
+                cfg.cordon_uncordon_margin.as_secs()
+            ),
+        });
+    }
+    if now >= c.protected_at + cfg.protection_expiry.as_secs() / 2 {
+        p.set_protection(svc, std::slice::from_ref(&wf.task_id), true, expiry_minutes)
+            .await?;
+        if let Some(c) = wf.cordon.as_mut() {
+            c.protected_at = now;
+        }
+    }
+    let sessions = p.sessions_by_task(svc, now).await?;
+    let n = sessions.get(&wf.task_id).copied().unwrap_or(0);
+    if n > 0 {
+        return Ok(Step::Hold {
+            next_check_at: now + cfg.cordon_check_interval.as_secs().max(1),
+        });
+    }
+    if let Some(c) = wf.cordon.as_mut() {
+        c.hold_ended_at = Some(now);
+    }
+    wf.deadline_at = now + cfg.deadline.as_secs();
+    Ok(match c.mechanism {
+        // Already out of the load balancer.
+        CordonMechanism::Deregister => Step::Recheck,
+        CordonMechanism::App if wf.target.is_some() => Step::Deregister,
+        CordonMechanism::App => Step::Recheck,
+    })
 }
 
 #[cfg(test)]
@@ -767,6 +971,352 @@ mod tests {
         assert_eq!(
             DrainWorkflow::new("c/s", "t", None, 0, &cfg).changes,
             crate::workflow::Changes::default()
+        );
+    }
+
+    // ---- the cordon path ----
+
+    use crate::providers::double::Double;
+    use crate::providers::{LoadBalancerKind, TargetGroupInfo};
+    use crate::workflow::{CordonMechanism, Journal};
+
+    fn nlb() -> TargetGroupInfo {
+        TargetGroupInfo {
+            kind: LoadBalancerKind::Network,
+            deregistration_delay_s: 300,
+            connection_termination: false,
+        }
+    }
+
+    fn alb(delay: u64) -> TargetGroupInfo {
+        TargetGroupInfo {
+            kind: LoadBalancerKind::Application,
+            deregistration_delay_s: delay,
+            connection_termination: false,
+        }
+    }
+
+    /// A world of `tasks` tasks whose first carries sessions ending at `ends` (seconds from 0).
+    fn busy_world(tasks: u32, info: TargetGroupInfo, ends: &[u64]) -> (Double, ServiceRef, String) {
+        let (sim, svc) = world(tasks);
+        let victim = sim.sim_tasks(&svc).unwrap()[0].id.clone();
+        for &end in ends {
+            sim.open_session(&svc, &victim, std::time::Duration::from_secs(end))
+                .unwrap();
+        }
+        (Double::new(sim, info), svc, victim)
+    }
+
+    fn cordon_wf(p: &Double, svc: &ServiceRef, victim: &str, m: CordonMechanism) -> DrainWorkflow {
+        let target = p
+            .sim
+            .sim_tasks(svc)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.id == victim)
+            .map(|t| t.target);
+        DrainWorkflow::new_cordon(&svc.key(), victim, target, m, 0, &DrainConfig::default())
+    }
+
+    /// Runs `wf` on the double until done (or `until`), checking after every
+    /// wake-up that the victim is never stopped while it has a session.
+    fn run_cordon(
+        p: &Double,
+        svc: &ServiceRef,
+        wf: &mut DrainWorkflow,
+        cfg: &DrainConfig,
+        journal: &MemoryJournal,
+        until: u64,
+    ) {
+        while !wf.is_done() {
+            let now = wf.wake_at().unwrap().max(p.sim.now());
+            if now > until {
+                break;
+            }
+            p.sim.advance_to(now);
+            block_on(advance(p, svc, wf, cfg, &[], journal, now)).unwrap();
+            let stats = p.sim.stats(svc).unwrap();
+            assert_eq!(stats.sessions_killed, 0, "no session killed: {:?}", wf.step);
+            assert!(now < 48 * 3600, "ends within two days: {:?}", wf.step);
+        }
+    }
+
+    #[test]
+    fn an_nlb_cordon_holds_until_the_last_session_ends_then_stops_the_task() {
+        // Sessions end at 1 h and 3 h: the hold lasts past any drain deadline.
+        let (p, svc, victim) = busy_world(3, nlb(), &[3600, 3 * 3600]);
+        let cfg = DrainConfig::default();
+        let mut wf = cordon_wf(&p, &svc, &victim, CordonMechanism::Deregister);
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert!(
+            matches!(wf.step, Step::Hold { next_check_at: 600 }),
+            "{:?}",
+            wf.step
+        );
+        assert_eq!(wf.cordoned_since(), Some(0));
+        let c = wf.cordon.unwrap();
+        assert_eq!(
+            (c.info, c.cordoned_at, c.uncordon_at),
+            (Some(nlb()), Some(0), None)
+        );
+        assert!(wf.changes.deregistered);
+        assert_eq!(health_of(&p.sim, &wf.target), Some(TargetHealth::Draining));
+        run_cordon(&p, &svc, &mut wf, &cfg, &journal, u64::MAX);
+        assert_eq!(
+            wf.step,
+            Step::Done {
+                outcome: Outcome::Stopped
+            }
+        );
+        let c = wf.cordon.unwrap();
+        let ended = c.hold_ended_at.unwrap();
+        assert!(
+            (3 * 3600..3 * 3600 + 301).contains(&ended),
+            "checked every 5 min: {ended}"
+        );
+        // The first check came late, then one every interval: few reads.
+        let holds = journal
+            .entries()
+            .iter()
+            .filter(|w| matches!(w.step, Step::Hold { .. }))
+            .count();
+        assert!(
+            holds <= 2 + (3 * 3600 - 600) / 300 + 1,
+            "{holds} hold states"
+        );
+        assert_eq!(p.sim.stats(&svc).unwrap().tasks_stopped, 1);
+        // Protection was renewed during the 3 h hold (it lasts 2 h).
+        assert!(p.sim.stats(&svc).unwrap().protection_calls >= 3);
+    }
+
+    #[test]
+    fn an_alb_cordon_uncordons_before_the_delay_ends_and_registers_the_target_again() {
+        let (p, svc, victim) = busy_world(3, alb(900), &[4 * 3600]);
+        let cfg = DrainConfig::default();
+        let mut wf = cordon_wf(&p, &svc, &victim, CordonMechanism::Deregister);
+        let journal = MemoryJournal::default();
+        run_cordon(&p, &svc, &mut wf, &cfg, &journal, u64::MAX);
+        let Step::Done {
+            outcome: Outcome::Uncordoned { reason },
+        } = &wf.step
+        else {
+            panic!("uncordoned: {:?}", wf.step)
+        };
+        assert!(
+            reason.contains("rather than have a session cut"),
+            "{reason}"
+        );
+        // 900 s delay, 120 s margin: uncordoned at 780 s, not at a later check.
+        assert_eq!(p.sim.now(), 780);
+        assert_eq!(wf.cordon.unwrap().uncordon_at, Some(780));
+        assert!(wf.changes.is_empty(), "{:?}", wf.changes);
+        assert_eq!(health_of(&p.sim, &wf.target), Some(TargetHealth::Initial));
+        assert_eq!(p.sim.stats(&svc).unwrap().tasks_stopped, 0);
+        assert_eq!(
+            Outcome::Uncordoned {
+                reason: String::new()
+            }
+            .kind(),
+            "uncordoned"
+        );
+    }
+
+    #[test]
+    fn an_alb_whose_delay_is_within_the_margin_is_never_deregistered() {
+        let (p, svc, victim) = busy_world(2, alb(60), &[3600]);
+        let cfg = DrainConfig::default();
+        let mut wf = cordon_wf(&p, &svc, &victim, CordonMechanism::Deregister);
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        let Step::Done {
+            outcome: Outcome::Aborted { reason },
+        } = &wf.step
+        else {
+            panic!("aborted: {:?}", wf.step)
+        };
+        assert!(
+            reason.contains("within drain.cordon_uncordon_margin"),
+            "{reason}"
+        );
+        assert_eq!(p.sim.stats(&svc).unwrap().deregister_calls, 0);
+    }
+
+    #[test]
+    fn an_app_cordon_publishes_then_lifts_its_state_and_drains_through_the_load_balancer() {
+        let (p, svc, victim) = busy_world(3, alb(300), &[2 * 3600]);
+        let cfg = DrainConfig::default();
+        let mut wf = cordon_wf(&p, &svc, &victim, CordonMechanism::App);
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert!(matches!(wf.step, Step::Hold { .. }));
+        assert_eq!(p.cordons.lock().unwrap().get(&victim), Some(&0));
+        // The app mechanism leaves the target in the load balancer during the hold,
+        // and an ALB's delay does not bound it.
+        assert_eq!(health_of(&p.sim, &wf.target), Some(TargetHealth::Healthy));
+        assert_eq!(wf.cordon.unwrap().uncordon_at, None);
+        run_cordon(&p, &svc, &mut wf, &cfg, &journal, u64::MAX);
+        assert_eq!(
+            wf.step,
+            Step::Done {
+                outcome: Outcome::Stopped
+            }
+        );
+        let steps: Vec<&str> = journal.entries().iter().map(|w| w.step.name()).collect();
+        let after_hold: Vec<&str> = steps
+            .iter()
+            .skip_while(|s| **s != "hold")
+            .skip_while(|s| **s == "hold")
+            .copied()
+            .collect();
+        assert_eq!(
+            after_hold[..3],
+            ["deregister", "deregister", "wait"],
+            "{steps:?}"
+        );
+        assert!(
+            p.cordons.lock().unwrap().is_empty(),
+            "the stopped task's cordon is lifted"
+        );
+        assert!(!wf.changes.cordoned_app);
+    }
+
+    #[test]
+    fn uncordon_is_a_step_back_for_both_mechanisms_and_a_failed_one_rolls_back() {
+        for m in [CordonMechanism::Deregister, CordonMechanism::App] {
+            let (p, svc, victim) = busy_world(3, nlb(), &[3600]);
+            let cfg = DrainConfig {
+                max_attempts: 2,
+                ..DrainConfig::default()
+            };
+            let mut wf = cordon_wf(&p, &svc, &victim, m);
+            let journal = MemoryJournal::default();
+            block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+            assert!(wf.is_holding());
+            assert!(wf.uncordon("demand returned"));
+            journal.record(&wf).unwrap();
+            block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+            assert_eq!(
+                wf.step,
+                Step::Done {
+                    outcome: Outcome::Uncordoned {
+                        reason: "demand returned".into()
+                    }
+                },
+                "{m:?}"
+            );
+            assert!(wf.changes.is_empty(), "{m:?}: {:?}", wf.changes);
+            assert_eq!(
+                health_of(&p.sim, &wf.target),
+                Some(match m {
+                    CordonMechanism::Deregister => TargetHealth::Initial,
+                    CordonMechanism::App => TargetHealth::Healthy,
+                })
+            );
+            assert!(p.cordons.lock().unwrap().is_empty());
+            assert!(
+                !wf.uncordon("twice"),
+                "a finished workflow does not step back"
+            );
+        }
+        // A lift that keeps failing rolls the cordon back: the roll-back lifts it.
+        let (p, svc, victim) = busy_world(3, nlb(), &[3600]);
+        let cfg = DrainConfig {
+            max_attempts: 1,
+            ..DrainConfig::default()
+        };
+        let mut wf = cordon_wf(&p, &svc, &victim, CordonMechanism::App);
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert!(wf.uncordon("demand returned"));
+        *p.cordon_faults.lock().unwrap() = 2;
+        run_cordon(&p, &svc, &mut wf, &cfg, &journal, u64::MAX);
+        assert!(
+            matches!(
+                wf.step,
+                Step::Done {
+                    outcome: Outcome::RolledBack { .. }
+                }
+            ),
+            "{:?}",
+            wf.step
+        );
+        assert!(
+            p.cordons.lock().unwrap().is_empty(),
+            "the roll-back lifted the cordon"
+        );
+        assert!(wf.changes.is_empty());
+    }
+
+    #[test]
+    fn a_cordon_resumed_from_its_journal_keeps_its_first_cordon_time() {
+        let (p, svc, victim) = busy_world(3, alb(900), &[4 * 3600]);
+        let cfg = DrainConfig::default();
+        let mut wf = cordon_wf(&p, &svc, &victim, CordonMechanism::Deregister);
+        let journal = MemoryJournal::default();
+        // The deregister call fails: the intent and its time were journaled first.
+        p.sim
+            .inject_fault(SimOp::Deregister, 1, http_500("sim-elbv2"));
+        p.sim.advance_to(10);
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 10)).unwrap();
+        let last = journal.entries().last().cloned().unwrap();
+        assert_eq!(last.step, Step::Cordon);
+        assert!(last.changes.deregistered);
+        assert_eq!(last.cordon.unwrap().cordoned_at, Some(10));
+        // A new host resumes the journaled line later: the delay still counts from 10 s.
+        let mut resumed: DrainWorkflow =
+            serde_json::from_str(&serde_json::to_string(&last).unwrap()).unwrap();
+        resumed.not_before = 0;
+        p.sim.advance_to(100);
+        block_on(advance(&p, &svc, &mut resumed, &cfg, &[], &journal, 100)).unwrap();
+        assert!(
+            matches!(resumed.step, Step::Hold { .. }),
+            "{:?}",
+            resumed.step
+        );
+        assert_eq!(resumed.cordon.unwrap().uncordon_at, Some(10 + 900 - 120));
+        // Old journal lines (no cordon, no cordoned_app) still load.
+        let mut line = serde_json::to_value(&wf).unwrap();
+        let o = line.as_object_mut().unwrap();
+        o.remove("cordon");
+        o.insert("step".into(), "wait".into());
+        o.insert("next_check_at".into(), 5.into());
+        o.insert(
+            "changes".into(),
+            serde_json::json!({"deregistered": true, "unprotected": false}),
+        );
+        let old: DrainWorkflow = serde_json::from_value(line).unwrap();
+        assert_eq!(old.cordon, None);
+        assert!(!old.changes.cordoned_app);
+        assert_eq!(old.cordoned_since(), None);
+    }
+
+    #[test]
+    fn the_hold_ends_at_the_first_check_without_sessions_and_the_deadline_counts_from_there() {
+        // The only session ends at 100 s; the first check comes at 600 s.
+        let (p, svc, victim) = busy_world(3, nlb(), &[100]);
+        let cfg = DrainConfig::default();
+        let mut wf = cordon_wf(&p, &svc, &victim, CordonMechanism::Deregister);
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert_eq!(wf.wake_at(), Some(600), "the first check comes late");
+        p.sim.advance_to(600);
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 600)).unwrap();
+        assert_eq!(
+            wf.step,
+            Step::Confirm,
+            "recheck and scale-in in the same wake-up"
+        );
+        assert_eq!(wf.cordon.unwrap().hold_ended_at, Some(600));
+        assert_eq!(
+            wf.deadline_at,
+            600 + cfg.deadline.as_secs(),
+            "the deadline counts from the hold's end"
+        );
+        assert_eq!(
+            wf.cordoned_since(),
+            None,
+            "no longer cordoned once the hold ended"
         );
     }
 }

@@ -503,7 +503,10 @@ async fn the_ingest_api_works_over_tls_with_a_self_signed_certificate() {
     let _ = tls.read_to_end(&mut answer).await;
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains(r#"{"outcome":"started"}"#), "{answer}");
+    assert!(
+        answer.contains(r#"{"accepting":true,"outcome":"started"}"#),
+        "{answer}"
+    );
     assert_eq!(world.items("sessions").await.len(), 1);
 
     // Plain HTTP on the TLS port gets no answer.

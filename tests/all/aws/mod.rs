@@ -41,6 +41,7 @@ mod seed;
 mod calls;
 mod cloudformation;
 mod cloudwatch;
+mod cordon;
 mod ecs;
 mod elb;
 mod iam;

@@ -10,12 +10,14 @@ use autoscaler::daemon::{Daemon, Pacer};
 use autoscaler::events::Events;
 use autoscaler::model::{TargetHealth, TaskStatus};
 use autoscaler::providers::sim::SimProvider;
-use autoscaler::providers::{Clock, ServiceRef};
+use autoscaler::providers::{Clock, ServiceRef, TargetGroupInfo};
 use autoscaler::runtime::{Policy, PolicyComponent, PolicyEngine};
 use autoscaler::tick::guard::Action;
 use autoscaler::tick::record::{MemorySink, TickRecord};
 use autoscaler::tick::{Service, ServiceSpec};
-use autoscaler::workflow::{DrainWorkflow, Journal, MemoryJournal, Step};
+use autoscaler::workflow::{CordonMechanism, DrainWorkflow, Journal, MemoryJournal, Step};
+
+use super::cordon_world::CordonWorld;
 
 /// The example policies, compiled once for the whole test binary.
 pub struct Components {
@@ -44,16 +46,25 @@ pub fn components() -> &'static Components {
 /// A daemon over the sim with an in-memory journal and record list: no disk,
 /// so a property case costs only its ticks.
 pub struct MemRun {
-    pub daemon: Daemon<SimProvider>,
+    pub daemon: Daemon<CordonWorld>,
     pub sim: SimProvider,
+    /// The sim behind a load balancer of a known kind (see [`CordonWorld`]).
+    pub world: CordonWorld,
     pub svc: ServiceRef,
     pub journal: Arc<MemoryJournal>,
     pub records: Arc<Mutex<Vec<TickRecord>>>,
 }
 
 impl MemRun {
-    /// One service run by `spec` with `policy`, first tick now.
-    pub fn new(sim: SimProvider, spec: ServiceSpec, policy: Arc<PolicyComponent>) -> MemRun {
+    /// One service run by `spec` with `policy`, first tick now, behind a
+    /// target group described by `info`.
+    pub fn behind(
+        sim: SimProvider,
+        info: TargetGroupInfo,
+        spec: ServiceSpec,
+        policy: Arc<PolicyComponent>,
+    ) -> MemRun {
+        let world = CordonWorld::new(sim.clone(), info);
         let engine = components().engine.clone();
         let svc = spec.svc.clone();
         let service = Service::new(spec, Policy::new(engine.clone(), policy), vec![], sim.now());
@@ -61,7 +72,7 @@ impl MemRun {
         let records = Arc::new(Mutex::new(Vec::new()));
         let sink = records.clone();
         let daemon = Daemon {
-            provider: sim.clone(),
+            provider: world.clone(),
             pacer: Pacer::Sim {
                 sim: sim.clone(),
                 speed: 0.0,
@@ -84,6 +95,7 @@ impl MemRun {
         MemRun {
             daemon,
             sim,
+            world,
             svc,
             journal,
             records,
@@ -124,6 +136,16 @@ pub struct Invariants {
     kill_seen: bool,
     /// Whether the journal and records were added to the violations.
     context_added: bool,
+    /// Since when each running task's target has been out of the load
+    /// balancer (reset when it is registered again, or deregistered again by
+    /// a new cordon: a new deregistration restarts the delay), with the
+    /// cordon workflow that deregistered it.
+    deregistered_since: BTreeMap<String, (Option<String>, u64)>,
+    /// Since when each deregister-cordoned task still holding has been
+    /// registered again (by someone else).
+    registered_again_since: BTreeMap<String, u64>,
+    /// Cordoned tasks seen, for the report.
+    pub cordons_seen: BTreeSet<String>,
     /// Tasks found deregistered while running, with the drain that covers them.
     pub violations: Vec<String>,
 }
@@ -139,6 +161,9 @@ impl Invariants {
             seen_records: 0,
             kill_seen: false,
             context_added: false,
+            deregistered_since: BTreeMap::new(),
+            registered_again_since: BTreeMap::new(),
+            cordons_seen: BTreeSet::new(),
             violations: Vec::new(),
         }
     }
@@ -229,11 +254,77 @@ impl Invariants {
         }
         self.seen_records = records.len();
         drop(records);
+        let info = run.world.info;
         for t in run.sim.sim_tasks(&run.svc).expect("service") {
             let deregistered = matches!(
                 t.health,
                 TargetHealth::Draining | TargetHealth::Unregistered
             );
+            let cordon = drains
+                .iter()
+                .find(|d| d.task_id == t.id && d.cordon.is_some());
+            if let Some(d) = cordon {
+                self.cordons_seen.insert(d.id.clone());
+            }
+            // The load balancer must never cut a session: with an ALB (or an
+            // NLB closing connections), a cordoned task deregistered for its
+            // whole delay must have no session left.
+            // MERGE (sim branch): also assert the sim's `sessions_cut` is 0.
+            if t.status == TaskStatus::Running && deregistered {
+                let wf = cordon.map(|d| d.id.clone());
+                let entry = self
+                    .deregistered_since
+                    .entry(t.id.clone())
+                    .or_insert((wf.clone(), now));
+                if entry.0 != wf && wf.is_some() {
+                    // Uncordoned and cordoned again within one step: the
+                    // target was registered, then deregistered anew.
+                    *entry = (wf, cordon.map_or(now, |d| d.started_at));
+                }
+                let since = entry.1;
+                if cordon.is_some()
+                    && !info.keeps_connections()
+                    && t.sessions > 0
+                    && now >= since + info.deregistration_delay_s
+                {
+                    self.fail(
+                        now,
+                        format!(
+                            "{} session(s) of cordoned task {} would be cut: its target was deregistered at {since}s and the load balancer closes connections after {}s",
+                            t.sessions, t.id, info.deregistration_delay_s
+                        ),
+                    );
+                }
+            } else {
+                self.deregistered_since.remove(&t.id);
+            }
+            // A deregister-cordoned target registered again by someone else
+            // is deregistered again within a few ticks (retries included).
+            let holding_deregistered = cordon.is_some_and(|d| {
+                matches!(d.step, Step::Hold { .. })
+                    && d.changes.deregistered
+                    && d.cordon
+                        .is_some_and(|c| c.mechanism == CordonMechanism::Deregister)
+            });
+            if holding_deregistered && !deregistered && t.status == TaskStatus::Running {
+                let since = *self
+                    .registered_again_since
+                    .entry(t.id.clone())
+                    .or_insert(now);
+                if now > since + 20 * 60 {
+                    self.fail(
+                        now,
+                        format!(
+                            "cordoned task {} has been registered again since {since}s and was not deregistered again",
+                            t.id
+                        ),
+                    );
+                    self.registered_again_since
+                        .insert(t.id.clone(), u64::MAX / 2);
+                }
+            } else {
+                self.registered_again_since.remove(&t.id);
+            }
             if t.status != TaskStatus::Running || !deregistered {
                 continue;
             }
@@ -254,6 +345,8 @@ impl Invariants {
                         ),
                     )
                 }
+                // A cordon's hold has no deadline (its drain's counts from the hold's end).
+                Some(d) if d.is_holding() || matches!(d.step, Step::Uncordon { .. }) => {}
                 Some(d) if now > d.deadline_at + self.grace => self.fail(
                     now,
                     format!(

@@ -9,15 +9,15 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use autoscaler::model::ParamValue;
+use autoscaler::model::{Decision, ParamValue, Snapshot};
 use autoscaler::providers::sim::{SimOp, SimProvider};
-use autoscaler::providers::{Clock, ServiceRef};
+use autoscaler::providers::{Clock, LoadBalancerKind, ServiceRef, TargetGroupInfo};
 use autoscaler::sim::{
     FaultKind, FaultPlan, OpFaults, SessionLength, SimConfig, SimServiceConfig, Workload,
 };
 use autoscaler::tick::ServiceSpec;
 use autoscaler::tick::guard::GuardConfig;
-use autoscaler::workflow::{DrainConfig, Step};
+use autoscaler::workflow::{CordonMechanism, CordonMode, DrainConfig, Step};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
@@ -54,6 +54,34 @@ pub struct Scenario {
     pub late_sessions: f64,
     /// Retries of a drain step before it rolls back.
     pub max_attempts: u32,
+    /// Cordons driven on top of the policy's decisions; none for the policy alone.
+    pub cordon: Option<CordonCase>,
+}
+
+/// How a scenario cordons busy tasks (a test policy laid over the real one:
+/// the decisions go through the real guard, executor and workflows).
+#[derive(Debug, Clone)]
+pub struct CordonCase {
+    /// The service's `cordon` setting (deregister or app).
+    pub mode: CordonMode,
+    /// The load balancer: an NLB, an NLB closing connections, or an ALB.
+    pub kind: LoadBalancerKind,
+    pub connection_termination: bool,
+    /// The chance, per tick, of cordoning the least-loaded busy tasks.
+    pub aggressiveness: f64,
+    /// How many at once, at most.
+    pub per_tick: usize,
+    /// Whether the overlay also lowers `desired` by its cordons (else the
+    /// policy's `desired` stands, and a scale-out uncordons first).
+    pub lower_desired: bool,
+    /// The chance, per tick, of uncordoning one cordoned task explicitly.
+    pub uncordon: f64,
+    /// The chance, per daemon step, that someone registers a cordoned target again.
+    pub reregister: f64,
+    pub max_cordoned: u32,
+    pub first_check_s: u64,
+    pub check_interval_s: u64,
+    pub margin_s: u64,
 }
 
 const TICK: u64 = 60;
@@ -145,6 +173,49 @@ fn fault_plan() -> impl Strategy<Value = FaultPlan> {
         })
 }
 
+fn cordon_case() -> impl Strategy<Value = Option<CordonCase>> {
+    let some = (
+        prop_oneof![Just(CordonMode::Deregister), Just(CordonMode::App)],
+        prop_oneof![
+            Just((LoadBalancerKind::Network, false)),
+            Just((LoadBalancerKind::Network, true)),
+            Just((LoadBalancerKind::Application, false)),
+        ],
+        (0.1..0.9f64, 1usize..=3, any::<bool>(), 0.0..0.2f64),
+        (prop_oneof![Just(0.0), Just(0.05)], 1u32..=4),
+        (
+            60u64..=900,
+            30u64..=300,
+            prop_oneof![Just(30u64), Just(120)],
+        ),
+    )
+        .prop_map(
+            |(
+                mode,
+                (kind, termination),
+                (aggr, per_tick, lower, unc),
+                (rereg, maxc),
+                (first, every, margin),
+            )| {
+                Some(CordonCase {
+                    mode,
+                    kind,
+                    connection_termination: termination,
+                    aggressiveness: aggr,
+                    per_tick,
+                    lower_desired: lower,
+                    uncordon: unc,
+                    reregister: rereg,
+                    max_cordoned: maxc,
+                    first_check_s: first,
+                    check_interval_s: every,
+                    margin_s: margin,
+                })
+            },
+        );
+    prop_oneof![Just(None), some]
+}
+
 fn scenario() -> impl Strategy<Value = Scenario> {
     let shape = (
         any::<u64>(),
@@ -164,12 +235,13 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         1u64..=3,
         prop_oneof![Just(0.0), Just(0.02), Just(0.1)],
     );
-    (shape, load, timing, fault_plan()).prop_map(
+    (shape, load, timing, fault_plan(), cordon_case()).prop_map(
         |(
             (seed, policy, min, extra_max, extra, step_down, concurrent, attempts),
             (workload, mean, lognormal, capacity),
             (dereg, deadline, target_cpu, hours, late),
             faults,
+            cordon,
         )| {
             let max = min + extra_max;
             Scenario {
@@ -192,6 +264,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 faults,
                 late_sessions: late,
                 max_attempts: attempts,
+                cordon,
             }
         },
     )
@@ -205,6 +278,12 @@ pub struct CaseReport {
     pub faults: BTreeMap<FaultKind, u64>,
     pub late_sessions: u64,
     pub sessions: u64,
+    /// Cordon workflows started, and their outcomes are in `drains`.
+    pub cordons: u64,
+    /// Cordoned targets deregistered again after someone registered them.
+    pub re_deregistered: u64,
+    /// Cordoned targets registered again by "someone".
+    pub reregistered: u64,
 }
 
 /// Runs one scenario to its end and then to a quiet end, checking as it goes.
@@ -238,12 +317,17 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
     )
     .expect("service");
     sim.set_fault_plan(Some(s.faults.clone())).expect("plan");
-    let drain = DrainConfig {
+    let mut drain = DrainConfig {
         deregistration_delay: Duration::from_secs(s.deregistration_delay),
         deadline: Duration::from_secs(s.deadline_min * 60),
         max_attempts: s.max_attempts,
         ..DrainConfig::default()
     };
+    if let Some(c) = &s.cordon {
+        drain.cordon_first_check = Duration::from_secs(c.first_check_s);
+        drain.cordon_check_interval = Duration::from_secs(c.check_interval_s);
+        drain.cordon_uncordon_margin = Duration::from_secs(c.margin_s);
+    }
     let guard = GuardConfig {
         min: s.min,
         max: s.max,
@@ -252,6 +336,8 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
         scale_in_cooldown: Duration::from_secs(120),
         scale_in_stabilization: Duration::from_secs(120),
         session_unaware_reference: reference,
+        cordon: s.cordon.as_ref().map_or(CordonMode::Off, |c| c.mode),
+        max_cordoned: s.cordon.as_ref().map_or(4, |c| c.max_cordoned),
         ..GuardConfig::default()
     };
     let num = |v: f64| ParamValue::Number(v);
@@ -287,17 +373,43 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
         policy_path: None,
         shadow_paths: vec![],
     };
-    let mut run = MemRun::new(sim, spec, policy);
+    let info = TargetGroupInfo {
+        kind: s
+            .cordon
+            .as_ref()
+            .map_or(LoadBalancerKind::Network, |c| c.kind),
+        deregistration_delay_s: s.deregistration_delay,
+        connection_termination: s.cordon.as_ref().is_some_and(|c| c.connection_termination),
+    };
+    let mut run = MemRun::behind(sim, info, spec, policy);
+    if let Some(c) = &s.cordon {
+        run.daemon.services[0].decision_overlay = Some(cordoning(s.seed, c.clone()));
+    }
     let mut inv = Invariants::new(s.min, s.max, grace);
     let mut late = LateSessions::new(s.seed, s.late_sessions);
+    let mut someone = Reregister::new(s.seed, s.cordon.as_ref().map_or(0.0, |c| c.reregister));
     let end = s.hours * 3600;
     run.run_until(end, |run| {
         late.maybe_place(run);
+        someone.maybe_register(run);
         inv.check(run);
     })
     .await;
-    // A quiet end: no new actions; the drains in flight finish or roll back.
+    // A quiet end: no new actions; the drains in flight finish or roll back,
+    // and the test policy uncordons what it cordoned (a hold has no deadline).
     crate::support::no_new_actions(&mut run.daemon.services[0], run.sim.now());
+    if s.cordon.is_some() {
+        run.daemon.services[0].decision_overlay =
+            Some(Box::new(|snap: &Snapshot, d: &mut Decision| {
+                d.cordon.clear();
+                d.uncordon = snap
+                    .tasks
+                    .iter()
+                    .filter(|t| t.cordoned_since.is_some())
+                    .map(|t| t.id.clone())
+                    .collect();
+            }));
+    }
     let quiet_end = end + s.deadline_min * 60 + grace + 600;
     while !run.drains().is_empty() && run.sim.now() < quiet_end {
         let t = (run.sim.now() + TICK).min(quiet_end);
@@ -305,12 +417,36 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
     }
     inv.check_quiet_end(&run);
 
+    let records = run.records.lock().unwrap().clone();
     let mut report = CaseReport {
-        ticks: run.records.lock().unwrap().len() as u64,
+        ticks: records.len() as u64,
         late_sessions: late.placed,
         sessions: run.sim.stats(&run.svc).unwrap().sessions_started,
+        cordons: records.iter().map(|r| r.cordoned.len() as u64).sum(),
+        re_deregistered: records
+            .iter()
+            .flat_map(|r| &r.outcomes)
+            .filter(|o| o.what == "re-deregister" && o.ok)
+            .count() as u64,
+        reregistered: someone.placed,
         ..CaseReport::default()
     };
+    // Every cordon started is in the records, and every cordon workflow of the journal was recorded.
+    let journaled_cordons = {
+        let mut ids = std::collections::BTreeSet::new();
+        for wf in run.journal.entries() {
+            if wf.cordon.is_some() {
+                ids.insert(wf.id);
+            }
+        }
+        ids.len() as u64
+    };
+    if journaled_cordons != report.cordons {
+        inv.violations.push(format!(
+            "{} cordon workflows journaled, {} cordons recorded",
+            journaled_cordons, report.cordons
+        ));
+    }
     let mut last: BTreeMap<String, Step> = BTreeMap::new();
     for wf in run.journal.entries() {
         last.insert(wf.id, wf.step);
@@ -376,6 +512,89 @@ impl LateSessions {
     }
 }
 
+/// The test policy laid over the real one: now and then it cordons the
+/// least-loaded busy tasks (aggressively, up to `per_tick`), sometimes lowers
+/// `desired` to match, and sometimes uncordons one cordoned task.
+fn cordoning(seed: u64, c: CordonCase) -> autoscaler::tick::DecisionOverlay {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8] = 0xC0;
+    let mut rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+    Box::new(move |snap: &Snapshot, d: &mut Decision| {
+        if rng.random::<f64>() < c.aggressiveness {
+            let mut busy: Vec<_> = snap
+                .tasks
+                .iter()
+                .filter(|t| t.sessions > 0 && !t.draining)
+                .collect();
+            busy.sort_by_key(|t| (t.sessions, t.id.clone()));
+            d.cordon = busy.iter().take(c.per_tick).map(|t| t.id.clone()).collect();
+            if c.lower_desired {
+                let base = d.desired.unwrap_or(snap.effective_desired());
+                d.desired = Some(base.saturating_sub(d.cordon.len() as u32));
+            }
+        }
+        if rng.random::<f64>() < c.uncordon {
+            d.uncordon = snap
+                .tasks
+                .iter()
+                .filter(|t| t.cordoned_since.is_some())
+                .take(1)
+                .map(|t| t.id.clone())
+                .collect();
+        }
+    })
+}
+
+/// Someone (ECS, a person) registers a deregister-cordoned target again.
+struct Reregister {
+    rng: TestRng,
+    p: f64,
+    placed: u64,
+}
+
+impl Reregister {
+    fn new(seed: u64, p: f64) -> Reregister {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        bytes[8] = 0x8E;
+        Reregister {
+            rng: TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+            p,
+            placed: 0,
+        }
+    }
+
+    fn maybe_register(&mut self, run: &mut MemRun) {
+        if self.p == 0.0 {
+            return;
+        }
+        let holding: Vec<_> = run
+            .drains()
+            .iter()
+            .filter(|d| {
+                matches!(d.step, Step::Hold { .. })
+                    && d.changes.deregistered
+                    && d.cordon
+                        .is_some_and(|c| c.mechanism == CordonMechanism::Deregister)
+            })
+            .filter_map(|d| d.target.clone())
+            .collect();
+        let tg = run.svc.target_group.clone();
+        for target in holding {
+            if self.rng.random::<f64>() >= self.p {
+                continue;
+            }
+            let registered = run
+                .sim
+                .with_world(|w| w.register(&tg, std::slice::from_ref(&target)));
+            if registered.is_ok() {
+                self.placed += 1;
+            }
+        }
+    }
+}
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -412,6 +631,9 @@ fn no_session_is_killed_and_limits_hold_under_random_scenarios_and_faults() {
         t.ticks += report.ticks;
         t.late_sessions += report.late_sessions;
         t.sessions += report.sessions;
+        t.cordons += report.cordons;
+        t.re_deregistered += report.re_deregistered;
+        t.reregistered += report.reregistered;
         for (k, n) in report.drains {
             *t.drains.entry(k).or_default() += n;
         }
@@ -423,12 +645,15 @@ fn no_session_is_killed_and_limits_hold_under_random_scenarios_and_faults() {
     let elapsed = started.elapsed();
     let t = totals.into_inner().unwrap();
     eprintln!(
-        "property: {cases} cases (seed {seed:#x}) in {:.1}s: {} ticks, {} sessions, drains {:?}, late sessions {}, faults injected {:?}",
+        "property: {cases} cases (seed {seed:#x}) in {:.1}s: {} ticks, {} sessions, drains {:?}, late sessions {}, cordons {}, targets registered again {} and deregistered again {}, faults injected {:?}",
         elapsed.as_secs_f64(),
         t.ticks,
         t.sessions,
         t.drains,
         t.late_sessions,
+        t.cordons,
+        t.reregistered,
+        t.re_deregistered,
         t.faults
     );
     if let Err(e) = result {
@@ -436,7 +661,13 @@ fn no_session_is_killed_and_limits_hold_under_random_scenarios_and_faults() {
     }
     // The run exercised what it claims to: drains of every outcome, and every kind of fault.
     if cases >= 1000 {
-        for kind in ["stopped", "aborted", "rolled-back"] {
+        assert!(
+            t.cordons > 0 && t.re_deregistered > 0,
+            "cordons {}, deregistered again {}",
+            t.cordons,
+            t.re_deregistered
+        );
+        for kind in ["stopped", "aborted", "rolled-back", "uncordoned"] {
             assert!(
                 t.drains.get(kind).copied().unwrap_or(0) > 0,
                 "no {kind} drain: {:?}",
@@ -485,6 +716,7 @@ fn the_invariant_checks_catch_a_session_unaware_scale_in() {
         faults: FaultPlan::default(),
         late_sessions: 0.0,
         max_attempts: 8,
+        cordon: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -272,12 +272,8 @@ impl LoadBalancer for AwsProvider {
         self.elb.register(target_group, targets).await
     }
 
-    async fn target_group_info(&self, _target_group: &str) -> ProviderResult<TargetGroupInfo> {
-        // INTERFACE PLACEHOLDER: the host-core helper replaces this.
-        Err(ProviderError::Permanent {
-            service: "elbv2",
-            message: "target group info is not read yet".into(),
-        })
+    async fn target_group_info(&self, target_group: &str) -> ProviderResult<TargetGroupInfo> {
+        self.elb.target_group_info(target_group).await
     }
 }
 
@@ -298,15 +294,13 @@ impl Sessions for AwsProvider {
 
     async fn set_cordon(
         &self,
-        _svc: &ServiceRef,
-        _task_id: &str,
-        _cordoned_since: Option<u64>,
+        svc: &ServiceRef,
+        task_id: &str,
+        cordoned_since: Option<u64>,
     ) -> ProviderResult<()> {
-        // INTERFACE PLACEHOLDER: the host-core helper replaces this.
-        Err(ProviderError::Permanent {
-            service: "dynamodb",
-            message: "app-level cordon is not stored yet".into(),
-        })
+        self.sessions
+            .set_cordon(&svc.cluster, &svc.service, task_id, cordoned_since)
+            .await
     }
 }
 

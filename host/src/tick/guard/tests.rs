@@ -390,3 +390,315 @@ fn draining_tasks_are_never_drained_twice() {
     );
     assert!(g.adjustments[0].reason.contains("already draining"));
 }
+
+// ---- cordons ----
+
+fn cordoning() -> GuardConfig {
+    GuardConfig {
+        cordon: crate::workflow::CordonMode::Deregister,
+        ..cfg()
+    }
+}
+
+fn cordon_decision(desired: Option<u32>, cordon: Vec<String>, uncordon: Vec<String>) -> Decision {
+    Decision {
+        desired,
+        cordon,
+        uncordon,
+        reason: "test".into(),
+        ..Decision::default()
+    }
+}
+
+/// Marks task `i` cordoned (a cordon workflow holding it).
+fn cordoned(s: &mut Snapshot, i: usize) {
+    s.tasks[i].cordoned_since = Some(NOW - 600);
+    s.tasks[i].draining = true;
+    s.drains.push(DrainInfo {
+        task_id: id(s, i),
+        step: DrainStep::Cordoned,
+        elapsed_seconds: 600,
+    });
+}
+
+#[test]
+fn cordons_are_refused_when_off_or_when_sessions_are_unknown() {
+    let s = snap();
+    let d = Decision {
+        drain: vec![id(&s, 1)],
+        ..cordon_decision(Some(3), vec![id(&s, 0)], vec![])
+    };
+    let g = guard(
+        Some(&d),
+        &s,
+        fresh(),
+        &cfg(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert!(g.cordon.is_empty());
+    assert_eq!(rules(&g)[0], "cordon-off");
+    // Nothing cordoned: the effective count stays 4, and 3 drains an idle task.
+    assert!(
+        matches!(g.action, Action::ScaleIn { from: 4, to: 3, .. }),
+        "{:?}",
+        g.action
+    );
+
+    let mut unknown = snap();
+    unknown.sessions_known = false;
+    let d = cordon_decision(None, vec![id(&unknown, 0)], vec![]);
+    let g = guard(
+        Some(&d),
+        &unknown,
+        fresh(),
+        &cordoning(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert!(g.cordon.is_empty());
+    assert_eq!(rules(&g), vec!["sessions-unknown"]);
+    assert_eq!(g.action, Action::Hold);
+}
+
+#[test]
+fn a_cordon_is_serving_capacity_gone_so_desired_counts_serving_tasks() {
+    let s = snap();
+    // Cordon the busy task 0 and keep 3 serving: nothing else to do.
+    let d = cordon_decision(Some(3), vec![id(&s, 0)], vec![]);
+    let g = guard(
+        Some(&d),
+        &s,
+        fresh(),
+        &cordoning(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert_eq!(g.cordon, vec![id(&s, 0)]);
+    assert_eq!(g.action, Action::Hold, "{:?}", g.adjustments);
+    assert!(g.adjustments.is_empty(), "{:?}", g.adjustments);
+    // Cordon it and want 2 serving: one idle task drains too.
+    let d = Decision {
+        drain: vec![id(&s, 1)],
+        ..cordon_decision(Some(2), vec![id(&s, 0)], vec![])
+    };
+    let g = guard(
+        Some(&d),
+        &s,
+        fresh(),
+        &cordoning(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert_eq!(
+        g.action,
+        Action::ScaleIn {
+            from: 3,
+            to: 2,
+            victims: vec![id(&s, 1)]
+        }
+    );
+    // Cordon it and still want 4 serving: a task is launched.
+    let d = cordon_decision(Some(4), vec![id(&s, 0)], vec![]);
+    let g = guard(
+        Some(&d),
+        &s,
+        fresh(),
+        &cordoning(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert_eq!(g.action, Action::ScaleOut { from: 3, to: 4 });
+}
+
+#[test]
+fn only_running_tasks_not_draining_may_be_cordoned_and_at_most_max_cordoned() {
+    let mut s = snap();
+    cordoned(&mut s, 3);
+    s.tasks[1].status = TaskStatus::Pending;
+    let c = GuardConfig {
+        max_cordoned: 2,
+        ..cordoning()
+    };
+    let d = cordon_decision(
+        None,
+        vec![
+            "nope".into(),
+            id(&s, 3),
+            id(&s, 1),
+            id(&s, 0),
+            id(&s, 0),
+            id(&s, 2),
+        ],
+        vec![],
+    );
+    let g = guard(Some(&d), &s, fresh(), &c, &mut GuardState::default(), NOW);
+    // One already cordoned, at most two: one more, the first allowed in the policy's order.
+    assert_eq!(g.cordon, vec![id(&s, 0)]);
+    assert_eq!(
+        rules(&g),
+        vec![
+            "cordon-candidate",
+            "cordon-candidate",
+            "cordon-candidate",
+            "cordon-candidate",
+            "max-cordoned"
+        ]
+    );
+    assert_eq!(g.adjustments[4].original, id(&s, 2));
+}
+
+#[test]
+fn cordons_keep_at_least_one_serving_task_and_enough_free_slots_for_arrivals() {
+    let s = snap();
+    let all: Vec<String> = (0..4).map(|i| id(&s, i)).collect();
+    let d = cordon_decision(Some(1), all.clone(), vec![]);
+    let g = guard(
+        Some(&d),
+        &s,
+        fresh(),
+        &cordoning(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert_eq!(g.cordon, all[..3].to_vec(), "the last one keeps serving");
+    assert_eq!(rules(&g), vec!["serving-capacity"]);
+    assert_eq!(g.adjustments[0].original, all[3]);
+
+    // Sessions rose by 6 a minute lately; a new task takes 2 minutes: 12
+    // sessions may arrive, so with 5 sessions a task the cordons must leave
+    // at least 12 free slots (tasks 1 and 3 idle: 10; task 2 adds 4).
+    let mut rising = snap();
+    for (k, h) in rising.history.iter_mut().enumerate() {
+        h.sessions = Some(k as u32 * 6);
+    }
+    rising.history.last_mut().unwrap().sessions = Some(54);
+    rising.now = rising.history.last().unwrap().at + 60;
+    let c = GuardConfig {
+        session_capacity: Some(5),
+        ..cordoning()
+    };
+    let d = cordon_decision(None, vec![id(&rising, 0), id(&rising, 2)], vec![]);
+    let g = guard(
+        Some(&d),
+        &rising,
+        fresh(),
+        &c,
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert_eq!(g.cordon, vec![id(&rising, 0)], "{:?}", g.adjustments);
+    let a = &g.adjustments[0];
+    assert_eq!(a.rule, "serving-capacity");
+    assert!(
+        a.reason.contains("leave 10 free session slot(s)"),
+        "{}",
+        a.reason
+    );
+}
+
+#[test]
+fn a_scale_out_first_uncordons_the_fullest_cordoned_tasks() {
+    let mut s = snap();
+    cordoned(&mut s, 0); // 3 sessions
+    cordoned(&mut s, 2); // 1 session
+    // Effective 2 (4 desired, 2 cordoned); the policy wants 3 serving.
+    let d = cordon_decision(Some(3), vec![], vec![]);
+    let g = guard(
+        Some(&d),
+        &s,
+        fresh(),
+        &cordoning(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert_eq!(g.uncordon, vec![id(&s, 0)], "the fullest first");
+    assert_eq!(g.action, Action::Hold, "nothing left to launch");
+    assert_eq!(rules(&g), vec!["uncordon-first"]);
+    // Wanting 5: both uncordoned, one launched.
+    let d = cordon_decision(Some(5), vec![], vec![]);
+    let mut st = GuardState::default();
+    let g = guard(Some(&d), &s, fresh(), &cordoning(), &mut st, NOW);
+    assert_eq!(g.uncordon, vec![id(&s, 0), id(&s, 2)]);
+    assert_eq!(g.action, Action::ScaleOut { from: 4, to: 5 });
+    assert_eq!(
+        g.adjustments[0].adjusted,
+        format!("uncordon 2 ({}, {}), launch 1", id(&s, 0), id(&s, 2))
+    );
+    // Uncordons are free: a scale-out cooldown does not hold them back.
+    st.last_scale_out = Some(NOW);
+    let g = guard(Some(&d), &s, fresh(), &cordoning(), &mut st, NOW + 1);
+    assert_eq!(g.uncordon.len(), 2);
+    assert_eq!(g.action, Action::Hold);
+    assert_eq!(rules(&g), vec!["uncordon-first", "scale-out-cooldown"]);
+}
+
+#[test]
+fn explicit_uncordons_name_cordoned_tasks_and_raise_the_effective_count() {
+    let mut s = snap();
+    cordoned(&mut s, 0);
+    let d = cordon_decision(None, vec![], vec![id(&s, 0), id(&s, 1), id(&s, 0)]);
+    let g = guard(
+        Some(&d),
+        &s,
+        fresh(),
+        &cordoning(),
+        &mut GuardState::default(),
+        NOW,
+    );
+    assert_eq!(g.uncordon, vec![id(&s, 0)]);
+    assert_eq!(rules(&g), vec!["uncordon-candidate", "uncordon-candidate"]);
+    assert_eq!(g.action, Action::Hold);
+    // Cordoned tasks holding do not take drain slots (max_cordoned bounds them).
+    let c = GuardConfig {
+        max_concurrent_drains: 1,
+        ..cordoning()
+    };
+    let d = decide(Some(2), vec![id(&s, 1)]);
+    let g = guard(Some(&d), &s, fresh(), &c, &mut GuardState::default(), NOW);
+    assert_eq!(
+        g.action,
+        Action::ScaleIn {
+            from: 3,
+            to: 2,
+            victims: vec![id(&s, 1)]
+        }
+    );
+}
+
+#[test]
+fn max_leaves_room_to_serve_again_on_the_cordoned_tasks() {
+    // At max (4), two cordoned: the policy may want all four serving again.
+    let mut s = snap();
+    cordoned(&mut s, 0);
+    cordoned(&mut s, 2);
+    let c = GuardConfig {
+        max: 4,
+        ..cordoning()
+    };
+    let d = cordon_decision(Some(6), vec![], vec![]);
+    let g = guard(Some(&d), &s, fresh(), &c, &mut GuardState::default(), NOW);
+    assert_eq!(g.uncordon.len(), 2, "{:?}", g.adjustments);
+    assert_eq!(g.action, Action::Hold, "nothing launched past max");
+    assert_eq!(rules(&g), vec!["max", "uncordon-first"]);
+    assert_eq!(g.adjustments[0].adjusted, "4");
+}
+
+#[test]
+fn cordons_never_need_launches_past_max_to_keep_min_serving() {
+    // Four tasks, min 3, max 5: one cordon needs no launch, two need one (5),
+    // three would need two (6 > max): the third is refused.
+    let s = snap();
+    let c = GuardConfig {
+        min: 3,
+        max: 5,
+        ..cordoning()
+    };
+    let d = cordon_decision(None, vec![id(&s, 0), id(&s, 2), id(&s, 1)], vec![]);
+    let g = guard(Some(&d), &s, fresh(), &c, &mut GuardState::default(), NOW);
+    assert_eq!(g.cordon, vec![id(&s, 0), id(&s, 2)]);
+    assert_eq!(rules(&g)[0], "serving-capacity");
+    assert_eq!(g.adjustments[0].original, id(&s, 1));
+    // Two serving, min 3: one launch, to a desired count of 5.
+    assert_eq!(g.action, Action::ScaleOut { from: 2, to: 3 });
+}
