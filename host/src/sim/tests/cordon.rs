@@ -122,7 +122,7 @@ fn a_re_registered_target_keeps_its_sessions_behind_an_alb() {
 
 #[test]
 fn a_cordoned_application_refuses_new_sessions_which_land_on_another_task() {
-    let config = busy(3, 30.0, Duration::from_secs(3600), 100);
+    let config = busy(3, 30.0, Duration::from_secs(3600), 1000);
     let mut w = world(&config);
     let ids = running_ids(&w);
     w.set_cordon(&svc(), &ids[0], Some(0)).expect("cordon");
