@@ -21,12 +21,10 @@
 //! what any autoscaler can do; it shows how much of the gap to the oracle is
 //! the price of not migrating sessions.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
-
 use serde::Serialize;
 
 use crate::sim::SessionArrival;
+use crate::sim::ends::SessionEnds;
 
 /// One task of the placement.
 #[derive(Debug, Clone, Copy)]
@@ -38,16 +36,22 @@ struct Slot {
 }
 
 /// The packing reference, fed arrivals in time order.
+///
+/// Built for a backtest's hot loop: the open tasks with room are a vector
+/// sorted by (latest end, index), searched by bisection (a run keeps tens
+/// to hundreds open), and session ends wait in the sim's minute wheel.
 #[derive(Debug, Clone)]
 pub struct Packing {
     capacity: u32,
     floor: u64,
     /// Every task opened, by index; closed ones have no sessions.
     slots: Vec<Slot>,
-    /// Open tasks with room, by (latest end, index).
-    room: BTreeSet<(u64, usize)>,
-    /// Session ends to come: (end, task).
-    ends: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Open tasks with room, sorted by (latest end, index).
+    room: Vec<(u64, usize)>,
+    /// Session ends to come, by task index.
+    ends: SessionEnds,
+    /// The start of the minute the ends' wheel stands at.
+    minute: u64,
     open: u64,
     /// Integrated up to here.
     now: u64,
@@ -80,8 +84,9 @@ impl Packing {
             capacity: capacity.max(1),
             floor: u64::from(floor),
             slots: Vec::new(),
-            room: BTreeSet::new(),
-            ends: BinaryHeap::new(),
+            room: Vec::new(),
+            ends: SessionEnds::new(start),
+            minute: start - start % 60,
             open: 0,
             now: start,
             task_seconds: 0,
@@ -102,26 +107,53 @@ impl Packing {
         }
     }
 
+    fn room_insert(&mut self, key: (u64, usize)) {
+        let at = self.room.partition_point(|&k| k < key);
+        self.room.insert(at, key);
+    }
+
+    fn room_remove(&mut self, key: (u64, usize)) {
+        let at = self.room.partition_point(|&k| k < key);
+        if self.room.get(at) == Some(&key) {
+            self.room.remove(at);
+        }
+    }
+
     /// Ends the sessions due at or before `t`, integrating up to `t`.
     pub fn advance_to(&mut self, t: u64) {
-        while let Some(&Reverse((end, i))) = self.ends.peek()
-            && end <= t
-        {
-            self.ends.pop();
-            self.integrate(end);
-            let slot = &mut self.slots[i];
-            if slot.sessions == self.capacity {
-                self.room.insert((slot.last_end, i));
+        loop {
+            while let Some(end) = self.ends.next_time()
+                && end <= t
+            {
+                let Some((end, i, _)) = self.ends.pop() else {
+                    break;
+                };
+                self.end_session(end, i as usize);
             }
-            slot.sessions -= 1;
-            if slot.sessions == 0 {
-                // Its last session ended (it was its latest end): it stops.
-                self.room.remove(&(slot.last_end, i));
-                self.open -= 1;
-                self.free.push(i);
+            // Every end of the wheel's minute is taken once the next minute starts by `t`.
+            let next = self.minute + 60;
+            if next > t {
+                break;
             }
+            self.ends.start_minute(next);
+            self.minute = next;
         }
         self.integrate(t);
+    }
+
+    fn end_session(&mut self, end: u64, i: usize) {
+        self.integrate(end);
+        let slot = self.slots[i];
+        if slot.sessions == self.capacity {
+            self.room_insert((slot.last_end, i));
+        }
+        self.slots[i].sessions -= 1;
+        if slot.sessions == 1 {
+            // Its last session ended (it was its latest end): it stops.
+            self.room_remove((slot.last_end, i));
+            self.open -= 1;
+            self.free.push(i);
+        }
     }
 
     /// A session arrives (arrivals must come in time order; one arriving at
@@ -129,17 +161,15 @@ impl Packing {
     pub fn arrive(&mut self, a: SessionArrival) {
         self.advance_to(a.at);
         let end = a.at.max(self.now).saturating_add(a.duration.max(1));
-        let fit = self
-            .room
-            .range((end, 0)..)
-            .next()
-            .or_else(|| self.room.range(..(end, 0)).next_back())
-            .copied();
-        let i = match fit {
-            Some(key) => {
-                self.room.remove(&key);
-                key.1
-            }
+        // The first task ending at or after the session, else the last one before it.
+        let at = self.room.partition_point(|&(e, _)| e < end);
+        let pick = if at < self.room.len() {
+            Some(at)
+        } else {
+            at.checked_sub(1)
+        };
+        let i = match pick {
+            Some(at) => self.room.remove(at).1,
             None => {
                 self.open += 1;
                 self.tasks_opened += 1;
@@ -162,10 +192,11 @@ impl Packing {
         let slot = &mut self.slots[i];
         slot.sessions += 1;
         slot.last_end = slot.last_end.max(end);
+        let slot = *slot;
         if slot.sessions < self.capacity {
-            self.room.insert((slot.last_end, i));
+            self.room_insert((slot.last_end, i));
         }
-        self.ends.push(Reverse((end, i)));
+        self.ends.push(end, i as u32, 0);
         self.peak_tasks = self.peak_tasks.max(self.billed());
     }
 

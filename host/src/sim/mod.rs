@@ -140,7 +140,7 @@
 
 mod api;
 mod config;
-mod ends;
+pub(crate) mod ends;
 mod error;
 mod events;
 pub mod faults;
