@@ -198,8 +198,16 @@ fn no_run_that_carried_every_session_costs_less_than_the_oracle() {
                 "{name}"
             );
             if lost == 0 {
-                carried_all.push(name);
+                carried_all.push(name.clone());
             }
+            assert!(
+                c.packing.task_hours >= c.oracle.task_hours,
+                "{name}: the packing reference places without migration, so never under the oracle"
+            );
+            assert_eq!(
+                r.packing, c.packing,
+                "{name}: one packing reference for all"
+            );
         }
     }
     assert!(
@@ -223,7 +231,11 @@ fn the_report_has_the_table_and_charts_for_every_policy() {
     for row in [
         "task-hours",
         "sessions killed by scale-in",
+        "sessions cut by the load balancer",
         "cost vs oracle",
+        "cost vs packing reference",
+        "cordons / uncordons",
+        "task-hours cordoned",
         "reaction p50 / p95",
     ] {
         assert!(
@@ -271,6 +283,79 @@ fn the_report_has_the_table_and_charts_for_every_policy() {
     assert!(
         !html.contains("<script") && !html.contains(" src="),
         "self-contained"
+    );
+    assert!(html.contains("<th class=\"oracle\">packing (reference)</th>"));
+    for line in [
+        "serving (running, not cordoned)",
+        "cordoned",
+        "packing reference",
+    ] {
+        assert!(html.contains(line), "no {line} line in the charts");
+    }
+}
+
+/// An exact-sessions file: every policy faces exactly its sessions, and the
+/// oracle and the packing reference are computed on them.
+#[test]
+fn an_exact_sessions_file_is_replayed_identically_for_every_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("day.csv");
+    let mut text = String::from("start_s,duration_s,task_hint\n");
+    let mut x: u64 = 7;
+    let mut n = 0;
+    for minute in 0..(12 * 60u64) {
+        // A deterministic pseudo-random day: 0-4 sessions a minute, 5-120 minutes long.
+        for _ in 0..(x % 5) {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let start = minute * 60 + (x >> 33) % 60;
+            let len = 300 + (x >> 20) % 7000;
+            text.push_str(&format!("{start},{len},t{}\n", x % 9));
+            n += 1;
+        }
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+    }
+    std::fs::write(&path, text).unwrap();
+    let s = Scenario::resolve(path.to_str().unwrap()).expect("a sessions file is a scenario");
+    let c = run(&s, &[file(SESSION_AWARE), file(TARGET_TRACKING)]);
+    for r in &c.runs {
+        let f = &r.figures;
+        assert_eq!(
+            f.sessions.arrived, n,
+            "{}: every session of the file",
+            r.label
+        );
+        assert_eq!(f.arrivals_digest, c.runs[0].figures.arrivals_digest);
+        assert_eq!(r.oracle, c.oracle);
+        assert_eq!(r.packing, c.packing);
+    }
+    assert!(c.packing.task_hours >= c.oracle.task_hours);
+    let json: serde_json::Value = serde_json::from_str(&c.to_json(false)).unwrap();
+    assert!(json["packing_reference"]["task_hours"].as_f64().unwrap() > 0.0);
+    assert!(json["runs"][0]["figures"]["vs_packing"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["runs"][0]["figures"]["sessions"]["cut"], 0);
+}
+
+/// Behind an ALB, the shipped policies cut no session: their drains only
+/// take idle tasks, and the reference's scale-ins kill (not cut) sessions.
+#[test]
+fn behind_an_alb_the_shipped_policies_cut_no_session() {
+    let mut s = scenario("rdp-workday", "2d");
+    s.sim.load_balancer = autoscaler::sim::SimLoadBalancer::Application;
+    let c = run(
+        &s,
+        &[file(SESSION_AWARE), file(TARGET_TRACKING), reference()],
+    );
+    for r in &c.runs {
+        assert_eq!(r.figures.sessions.cut, 0, "{}: {:?}", r.label, r.figures);
+    }
+    assert_eq!(c.runs[0].figures.sessions.killed, 0);
+    assert!(
+        c.runs[2].figures.sessions.killed > 0,
+        "the reference still kills"
     );
 }
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::BacktestError;
 use super::figures::{Figures, Pricing, Timing};
 use super::oracle::OracleFigures;
+use super::packing::PackingFigures;
 use super::run::{self, REFERENCE_LABEL, RunOutput, RunSpec};
 use super::scenario::Scenario;
 use crate::runtime::PolicyEngine;
@@ -78,6 +79,8 @@ pub struct Comparison {
     pub cpu_target: f64,
     /// The oracle (the same for every run).
     pub oracle: OracleFigures,
+    /// The packing reference (the same for every run).
+    pub packing: PackingFigures,
     /// The runs, in the order given.
     pub runs: Vec<RunOutput>,
 }
@@ -140,14 +143,13 @@ pub fn compare(
         }
     }
     check_same_arrivals(&runs)?;
-    let oracle = runs
-        .first()
-        .map(|r| r.oracle)
-        .expect("at least one policy to run");
+    let first = runs.first().expect("at least one policy to run");
+    let (oracle, packing) = (first.oracle, first.packing);
     Ok(Comparison {
         scenario: scenario.clone(),
         cpu_target: options.cpu_target,
         oracle,
+        packing,
         runs,
     })
 }
@@ -238,6 +240,9 @@ struct ScenarioJson<'a> {
     session_capacity: u32,
     guard_min: u32,
     guard_max: u32,
+    load_balancer: crate::sim::SimLoadBalancer,
+    connection_termination: bool,
+    routing: crate::sim::SimRouting,
 }
 
 #[derive(Debug, Serialize)]
@@ -259,6 +264,7 @@ struct ComparisonJson<'a> {
     task_hour_usd: f64,
     cpu_target: f64,
     oracle: &'a OracleFigures,
+    packing_reference: &'a PackingFigures,
     runs: Vec<RunJson<'a>>,
 }
 
@@ -277,11 +283,15 @@ impl Comparison {
                 session_capacity: s.sim.session_capacity,
                 guard_min: s.guard.min,
                 guard_max: s.guard.max,
+                load_balancer: s.sim.load_balancer,
+                connection_termination: s.sim.connection_termination,
+                routing: s.sim.routing,
             },
             pricing: &s.cost,
             task_hour_usd: super::figures::round(s.cost.task_hour_usd(), 6),
             cpu_target: self.cpu_target,
             oracle: &self.oracle,
+            packing_reference: &self.packing,
             runs: self
                 .runs
                 .iter()

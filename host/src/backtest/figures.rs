@@ -5,10 +5,20 @@
 //!   times the task-hour price, `task_vcpu × vcpu_hour + task_memory_gb ×
 //!   gb_hour` (defaults: 1 vCPU and 2 GB at $0.04048 and $0.004445, so
 //!   $0.04937 per task-hour); **vs oracle** is task-hours over the oracle's
-//!   (see [`super::oracle`]).
+//!   (see [`super::oracle`]), **vs packing** over the packing reference's
+//!   (see [`super::packing`]; a reference, not a bound).
 //! - **sessions killed**: sessions still active when their task reached
-//!   STOPPING (a scale-in or a stop took the task from under them); the
-//!   safety figure. **Refused**: arrivals that found no healthy task with room.
+//!   STOPPING (a scale-in or a stop took the task from under them); **cut by
+//!   the load balancer**: sessions still on a RUNNING task when its
+//!   deregistered target's delay ended behind an ALB (or an NLB with
+//!   connection termination). Both are safety figures: a shipped policy
+//!   keeps them at 0. **Refused**: arrivals that found no healthy, accepting
+//!   task with room. **Redirected**: sessions a cordoned task's application
+//!   refused that landed on another task.
+//! - **cordons / uncordons**: tasks cordoned and uncordoned, from the
+//!   decision records (`TickRecord::cordoned`, `::uncordoned`); **task-hours
+//!   cordoned**: the tasks cordoned at each tick (`TickState::cordoned`) times
+//!   the time to the next tick (the last one: to the run's end).
 //! - **minutes CPU over target**: minutes whose service CPU, as the metrics
 //!   published it (the average over the tasks up in that minute), was over
 //!   the target (default 75 %).
@@ -38,6 +48,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::oracle::OracleFigures;
+use super::packing::PackingFigures;
 use super::run::{Series, TickLog};
 use super::scenario::Scenario;
 use crate::sim::SimStats;
@@ -126,8 +137,13 @@ pub struct SessionFigures {
     pub started: u64,
     /// Sessions refused for lack of capacity.
     pub refused: u64,
-    /// Sessions killed when their task stopped: the safety figure.
+    /// Sessions killed when their task stopped: a safety figure.
     pub killed: u64,
+    /// Sessions cut by the load balancer at the end of a deregistration
+    /// delay while their task ran: the other safety figure.
+    pub cut: u64,
+    /// Sessions a cordoned task's application refused that landed on another task.
+    pub redirected: u64,
     /// Sessions that ended normally.
     pub ended: u64,
     /// Sessions still active at the end.
@@ -145,6 +161,17 @@ pub struct DrainFigures {
     pub aborted: u64,
     /// Rolled back after an error or the deadline (roll-backs that failed included).
     pub rolled_back: u64,
+}
+
+/// Cordons over a run, from the decision records.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CordonFigures {
+    /// Tasks cordoned.
+    pub cordons: u64,
+    /// Tasks uncordoned (serving again).
+    pub uncordons: u64,
+    /// Task-hours spent cordoned.
+    pub cordoned_task_hours: f64,
 }
 
 /// Reaction to overload (see the module docs).
@@ -171,6 +198,8 @@ pub struct Figures {
     pub cost_usd: f64,
     /// Task-hours over the oracle's.
     pub vs_oracle: f64,
+    /// Task-hours over the packing reference's.
+    pub vs_packing: f64,
     /// The most tasks alive at once.
     pub peak_tasks: u32,
     /// Sessions.
@@ -183,6 +212,8 @@ pub struct Figures {
     pub scale_ins: u64,
     /// Drain workflows.
     pub drains: DrainFigures,
+    /// Cordons.
+    pub cordons: CordonFigures,
     /// Reaction to overload.
     pub reaction: Reaction,
     /// Ticks whose live policy faulted.
@@ -206,6 +237,8 @@ pub struct Inputs<'a> {
     pub series: &'a Series,
     /// The oracle over the run.
     pub oracle: &'a OracleFigures,
+    /// The packing reference over the run.
+    pub packing: &'a PackingFigures,
     /// Arrivals counted from the sim's log.
     pub arrivals: u64,
     /// Their digest.
@@ -214,6 +247,8 @@ pub struct Inputs<'a> {
     pub cpu_target: f64,
     /// When the run started.
     pub start: u64,
+    /// When the run ended.
+    pub end: u64,
 }
 
 impl Figures {
@@ -236,12 +271,19 @@ impl Figures {
             } else {
                 0.0
             },
+            vs_packing: if i.packing.task_hours > 0.0 {
+                round(task_hours / i.packing.task_hours, 4)
+            } else {
+                0.0
+            },
             peak_tasks: i.stats.peak_tasks,
             sessions: SessionFigures {
                 arrived: i.arrivals,
                 started: i.stats.sessions_started,
                 refused: i.stats.sessions_refused,
                 killed: i.stats.sessions_killed,
+                cut: i.stats.sessions_cut,
+                redirected: i.stats.sessions_redirected,
                 ended: i.stats.sessions_ended,
                 active_at_end: i.stats.sessions_active,
             },
@@ -258,6 +300,14 @@ impl Figures {
                 stopped: finished("stopped"),
                 aborted: finished("aborted"),
                 rolled_back: finished("rolled-back") + finished("roll-back-failed"),
+            },
+            cordons: CordonFigures {
+                cordons: i.ticks.cordons.len() as u64,
+                uncordons: i.ticks.uncordons.len() as u64,
+                cordoned_task_hours: round(
+                    cordoned_task_seconds(&i.ticks.cordoned, i.end) as f64 / 3600.0,
+                    4,
+                ),
             },
             reaction: reaction(i.series, i.cpu_target, &i.ticks.scale_outs, i.start),
             policy_faults: i.ticks.faults.values().sum(),
@@ -319,8 +369,42 @@ pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-/// Counts drains per minute into the series.
+/// Task-seconds spent cordoned: each tick's cordoned count (`(time,
+/// count)`, in time order) until the next tick, the last until `end`.
+pub fn cordoned_task_seconds(states: &[(u64, u32)], end: u64) -> u64 {
+    states
+        .iter()
+        .enumerate()
+        .map(|(i, &(at, n))| {
+            let until = states.get(i + 1).map_or(end, |s| s.0).max(at);
+            u64::from(n) * (until.min(end.max(at)) - at)
+        })
+        .sum()
+}
+
+/// The cordoned and serving task counts at each minute's end: the last
+/// tick before the minute's end says how many tasks were cordoned; serving
+/// tasks are the running ones less those.
+pub fn cordoned_per_minute(ticks: &TickLog, start: u64, series: &mut Series) {
+    let states = &ticks.cordoned;
+    series.cordoned = (0..series.running.len())
+        .map(|m| {
+            let boundary = start + 60 * (m as u64 + 1);
+            let i = states.partition_point(|s| s.0 < boundary);
+            i.checked_sub(1).map_or(0, |i| states[i].1)
+        })
+        .collect();
+    series.serving = series
+        .running
+        .iter()
+        .zip(&series.cordoned)
+        .map(|(r, c)| r.saturating_sub(*c))
+        .collect();
+}
+
+/// Counts drains per minute into the series, and the cordoned and serving tasks.
 pub fn bucket_ticks(ticks: &TickLog, start: u64, series: &mut Series) {
+    cordoned_per_minute(ticks, start, series);
     let minute = |t: u64| ((t - start) / 60) as usize;
     for &t in &ticks.drains_started {
         if let Some(n) = series.drains_started.get_mut(minute(t)) {
@@ -424,6 +508,76 @@ mod tests {
         let calm = series(&[ok, None, ok], &[0; 3]);
         let r = reaction(&calm, 75.0, &[60], 0);
         assert_eq!((r.episodes, r.p50_s), (0, None));
+    }
+
+    #[test]
+    fn cordon_figures_come_from_the_records() {
+        use crate::tick::guard::Action;
+        use crate::tick::record::{PolicyRef, TickRecord, TickState};
+        let record = |at: u64, cordoned: u32, newly: &[&str], back: &[&str]| TickRecord {
+            at,
+            service: "c/s".into(),
+            dry_run: false,
+            snapshot_digest: None,
+            state: Some(TickState {
+                desired: 5,
+                running: 5,
+                pending: 0,
+                draining: cordoned,
+                cordoned,
+                cpu: None,
+                memory: None,
+                sessions: None,
+            }),
+            problems: Vec::new(),
+            policy: PolicyRef {
+                name: "p".into(),
+                version: "1".into(),
+                sha256: "0".into(),
+            },
+            decision: None,
+            fault: None,
+            fallback: None,
+            call_micros: 0,
+            adjustments: Vec::new(),
+            action: Action::Hold,
+            outcomes: Vec::new(),
+            cordoned: newly.iter().map(|s| s.to_string()).collect(),
+            uncordoned: back.iter().map(|s| s.to_string()).collect(),
+            paused_drains: Vec::new(),
+            shutdown: false,
+            shadows: Vec::new(),
+        };
+        let mut log = TickLog::default();
+        // t=0: none; t=60: a and b cordoned; t=120: 2 cordoned; t=180: b
+        // uncordoned, 1 cordoned; t=240: a done, 0.
+        for r in [
+            record(0, 0, &[], &[]),
+            record(60, 2, &["a", "b"], &[]),
+            record(120, 2, &[], &[]),
+            record(180, 1, &[], &["b"]),
+            record(240, 0, &[], &[]),
+        ] {
+            log.observe(&r);
+        }
+        assert_eq!(log.cordons, vec![60, 60]);
+        assert_eq!(log.uncordons, vec![180]);
+        // 2 × 60 + 2 × 60 + 1 × 60 task-seconds.
+        assert_eq!(cordoned_task_seconds(&log.cordoned, 300), 300);
+        assert_eq!(
+            cordoned_task_seconds(&[(0, 3)], 100),
+            300,
+            "the last until the end"
+        );
+        assert_eq!(cordoned_task_seconds(&[], 100), 0);
+        let mut s = Series {
+            running: vec![5, 5, 5, 5, 4],
+            ..Series::default()
+        };
+        cordoned_per_minute(&log, 0, &mut s);
+        // Minute m ends at 60(m+1); the tick at that second runs after the sample.
+        assert_eq!(s.cordoned, vec![0, 2, 2, 1, 0]);
+        assert_eq!(s.serving, vec![5, 3, 3, 4, 4]);
     }
 
     #[test]

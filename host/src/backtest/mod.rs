@@ -14,6 +14,7 @@
 //! | [`scenario`] | built-in scenarios, scenario TOML files and bare traces |
 //! | [`run`] | one policy on one scenario: drives the daemon, samples the sim each minute |
 //! | [`oracle`] | the offline lower bound on task-hours |
+//! | [`packing`] | the packing reference: clairvoyant placement without migration |
 //! | [`figures`] | the figures of a run, and their definitions |
 //! | [`compare`] | several policies on the identical scenario and seed, in parallel |
 //! | [`table`] | the side-by-side text table |
@@ -27,6 +28,7 @@
 pub mod compare;
 pub mod figures;
 pub mod oracle;
+pub mod packing;
 pub mod record;
 pub mod report;
 pub mod run;

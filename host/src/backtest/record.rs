@@ -35,6 +35,21 @@
 //!
 //! A read that fails leaves a gap: the next good read counts the increases
 //! since the last good one.
+//!
+//! # Exact sessions
+//!
+//! [`SessionsRecorder`] writes the exact-sessions format instead (CSV, one
+//! session per line: `start_s,duration_s,task_hint`, see [`crate::sim`]),
+//! from the session store's **items**: every `sample` seconds it lists the
+//! service's items. A session's start is its item's stored start time; its
+//! end is its heartbeat deadline once that has passed, or else the first
+//! read that no longer lists the item (so an end is late by at most one
+//! sampling interval). `start_s` counts from the first read; a session
+//! already active then is written as starting at 0 with what remained of
+//! it, and a session still active when recording stops is written as
+//! ending then, so a replay carries exactly the load seen while recording.
+//! `task_hint` is the item's task ID (left empty when it is not a plain
+//! ID). A read that fails ends nothing; the next good one catches up.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -43,7 +58,9 @@ use tokio::sync::watch;
 
 use super::BacktestError;
 use crate::daemon::Daemon;
-use crate::providers::{Provider, ServiceRef, SessionCounts, Sessions};
+use crate::providers::{Provider, ProviderResult, ServiceRef, SessionCounts, Sessions};
+use crate::sessions::SessionRecord;
+use crate::sim::session_trace::{MAX_HINT_CHARS, MAX_SESSIONS};
 
 /// The fewest arrivals in the window for a mean-length estimate.
 pub const MIN_ARRIVALS_FOR_MEAN: f64 = 10.0;
@@ -293,6 +310,191 @@ pub async fn record<P: Provider, W: Write>(
     Ok(())
 }
 
+/// What a sessions recording knows of one active session.
+#[derive(Debug, Clone)]
+struct Open {
+    started_at: u64,
+    expires_at: Option<u64>,
+    hint: String,
+}
+
+/// Turns session store item lists into exact sessions (see the module docs).
+#[derive(Debug)]
+pub struct SessionsRecorder<W: Write> {
+    out: W,
+    /// The first read's time: `start_s` counts from it.
+    origin: Option<u64>,
+    /// Active sessions by (task, session ID).
+    open: std::collections::HashMap<(String, String), Open>,
+    /// Sessions written.
+    pub written: u64,
+    /// Sessions not followed because [`MAX_SESSIONS`] were active at once.
+    pub dropped: u64,
+    /// Reads that failed.
+    pub failed_reads: u64,
+}
+
+impl<W: Write> SessionsRecorder<W> {
+    /// A recorder writing to `out`; the header goes out at once.
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        writeln!(out, "start_s,duration_s,task_hint")?;
+        Ok(SessionsRecorder {
+            out,
+            origin: None,
+            open: std::collections::HashMap::new(),
+            written: 0,
+            dropped: 0,
+            failed_reads: 0,
+        })
+    }
+
+    /// Takes one read of the store's items at `now`; `Err` is a failed read.
+    pub fn observe(
+        &mut self,
+        now: u64,
+        items: ProviderResult<Vec<SessionRecord>>,
+    ) -> std::io::Result<()> {
+        let items = match items {
+            Ok(items) => items,
+            Err(e) => {
+                self.failed_reads += 1;
+                tracing::warn!(error = %e, "Could not list the session store's items; sessions that ended meanwhile are written at the next good read.");
+                return Ok(());
+            }
+        };
+        let origin = *self.origin.get_or_insert(now);
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        for r in items {
+            if !r.is_active(now) {
+                // Expired but not yet deleted: ended at its deadline, if we followed it.
+                continue;
+            }
+            let key = (r.task_id, r.session_id);
+            let full = self.open.len() >= MAX_SESSIONS;
+            match self.open.get_mut(&key) {
+                Some(o) => o.expires_at = r.expires_at,
+                None if full => {
+                    self.dropped += 1;
+                    continue;
+                }
+                None => {
+                    let hint = if key.0.len() <= MAX_HINT_CHARS
+                        && key
+                            .0
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c))
+                    {
+                        key.0.clone()
+                    } else {
+                        String::new()
+                    };
+                    self.open.insert(
+                        key.clone(),
+                        Open {
+                            started_at: r.started_at.max(origin),
+                            expires_at: r.expires_at,
+                            hint,
+                        },
+                    );
+                }
+            }
+            seen.insert(key);
+        }
+        let mut ended: Vec<(String, String)> = self
+            .open
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        // Written in a stable order.
+        ended.sort();
+        for key in ended {
+            if let Some(o) = self.open.remove(&key) {
+                let end = o.expires_at.filter(|&d| d < now).unwrap_or(now);
+                self.write(origin, &o, end)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, origin: u64, o: &Open, end: u64) -> std::io::Result<()> {
+        let start = o.started_at.max(origin);
+        let duration = end.saturating_sub(start).max(1);
+        writeln!(self.out, "{},{},{}", start - origin, duration, o.hint)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Writes the sessions still active as ending at `now`, flushes the
+    /// output and returns it.
+    pub fn finish(mut self, now: u64) -> std::io::Result<W> {
+        if let Some(origin) = self.origin {
+            let mut open: Vec<_> = std::mem::take(&mut self.open).into_iter().collect();
+            open.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, o) in open {
+                let end = o.expires_at.filter(|&d| d < now).unwrap_or(now);
+                self.write(origin, &o, end)?;
+            }
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Runs `daemon` on the simulated cluster and records its service's exact
+/// sessions every `sample` seconds, until `until` or `stop`. Returns the
+/// time recording stopped.
+pub async fn record_sessions<W: Write>(
+    daemon: &mut Daemon<crate::providers::sim::SimProvider>,
+    svc: &ServiceRef,
+    recorder: &mut SessionsRecorder<W>,
+    sample: u64,
+    until: Option<u64>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<u64, BacktestError> {
+    let write_err = |source| BacktestError::Io {
+        what: "cannot write the sessions",
+        path: std::path::PathBuf::from("(the --out file)"),
+        source,
+    };
+    daemon
+        .provider
+        .track_session_items(svc)
+        .map_err(|e| BacktestError::Io {
+            what: "cannot follow the service's sessions",
+            path: std::path::PathBuf::new(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let sample = sample.max(1);
+    let mut next_sample = daemon.pacer.now();
+    loop {
+        let now = daemon.pacer.now();
+        if now >= next_sample {
+            recorder
+                .observe(now, daemon.provider.session_items(svc))
+                .map_err(write_err)?;
+            next_sample = (now / sample + 1) * sample;
+        }
+        if *stop.borrow() || until.is_some_and(|u| now >= u) {
+            break;
+        }
+        daemon.step().await?;
+        let next = daemon
+            .next_wake()
+            .min(next_sample)
+            .min(until.unwrap_or(u64::MAX))
+            .max(now + 1);
+        let pacer = daemon.pacer.clone();
+        tokio::select! {
+            _ = pacer.wait_until(next) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    daemon.save_state();
+    let _ = daemon.sink.flush();
+    Ok(daemon.pacer.now())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +619,106 @@ mod tests {
         for x in &l {
             crate::sim::Trace::parse(std::path::Path::new("t"), &x.to_string(), false)
                 .expect("each line is valid trace syntax");
+        }
+    }
+
+    fn item(task: &str, id: &str, started_at: u64, expires_at: Option<u64>) -> SessionRecord {
+        SessionRecord {
+            task_id: task.into(),
+            session_id: id.into(),
+            started_at,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn sessions_are_written_from_item_starts_and_disappearances() {
+        let mut r = SessionsRecorder::new(Vec::new()).unwrap();
+        // First read at 1000: "old" began before recording.
+        r.observe(1000, Ok(vec![item("t1", "old", 400, None)]))
+            .unwrap();
+        r.observe(
+            1010,
+            Ok(vec![
+                item("t1", "old", 400, None),
+                item("t2", "a", 1003, Some(2000)),
+                item("bad task!", "b", 1005, None),
+            ]),
+        )
+        .unwrap();
+        // A failed read ends nothing.
+        r.observe(
+            1020,
+            Err(crate::providers::ProviderError::Transient {
+                service: "dynamodb",
+                message: "throttled".into(),
+            }),
+        )
+        .unwrap();
+        // "old" disappears by 1030; "a" is listed past its deadline: it ended at 2000.
+        r.observe(
+            2050,
+            Ok(vec![
+                item("t2", "a", 1003, Some(2000)),
+                item("bad task!", "b", 1005, None),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((r.written, r.failed_reads), (2, 1));
+        let out = String::from_utf8(r.finish(3000).unwrap()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                "start_s,duration_s,task_hint",
+                "0,1050,t1",
+                "3,997,t2",
+                "5,1995,",
+            ]
+        );
+        let trace = crate::sim::SessionTrace::parse(std::path::Path::new("out.csv"), &out)
+            .expect("the output parses as a sessions trace");
+        assert_eq!(trace.sessions().len(), 3);
+    }
+
+    #[test]
+    fn the_sim_lists_its_sessions_as_items_and_a_recording_replays_them() {
+        use crate::sim::{SimConfig, SimServiceConfig, SimWorld, Workload};
+        let config = SimServiceConfig {
+            initial_tasks: 3,
+            session_capacity: 50,
+            workload: Workload::Steady { per_min: 6.0 },
+            session_mean: std::time::Duration::from_secs(600),
+            ..SimServiceConfig::default()
+        };
+        let mut w = SimWorld::new(SimConfig::default()).unwrap();
+        w.add_service(svc(), &config).unwrap();
+        w.track_session_items(&svc()).unwrap();
+        w.log_arrivals(&svc()).unwrap();
+        let mut r = SessionsRecorder::new(Vec::new()).unwrap();
+        // Read every second, so even a one-second session is seen.
+        for t in 0..7200 {
+            w.advance_to(t);
+            r.observe(t, w.session_items(&svc())).unwrap();
+        }
+        let mut log = Vec::new();
+        w.drain_arrivals(&svc(), &mut log).unwrap();
+        log.sort_by_key(|a| (a.at, a.duration.min(7200 - a.at)));
+        let out = String::from_utf8(r.finish(7200).unwrap()).unwrap();
+        let trace = crate::sim::SessionTrace::parse(std::path::Path::new("rec.csv"), &out).unwrap();
+        assert_eq!(
+            trace.sessions().len(),
+            log.len(),
+            "every session, none refused"
+        );
+        for (got, want) in trace.sessions().iter().zip(&log) {
+            assert_eq!(got.at, want.at, "exact starts");
+            let end = (want.at + want.duration).min(7200);
+            assert_eq!(
+                got.at + got.duration,
+                end,
+                "exact ends: {got:?} vs {want:?}"
+            );
         }
     }
 

@@ -9,7 +9,7 @@
 //! (ticks, drain steps), and the pacer moves the sim to the next wake-up, or
 //! to the next minute boundary, whichever is sooner. At every minute boundary
 //! it samples the sim (tasks, sessions, CPU as published) and feeds the
-//! minute's arrivals to the [`Oracle`].
+//! minute's arrivals to the [`Oracle`] and the [`Packing`] reference.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::BacktestError;
 use super::figures::{self, Figures, Timing};
 use super::oracle::{Oracle, OracleFigures};
+use super::packing::{Packing, PackingFigures};
 use super::scenario::Scenario;
 use crate::daemon::{Daemon, Pacer};
 use crate::events::Events;
@@ -67,10 +68,18 @@ pub struct Series {
     pub refused: Vec<u32>,
     /// Sessions killed in the minute.
     pub killed: Vec<u32>,
+    /// Sessions cut by the load balancer in the minute.
+    pub cut: Vec<u32>,
+    /// Tasks cordoned at the minute's end, as the last tick recorded it.
+    pub cordoned: Vec<u32>,
+    /// Tasks running and not cordoned at the minute's end: the serving tasks.
+    pub serving: Vec<u32>,
     /// The service CPU of the minute as CloudWatch-like metrics published it, if any.
     pub cpu: Vec<Option<f32>>,
     /// The oracle's tasks, averaged over the minute.
     pub oracle_tasks: Vec<f32>,
+    /// The packing reference's tasks, averaged over the minute.
+    pub packing_tasks: Vec<f32>,
     /// Drain workflows started in the minute.
     pub drains_started: Vec<u32>,
     /// Drains that stopped their task in the minute.
@@ -98,15 +107,26 @@ pub struct TickLog {
     pub drains_started: Vec<u64>,
     /// Times and outcomes (`stopped`, `aborted`, `rolled-back`) of finished drains.
     pub drains_finished: Vec<(u64, String)>,
+    /// Tasks cordoned, one entry per task per tick (`TickRecord::cordoned`).
+    pub cordons: Vec<u64>,
+    /// Tasks uncordoned, one entry per task per tick (`TickRecord::uncordoned`).
+    pub uncordons: Vec<u64>,
+    /// Each gathered tick's time and the tasks cordoned at it (`TickState::cordoned`).
+    pub cordoned: Vec<(u64, u32)>,
 }
 
 impl TickLog {
-    fn observe(&mut self, r: &TickRecord) {
+    pub(crate) fn observe(&mut self, r: &TickRecord) {
         self.ticks += 1;
         if let Some(f) = &r.fault {
             *self.faults.entry(f.kind.clone()).or_default() += 1;
         }
         self.gather_failures += u64::from(r.state.is_none());
+        if let Some(state) = &r.state {
+            self.cordoned.push((r.at, state.cordoned));
+        }
+        self.cordons.extend(r.cordoned.iter().map(|_| r.at));
+        self.uncordons.extend(r.uncordoned.iter().map(|_| r.at));
         if r.state.is_some() {
             self.call_micros
                 .push(u32::try_from(r.call_micros).unwrap_or(u32::MAX));
@@ -174,6 +194,8 @@ pub struct RunOutput {
     pub timing: Timing,
     /// The oracle over this run's arrivals.
     pub oracle: OracleFigures,
+    /// The packing reference over this run's arrivals.
+    pub packing: PackingFigures,
     /// Minute by minute.
     pub series: Series,
     /// What the ticks recorded.
@@ -314,6 +336,9 @@ async fn run_async(
     let mut series = sampler.series;
     figures::bucket_ticks(&ticks, start, &mut series);
     let oracle = sampler.oracle.figures(scenario.cost.task_hour_usd());
+    let packing = sampler
+        .packing
+        .figures(scenario.cost.task_hour_usd(), oracle.task_hours);
     let component = spec.component.as_ref();
     let figures = Figures::compute(&figures::Inputs {
         scenario,
@@ -321,10 +346,12 @@ async fn run_async(
         ticks: &ticks,
         series: &series,
         oracle: &oracle,
+        packing: &packing,
         arrivals: sampler.arrivals,
         arrivals_digest: hex::encode(&sampler.digest.finalize()[..16]),
         cpu_target,
         start,
+        end,
     });
     let timing = Timing::compute(&ticks, wall);
     Ok(RunOutput {
@@ -334,6 +361,7 @@ async fn run_async(
         figures,
         timing,
         oracle,
+        packing,
         series,
         ticks,
     })
@@ -347,13 +375,16 @@ struct Sampler {
     /// Minutes sampled so far.
     minute: usize,
     oracle: Oracle,
+    packing: Packing,
     digest: Sha256,
     arrivals: u64,
     buf: Vec<SessionArrival>,
     series: Series,
     oracle_before: u128,
+    packing_before: u128,
     refused_before: u64,
     killed_before: u64,
+    cut_before: u64,
 }
 
 impl Sampler {
@@ -365,6 +396,7 @@ impl Sampler {
             next_minute: start + 60,
             minute: 0,
             oracle: Oracle::new(scenario.capacity(), floor, start),
+            packing: Packing::new(scenario.capacity(), floor, start),
             digest: Sha256::new(),
             arrivals: 0,
             buf: Vec::new(),
@@ -376,15 +408,21 @@ impl Sampler {
                 arrivals: zeros.clone(),
                 refused: Vec::with_capacity(minutes),
                 killed: Vec::with_capacity(minutes),
+                cut: Vec::with_capacity(minutes),
+                cordoned: Vec::new(),
+                serving: Vec::new(),
                 cpu: vec![None; minutes],
                 oracle_tasks: Vec::with_capacity(minutes),
+                packing_tasks: Vec::with_capacity(minutes),
                 drains_started: zeros.clone(),
                 drains_stopped: zeros.clone(),
                 drains_aborted: zeros,
             },
             oracle_before: 0,
+            packing_before: 0,
             refused_before: 0,
             killed_before: 0,
+            cut_before: 0,
         }
     }
 
@@ -413,8 +451,10 @@ impl Sampler {
                 *n += 1;
             }
             self.oracle.arrive(a);
+            self.packing.arrive(a);
         }
         self.oracle.advance_to(now);
+        self.packing.advance_to(now);
         let Some(stats) = stats else { return };
         let s = &mut self.series;
         if s.desired.len() < s.arrivals.len() {
@@ -428,13 +468,19 @@ impl Sampler {
                 .push((stats.sessions_refused - self.refused_before) as u32);
             s.killed
                 .push((stats.sessions_killed - self.killed_before) as u32);
+            s.cut.push((stats.sessions_cut - self.cut_before) as u32);
             let oracle_now = self.oracle.task_seconds();
             s.oracle_tasks
                 .push(((oracle_now - self.oracle_before) as f64 / 60.0) as f32);
             self.oracle_before = oracle_now;
+            let packing_now = self.packing.task_seconds();
+            s.packing_tasks
+                .push(((packing_now - self.packing_before) as f64 / 60.0) as f32);
+            self.packing_before = packing_now;
         }
         self.refused_before = stats.sessions_refused;
         self.killed_before = stats.sessions_killed;
+        self.cut_before = stats.sessions_cut;
         if let Some(u) = util
             && let (Some(cpu), Some(at)) = (u.cpu, u.at)
             && let Some(slot) = s.cpu.get_mut((at.saturating_sub(self.start) / 60) as usize)

@@ -1,20 +1,27 @@
 //! The side-by-side table of figures: one row per figure, one column per
-//! run, and the oracle's column last. The text table and the HTML report
-//! share its rows.
+//! run, then the packing reference's column and the oracle's last. The text
+//! table and the HTML report share its rows.
 
 use super::compare::Comparison;
 use super::figures::Reaction;
 
-/// One row: the figure's name, each run's value, and the oracle's.
+/// One row: the figure's name, each run's value, the packing reference's and the oracle's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// The figure, with its unit.
     pub name: String,
     /// Each run's value, in run order.
     pub values: Vec<String>,
+    /// The packing reference's value ("-" where it has none).
+    pub packing: String,
     /// The oracle's value ("-" where it has none).
     pub oracle: String,
 }
+
+/// The packing reference's column heading.
+pub const PACKING_HEADING: &str = "packing (reference)";
+/// The oracle's column heading.
+pub const ORACLE_HEADING: &str = "oracle (limit)";
 
 /// A duration in seconds, short: "45s", "3m 20s", "1h 05m".
 pub fn short_duration(secs: u64) -> String {
@@ -48,39 +55,71 @@ fn reaction(r: &Reaction) -> String {
 /// The rows of the comparison's table. `timing` adds the wall-clock rows.
 pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
     let o = &c.oracle;
+    let p = &c.packing;
     let mut rows = Vec::new();
-    let mut row = |name: &str, f: &dyn Fn(&super::run::RunOutput) -> String, oracle: String| {
+    let mut both = |name: &str,
+                    f: &dyn Fn(&super::run::RunOutput) -> String,
+                    packing: String,
+                    oracle: String| {
         rows.push(Row {
             name: name.to_string(),
             values: c.runs.iter().map(f).collect(),
+            packing,
             oracle,
         });
     };
-    row(
+    both(
         "task-hours",
         &|r| format!("{:.1}", r.figures.task_hours),
+        format!("{:.1}", p.task_hours),
         format!("{:.1}", o.task_hours),
     );
-    row(
+    both(
         "cost (USD)",
         &|r| format!("{:.2}", r.figures.cost_usd),
+        format!("{:.2}", p.cost_usd),
         format!("{:.2}", o.cost_usd),
     );
-    row(
+    both(
         "cost vs oracle",
         &|r| {
             let f = &r.figures;
-            let lost = f.sessions.killed + f.sessions.refused > 0;
+            let lost = f.sessions.killed + f.sessions.cut + f.sessions.refused > 0;
             let mark = if f.vs_oracle < 1.0 && lost { "*" } else { "" };
             format!("{:.2}x{mark}", f.vs_oracle)
         },
+        format!("{:.2}x", p.vs_oracle),
         "1.00x".into(),
     );
-    row(
+    both(
+        "cost vs packing reference",
+        &|r| format!("{:.2}x", r.figures.vs_packing),
+        "1.00x".into(),
+        if p.task_hours > 0.0 {
+            format!("{:.2}x", o.task_hours / p.task_hours)
+        } else {
+            "-".into()
+        },
+    );
+    both(
         "peak tasks",
         &|r| r.figures.peak_tasks.to_string(),
+        p.peak_tasks.to_string(),
         o.peak_tasks.to_string(),
     );
+    let mut row = |name: &str, f: &dyn Fn(&super::run::RunOutput) -> String, oracle: String| {
+        let packing = if oracle == "-" {
+            "-".into()
+        } else {
+            oracle.clone()
+        };
+        rows.push(Row {
+            name: name.to_string(),
+            values: c.runs.iter().map(f).collect(),
+            packing,
+            oracle,
+        });
+    };
     let arrived = c.runs.first().map_or(0, |r| r.figures.sessions.arrived);
     row(
         "sessions arrived",
@@ -90,6 +129,11 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
     row(
         "sessions killed by scale-in",
         &|r| count(r.figures.sessions.killed),
+        "0".into(),
+    );
+    row(
+        "sessions cut by the load balancer",
+        &|r| count(r.figures.sessions.cut),
         "0".into(),
     );
     row(
@@ -115,6 +159,27 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
                 r.figures.drains.started, r.figures.drains.stopped
             )
         },
+        "-".into(),
+    );
+    row(
+        "cordons / uncordons",
+        &|r| {
+            format!(
+                "{} / {}",
+                count(r.figures.cordons.cordons),
+                count(r.figures.cordons.uncordons)
+            )
+        },
+        "-".into(),
+    );
+    row(
+        "task-hours cordoned",
+        &|r| format!("{:.1}", r.figures.cordons.cordoned_task_hours),
+        "-".into(),
+    );
+    row(
+        "sessions redirected by a cordoned app",
+        &|r| count(r.figures.sessions.redirected),
         "-".into(),
     );
     row(
@@ -184,7 +249,7 @@ pub fn render(c: &Comparison, timing: bool) -> String {
         .iter()
         // A label is the policy's own name: escaped before it reaches the terminal.
         .map(|r| crate::escape::escape(&r.label).into_owned())
-        .chain(std::iter::once("oracle (limit)".to_string()))
+        .chain([PACKING_HEADING.to_string(), ORACLE_HEADING.to_string()])
         .collect();
     let rows = rows(c, timing);
     let name_w = rows
@@ -192,10 +257,17 @@ pub fn render(c: &Comparison, timing: bool) -> String {
         .map(|r| r.name.chars().count())
         .max()
         .unwrap_or(0);
+    let cell = |r: &Row, i: usize| -> String {
+        match i.checked_sub(r.values.len()) {
+            None => r.values[i].clone(),
+            Some(0) => r.packing.clone(),
+            Some(_) => r.oracle.clone(),
+        }
+    };
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
-                .map(|r| r.values.get(i).unwrap_or(&r.oracle).chars().count())
+                .map(|r| cell(r, i).chars().count())
                 .chain(std::iter::once(header[i].chars().count()))
                 .max()
                 .unwrap_or(0)
@@ -211,12 +283,7 @@ pub fn render(c: &Comparison, timing: bool) -> String {
     out.push('\n');
     for r in &rows {
         let mut line = pad(&r.name, name_w);
-        for (v, w) in r
-            .values
-            .iter()
-            .chain(std::iter::once(&r.oracle))
-            .zip(&widths)
-        {
+        for (v, w) in r.values.iter().chain([&r.packing, &r.oracle]).zip(&widths) {
             line.push_str("   ");
             line.push_str(&pad(v, *w));
         }
@@ -234,7 +301,7 @@ pub fn render(c: &Comparison, timing: bool) -> String {
 }
 
 /// Why a run can cost less than the oracle.
-pub const FOOTNOTE: &str = "* under the oracle only by killing or refusing sessions: the oracle carries every session to its end.";
+pub const FOOTNOTE: &str = "* under the oracle only by killing, cutting or refusing sessions: the oracle carries every session to its end.";
 
 #[cfg(test)]
 mod tests {

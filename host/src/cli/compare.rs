@@ -13,7 +13,7 @@ use super::simulate::BacktestArgs;
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// The scenario: a built-in name (see `autoscaler scenarios`), a scenario
-    /// TOML file, or a JSON-lines trace file.
+    /// TOML file, a JSON-lines rate trace, or a CSV file of exact sessions.
     #[arg(long, short, value_name = "NAME|FILE")]
     scenario: String,
     /// The policy components (.wasm) to compare.

@@ -135,12 +135,13 @@ impl RunArgs {
                 for s in &cfg.services {
                     if let Some(st) = sim.stats(&service_ref(s)) {
                         println!(
-                            "  {}/{} (simulated): sessions started {}, ended {}, killed {}, refused {}; task-hours {:.1}; peak tasks {}",
+                            "  {}/{} (simulated): sessions started {}, ended {}, killed {}, cut by the load balancer {}, refused {}; task-hours {:.1}; peak tasks {}",
                             s.cluster,
                             s.name,
                             st.sessions_started,
                             st.sessions_ended,
                             st.sessions_killed,
+                            st.sessions_cut,
                             st.sessions_refused,
                             st.task_seconds as f64 / 3600.0,
                             st.peak_tasks

@@ -131,7 +131,7 @@ pub struct SimulateArgs {
     )]
     policy: Option<PathBuf>,
     /// The scenario: a built-in name (see --list-scenarios), a scenario TOML
-    /// file, or a JSON-lines trace file.
+    /// file, a JSON-lines rate trace, or a CSV file of exact sessions.
     #[arg(
         long,
         short,

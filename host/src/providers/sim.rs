@@ -17,6 +17,7 @@ use super::{
     Utilization,
 };
 use crate::model::TaskStatus;
+use crate::sessions::SessionRecord;
 use crate::sim::faults::{Draw, FaultInjector};
 use crate::sim::{
     FaultKind, FaultPlan, SimConfig, SimError, SimServiceConfig, SimStats, SimTask, SimWorld,
@@ -46,11 +47,15 @@ pub enum SimOp {
     Utilization,
     /// [`Sessions::sessions_by_task`].
     Sessions,
+    /// [`Sessions::set_cordon`].
+    SetCordon,
+    /// [`LoadBalancer::target_group_info`].
+    TargetGroupInfo,
 }
 
 impl SimOp {
     /// Every kind of call.
-    pub const ALL: [SimOp; 10] = [
+    pub const ALL: [SimOp; 12] = [
         SimOp::Service,
         SimOp::Tasks,
         SimOp::TaskStatus,
@@ -61,6 +66,8 @@ impl SimOp {
         SimOp::Register,
         SimOp::Utilization,
         SimOp::Sessions,
+        SimOp::SetCordon,
+        SimOp::TargetGroupInfo,
     ];
 
     /// Its name in a [`FaultPlan`] (`set_desired`, ...).
@@ -76,6 +83,8 @@ impl SimOp {
             SimOp::Register => "register",
             SimOp::Utilization => "utilization",
             SimOp::Sessions => "sessions",
+            SimOp::SetCordon => "set_cordon",
+            SimOp::TargetGroupInfo => "target_group_info",
         }
     }
 
@@ -87,9 +96,11 @@ impl SimOp {
             | SimOp::TaskStatus
             | SimOp::SetDesired
             | SimOp::SetProtection => "sim-ecs",
-            SimOp::Targets | SimOp::Deregister | SimOp::Register => "sim-elbv2",
+            SimOp::Targets | SimOp::Deregister | SimOp::Register | SimOp::TargetGroupInfo => {
+                "sim-elbv2"
+            }
             SimOp::Utilization => "sim-cloudwatch",
-            SimOp::Sessions => "sim-dynamodb",
+            SimOp::Sessions | SimOp::SetCordon => "sim-dynamodb",
         }
     }
 
@@ -97,7 +108,11 @@ impl SimOp {
     pub fn is_write(self) -> bool {
         matches!(
             self,
-            SimOp::SetDesired | SimOp::SetProtection | SimOp::Deregister | SimOp::Register
+            SimOp::SetDesired
+                | SimOp::SetProtection
+                | SimOp::Deregister
+                | SimOp::Register
+                | SimOp::SetCordon
         )
     }
 
@@ -224,6 +239,18 @@ impl SimProvider {
         duration: std::time::Duration,
     ) -> ProviderResult<()> {
         self.lock().world.open_session(svc, id, duration)
+    }
+
+    /// Starts keeping the service's active sessions as session store items
+    /// (see [`SimWorld::track_session_items`]).
+    pub fn track_session_items(&self, svc: &ServiceRef) -> ProviderResult<()> {
+        self.lock().world.track_session_items(svc)
+    }
+
+    /// The service's active sessions as session store items, read like the
+    /// session store (faults of the `sessions` kind apply).
+    pub fn session_items(&self, svc: &ServiceRef) -> ProviderResult<Vec<SessionRecord>> {
+        self.call(SimOp::Sessions, |w| w.session_items(svc))
     }
 
     /// Injects random faults from now on as `plan` says; `None` stops them.
@@ -450,11 +477,11 @@ impl LoadBalancer for SimProvider {
         })
     }
 
-    async fn target_group_info(&self, _target_group: &str) -> ProviderResult<TargetGroupInfo> {
-        // INTERFACE PLACEHOLDER: the sim helper replaces this with the scenario's load balancer.
-        Err(ProviderError::Permanent {
-            service: "sim",
-            message: "target group info is not modelled yet".into(),
+    /// The service's `load_balancer`, `deregistration_delay` and
+    /// `connection_termination` settings.
+    async fn target_group_info(&self, target_group: &str) -> ProviderResult<TargetGroupInfo> {
+        self.call(SimOp::TargetGroupInfo, |w| {
+            w.target_group_info(target_group)
         })
     }
 }
@@ -477,16 +504,16 @@ impl Sessions for SimProvider {
         self.call(SimOp::Sessions, |w| w.sessions_by_task(svc))
     }
 
+    /// Marks the task not accepting (or accepting again) in the world: its
+    /// application refuses new sessions, which land on another task.
     async fn set_cordon(
         &self,
-        _svc: &ServiceRef,
-        _task_id: &str,
-        _cordoned_since: Option<u64>,
+        svc: &ServiceRef,
+        task_id: &str,
+        cordoned_since: Option<u64>,
     ) -> ProviderResult<()> {
-        // INTERFACE PLACEHOLDER: the sim helper replaces this with app-level refusal.
-        Err(ProviderError::Permanent {
-            service: "sim",
-            message: "app-level cordon is not modelled yet".into(),
+        self.call(SimOp::SetCordon, |w| {
+            w.set_cordon(svc, task_id, cordoned_since)
         })
     }
 }

@@ -3,12 +3,13 @@
 
 use std::net::IpAddr;
 
-use super::config::MAX_TASKS_PER_SERVICE;
+use super::config::{MAX_TASKS_PER_SERVICE, SimLoadBalancer};
 use super::service::ServiceSim;
 use super::task::{SimTask, StopCause, TaskKey};
 use crate::model::{TargetHealth, TaskStatus};
 use crate::providers::{
-    ClusterTask, ProviderError, ProviderResult, ServiceCounts, SessionCounts, Target, TargetState,
+    ClusterTask, LoadBalancerKind, ProviderError, ProviderResult, ServiceCounts, SessionCounts,
+    Target, TargetGroupInfo, TargetState,
 };
 
 /// The sim's name for the ECS side in errors.
@@ -232,6 +233,34 @@ impl ServiceSim {
         }
         self.start_session(k, now, duration);
         Ok(())
+    }
+
+    /// The session store's app-level cordon item of a task: `Some(since)`
+    /// and the application refuses new sessions (routing moves them to
+    /// another task), `None` and it accepts them again. Idempotent; a task
+    /// the service does not list (stopped and forgotten) is left alone, as
+    /// an item written for it would serve nobody.
+    pub(crate) fn set_cordon(&mut self, id: &str, since: Option<u64>, now: u64) {
+        self.counters.cordon_calls += 1;
+        if let Some(&k) = self.by_id.get(id)
+            && let Some(t) = self.task_mut(k)
+        {
+            t.flush(now);
+            t.cordoned_since = since;
+        }
+    }
+
+    /// The target group's load balancer and deregistration behaviour, from
+    /// the service's settings.
+    pub(crate) fn target_group_info(&self) -> TargetGroupInfo {
+        TargetGroupInfo {
+            kind: match self.p.load_balancer {
+                SimLoadBalancer::Network => LoadBalancerKind::Network,
+                SimLoadBalancer::Application => LoadBalancerKind::Application,
+            },
+            deregistration_delay_s: self.p.deregistration,
+            connection_termination: self.p.connection_termination,
+        }
     }
 
     /// Every listed task with its session figures.

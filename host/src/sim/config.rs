@@ -53,6 +53,107 @@ pub enum SessionLength {
         /// The standard deviation of the length's logarithm (1.0 is a wide spread).
         sigma: f64,
     },
+    /// A mixture of two uniform ranges: most sessions are typical, a share
+    /// is long (a desktop left open all day). Ignores `session_mean` and a
+    /// trace's `mean_session_s`. The defaults are remote desktops': 20-90
+    /// minutes, and 5 % of 6-10 hours.
+    Mixture {
+        /// The shortest typical session.
+        #[serde(default = "mix::typical_min", with = "humantime_serde")]
+        typical_min: Duration,
+        /// The longest typical session.
+        #[serde(default = "mix::typical_max", with = "humantime_serde")]
+        typical_max: Duration,
+        /// The shortest long session.
+        #[serde(default = "mix::long_min", with = "humantime_serde")]
+        long_min: Duration,
+        /// The longest long session.
+        #[serde(default = "mix::long_max", with = "humantime_serde")]
+        long_max: Duration,
+        /// The share of sessions that are long, within 0..=1.
+        #[serde(default = "mix::long_share")]
+        long_share: f64,
+    },
+}
+
+/// The mixture's defaults.
+mod mix {
+    use std::time::Duration;
+
+    pub fn typical_min() -> Duration {
+        Duration::from_secs(20 * 60)
+    }
+    pub fn typical_max() -> Duration {
+        Duration::from_secs(90 * 60)
+    }
+    pub fn long_min() -> Duration {
+        Duration::from_secs(6 * 3600)
+    }
+    pub fn long_max() -> Duration {
+        Duration::from_secs(10 * 3600)
+    }
+    pub fn long_share() -> f64 {
+        0.05
+    }
+}
+
+impl SessionLength {
+    /// The remote-desktop mixture: sessions of 20-90 minutes, and 5 % of 6-10 hours.
+    pub fn rdp_mixture() -> SessionLength {
+        SessionLength::Mixture {
+            typical_min: mix::typical_min(),
+            typical_max: mix::typical_max(),
+            long_min: mix::long_min(),
+            long_max: mix::long_max(),
+            long_share: mix::long_share(),
+        }
+    }
+
+    /// The mean length in seconds, when the distribution fixes it (a
+    /// mixture); otherwise `session_mean` (or the trace's) sets it.
+    pub fn fixed_mean_secs(&self) -> Option<f64> {
+        match *self {
+            SessionLength::Mixture {
+                typical_min,
+                typical_max,
+                long_min,
+                long_max,
+                long_share,
+            } => {
+                let mid = |a: Duration, b: Duration| (a.as_secs_f64() + b.as_secs_f64()) / 2.0;
+                Some(
+                    (1.0 - long_share) * mid(typical_min, typical_max)
+                        + long_share * mid(long_min, long_max),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How the load balancer in front of the service treats a deregistered
+/// target's open connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimLoadBalancer {
+    /// A Network Load Balancer: a deregistered target's connections live on
+    /// (unless `connection_termination` is set).
+    #[default]
+    Network,
+    /// An Application Load Balancer: when a deregistered target's delay
+    /// ends, the connections still open on it are closed.
+    Application,
+}
+
+/// How the load balancer picks a target for a new session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SimRouting {
+    /// In turn over the healthy targets, oldest task first.
+    #[default]
+    RoundRobin,
+    /// The healthy target with the fewest active sessions (ties: the oldest task).
+    LeastOutstanding,
 }
 
 /// How a task's CPU and memory follow its load, in percent of the task's size.
@@ -126,6 +227,14 @@ pub struct SimServiceConfig {
     pub usage: Usage,
     /// Session arrivals over time.
     pub workload: Workload,
+    /// The load balancer's kind: `network` keeps a deregistered target's
+    /// connections, `application` closes them when the delay ends.
+    pub load_balancer: SimLoadBalancer,
+    /// NLB connection termination: a deregistered target's connections are
+    /// closed when the delay ends, as with an ALB.
+    pub connection_termination: bool,
+    /// How the load balancer spreads new sessions over healthy targets.
+    pub routing: SimRouting,
 }
 
 impl Default for SimServiceConfig {
@@ -144,12 +253,18 @@ impl Default for SimServiceConfig {
             session_length: SessionLength::Exponential,
             usage: Usage::default(),
             workload: Workload::default(),
+            load_balancer: SimLoadBalancer::Network,
+            connection_termination: false,
+            routing: SimRouting::RoundRobin,
         }
     }
 }
 
 /// The most tasks a service may want (the ECS quota of tasks per service).
 pub const MAX_TASKS_PER_SERVICE: u32 = 5000;
+
+/// The longest session a length distribution or a sessions trace may give.
+pub const MAX_SESSION: Duration = Duration::from_secs(30 * 86_400);
 
 /// Checks that `value` is a finite number at least zero.
 pub(crate) fn check_non_negative(field: &str, value: f64) -> Result<(), SimError> {
@@ -203,6 +318,45 @@ impl SimServiceConfig {
                 return Err(SimError::config(
                     "session_length.sigma",
                     "expected at most 5",
+                ));
+            }
+        }
+        if let SessionLength::Mixture {
+            typical_min,
+            typical_max,
+            long_min,
+            long_max,
+            long_share,
+        } = self.session_length
+        {
+            if typical_min < Duration::from_secs(1) || long_min < Duration::from_secs(1) {
+                return Err(SimError::config(
+                    "session_length.typical_min",
+                    "expected typical_min and long_min of at least \"1s\"",
+                ));
+            }
+            if typical_max < typical_min {
+                return Err(SimError::config(
+                    "session_length.typical_max",
+                    "expected at least typical_min",
+                ));
+            }
+            if long_max < long_min {
+                return Err(SimError::config(
+                    "session_length.long_max",
+                    "expected at least long_min",
+                ));
+            }
+            if long_max > MAX_SESSION {
+                return Err(SimError::config(
+                    "session_length.long_max",
+                    "expected at most \"30days\"",
+                ));
+            }
+            if !(long_share.is_finite() && (0.0..=1.0).contains(&long_share)) {
+                return Err(SimError::config(
+                    "session_length.long_share",
+                    format!("expected a share within 0..=1, found {long_share}"),
                 ));
             }
         }

@@ -6,11 +6,18 @@
 //! itself an event: whatever ends later waits in its minute's bucket, or, past
 //! the wheel's horizon, in a small heap. Ends at the same second come out
 //! ordered by task, so the order never depends on how they were scheduled.
+//!
+//! Each end carries its task's session epoch at the session's start: when a
+//! load balancer cuts a task's sessions, the task's epoch moves on, and the
+//! ends of the cut sessions are recognised as stale when they come due.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::task::TaskKey;
+
+/// One scheduled end: its time, its task, and the task's session epoch.
+pub(crate) type End = (u64, TaskKey, u32);
 
 /// Minutes covered by the wheel (about 4 hours 16 minutes).
 const WHEEL_MINUTES: u64 = 256;
@@ -18,14 +25,14 @@ const WHEEL_MINUTES: u64 = 256;
 #[derive(Debug, Clone)]
 pub(crate) struct SessionEnds {
     /// Ends in the current minute, latest first (so the earliest pops off the back).
-    current: Vec<(u64, TaskKey)>,
+    current: Vec<End>,
     /// The current minute's index (its start divided by 60).
     minute: u64,
     /// Ends in the minutes after the current one, bucketed by minute index
     /// modulo the wheel size, unsorted.
-    wheel: Vec<Vec<(u64, TaskKey)>>,
+    wheel: Vec<Vec<End>>,
     /// Ends beyond the wheel's horizon.
-    far: BinaryHeap<Reverse<(u64, TaskKey)>>,
+    far: BinaryHeap<Reverse<End>>,
 }
 
 impl SessionEnds {
@@ -40,16 +47,16 @@ impl SessionEnds {
     }
 
     /// Schedules one session's end at `at`, which is not before the current minute.
-    pub fn push(&mut self, at: u64, task: TaskKey) {
+    pub fn push(&mut self, at: u64, task: TaskKey, epoch: u32) {
         let m = at / 60;
+        let entry = (at, task, epoch);
         if m <= self.minute {
-            let entry = (at, task);
             let i = self.current.partition_point(|&e| e > entry);
             self.current.insert(i, entry);
         } else if m < self.minute + WHEEL_MINUTES {
-            self.wheel[(m % WHEEL_MINUTES) as usize].push((at, task));
+            self.wheel[(m % WHEEL_MINUTES) as usize].push(entry);
         } else {
-            self.far.push(Reverse((at, task)));
+            self.far.push(Reverse(entry));
         }
     }
 
@@ -59,7 +66,7 @@ impl SessionEnds {
     }
 
     /// Takes the next end in the current minute.
-    pub fn pop(&mut self) -> Option<(u64, TaskKey)> {
+    pub fn pop(&mut self) -> Option<End> {
         self.current.pop()
     }
 
@@ -72,13 +79,13 @@ impl SessionEnds {
         );
         self.minute = start / 60;
         let horizon = self.minute + WHEEL_MINUTES;
-        while let Some(&Reverse((at, task))) = self.far.peek() {
-            if at / 60 >= horizon {
+        while let Some(&Reverse(entry)) = self.far.peek() {
+            if entry.0 / 60 >= horizon {
                 break;
             }
             self.far.pop();
-            let m = at / 60;
-            self.wheel[(m % WHEEL_MINUTES) as usize].push((at, task));
+            let m = entry.0 / 60;
+            self.wheel[(m % WHEEL_MINUTES) as usize].push(entry);
         }
         let bucket = &mut self.wheel[(self.minute % WHEEL_MINUTES) as usize];
         std::mem::swap(&mut self.current, bucket);
@@ -101,7 +108,7 @@ mod tests {
     fn drain_minute(e: &mut SessionEnds, start: u64) -> Vec<(u64, TaskKey)> {
         let mut out = Vec::new();
         while e.next_time().is_some_and(|t| t < start + 60) {
-            out.extend(e.pop());
+            out.extend(e.pop().map(|(at, task, _)| (at, task)));
         }
         e.start_minute(start + 60);
         out
@@ -121,12 +128,12 @@ mod tests {
             (3600, 4),
             (60, 5),
         ] {
-            e.push(at, task);
+            e.push(at, task, 0);
         }
         assert_eq!(e.len(), 8);
         assert_eq!(drain_minute(&mut e, 0), vec![(5, 1), (5, 3), (59, 9)]);
         // Scheduled into the current minute after it started.
-        e.push(100, 7);
+        e.push(100, 7, 0);
         assert_eq!(drain_minute(&mut e, 60), vec![(60, 5), (61, 2), (100, 7)]);
         let mut rest = Vec::new();
         let mut start = 120;

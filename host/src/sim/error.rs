@@ -44,10 +44,18 @@ pub enum SimError {
         message: String,
     },
     /// A trace file holds no data line.
-    #[error("workload trace file {} has no data line; expected one JSON object per minute", file.display())]
+    #[error("workload trace file {} has no data line; see docs/backtesting.md for the trace formats", file.display())]
     TraceEmpty {
         /// The file.
         file: PathBuf,
+    },
+    /// A trace file is larger than the sim reads.
+    #[error("workload trace file {} is larger than {limit}; split it or shorten the recording", file.display())]
+    TraceTooLarge {
+        /// The file.
+        file: PathBuf,
+        /// The limit, with its unit.
+        limit: String,
     },
     /// The service was added twice.
     #[error("service {key} is already in the simulation")]

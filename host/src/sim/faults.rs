@@ -98,6 +98,10 @@ pub struct FaultPlan {
     pub utilization: Option<OpFaults>,
     /// The session store's query.
     pub sessions: Option<OpFaults>,
+    /// The session store's cordon item (app-level cordon).
+    pub set_cordon: Option<OpFaults>,
+    /// DescribeTargetGroups and DescribeTargetGroupAttributes.
+    pub target_group_info: Option<OpFaults>,
 }
 
 /// A kind of injected fault, for counts and reports.
@@ -130,6 +134,8 @@ impl FaultPlan {
             SimOp::Register => self.register,
             SimOp::Utilization => self.utilization,
             SimOp::Sessions => self.sessions,
+            SimOp::SetCordon => self.set_cordon,
+            SimOp::TargetGroupInfo => self.target_group_info,
         }
     }
 

@@ -165,6 +165,9 @@ impl ServiceSim {
             self.counters.sessions_killed += u64::from(killed);
             self.counters.tasks_stopped_with_sessions += 1;
             self.active_sessions -= u64::from(killed);
+            if let Some(items) = self.items.as_mut() {
+                items.clear(k);
+            }
         }
         self.queue
             .push(now + self.p.stopping, Event::Deprovisioning(k));

@@ -53,15 +53,37 @@
 //! - **Sessions.** Arrivals form a Poisson process whose rate is the workload's
 //!   rate at the start of each minute, held for that minute. Session lengths are
 //!   drawn per arrival, exponential or lognormal around `session_mean` (or the
-//!   trace's `mean_session_s`), rounded to whole seconds, at least 1 s.
-//!   **Routing:** a session reaches only a HEALTHY registered target of a RUNNING
-//!   task, in round-robin order over those targets (oldest task first),
-//!   skipping tasks already holding `session_capacity` sessions; when no healthy
-//!   target has room, the session is refused and counted. Deregistration does
-//!   not end sessions (long-lived connections, as behind an NLB): they carry on
-//!   while the target drains and the task is DEACTIVATING. A session still
-//!   active when its task reaches STOPPING is **killed**: counted per service
-//!   and per task. That count is the safety figure.
+//!   trace's `mean_session_s`), or from a two-part `mixture` of uniform ranges
+//!   (typical and long sessions), rounded to whole seconds, at least 1 s. The
+//!   `sessions` workload replays recorded sessions exactly instead: each
+//!   arrives at its `start_s` with its `duration_s`, nothing is drawn.
+//! - **Routing.** A session reaches only a HEALTHY registered target of a
+//!   RUNNING task with fewer than `session_capacity` sessions. The load
+//!   balancer picks among those in `round-robin` order (oldest task first)
+//!   or, with `routing = "least-outstanding"`, the one with the fewest
+//!   sessions (ties: the oldest task). When no healthy target has room, the
+//!   session is refused and counted.
+//! - **App-level cordon.** `set_cordon` ([`SimWorld::set_cordon`], the
+//!   session store's cordon item) marks a task not accepting; the mark lives
+//!   in the world, so it outlasts a daemon restart. A session the load
+//!   balancer sends to a cordoned task is refused by its application and the
+//!   client lands on the next accepting task with room, in the routing's
+//!   order (counted as redirected); it is refused only when no accepting
+//!   task has room. The task keeps its own sessions.
+//! - **Load balancer kinds.** `load_balancer = "network"` (the default):
+//!   deregistration does not end sessions (long-lived connections): they
+//!   carry on while the target drains, after it left the group, and while the
+//!   task is DEACTIVATING. `load_balancer = "application"`, or a network one
+//!   with `connection_termination = true`: when a deregistered target's delay
+//!   ends and its task is still RUNNING, the sessions still on it are **cut
+//!   by the load balancer**: counted per service and per task
+//!   (`sessions_cut`). [`SimWorld::target_group_info`] answers the kind, the
+//!   delay and the termination setting, as DescribeTargetGroups would.
+//! - **Killed sessions.** A session still active when its task reaches
+//!   STOPPING is **killed**: counted per service and per task (a task being
+//!   stopped keeps its sessions through the delay, whatever the load
+//!   balancer, and they count as killed, not cut). Killed and cut are the
+//!   safety figures.
 //! - **Usage and metrics.** A task's CPU is `cpu_base + cpu_per_session × its
 //!   average sessions over the minute + cpu_noise × N(0,1)`, clamped to
 //!   0..=100, and memory likewise. Tasks use resources while RUNNING or
@@ -78,7 +100,8 @@
 //! - **API faults.** None by default. A [`FaultPlan`] (`[provider.faults]`)
 //!   adds throttling, 5xx, timeouts after the effect, partial batches and
 //!   reads that lag writes, drawn from a seeded stream ([`faults`]).
-//! - **Statistics.** [`SimStats`]: sessions started, ended, killed and refused,
+//! - **Statistics.** [`SimStats`]: sessions started, ended, killed, cut,
+//!   redirected and refused,
 //!   task-seconds (creation to STOPPED, what Fargate bills) and running
 //!   task-seconds, current counts, and the scale actions and API calls seen.
 //!
@@ -117,13 +140,14 @@
 
 mod api;
 mod config;
-mod ends;
+pub(crate) mod ends;
 mod error;
 mod events;
 pub mod faults;
 mod lifecycle;
 mod random;
 mod service;
+pub mod session_trace;
 mod sessions;
 mod stats;
 mod targets;
@@ -136,9 +160,13 @@ mod world;
 #[cfg(test)]
 mod tests;
 
-pub use config::{MAX_TASKS_PER_SERVICE, SessionLength, SimConfig, SimServiceConfig, Usage};
+pub use config::{
+    MAX_SESSION, MAX_TASKS_PER_SERVICE, SessionLength, SimConfig, SimLoadBalancer, SimRouting,
+    SimServiceConfig, Usage,
+};
 pub use error::SimError;
 pub use faults::{FaultKind, FaultPlan, OpFaults};
+pub use session_trace::SessionTrace;
 pub use sessions::SessionArrival;
 pub use stats::SimStats;
 pub use task::{SimTask, StopCause};

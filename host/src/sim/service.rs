@@ -3,13 +3,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::config::{SessionLength, SimConfig, SimServiceConfig, Usage};
+use super::config::{
+    SessionLength, SimConfig, SimLoadBalancer, SimRouting, SimServiceConfig, Usage,
+};
 use super::ends::SessionEnds;
 use super::error::SimError;
 use super::events::{Event, EventQueue};
 use super::lifecycle::FIRST_HOST;
 use super::random::{self, Rngs};
-use super::sessions::{Arrivals, SessionArrival};
+use super::sessions::{Arrivals, SessionArrival, SessionItems};
 use super::stats::Counters;
 use super::targets::Routing;
 use super::task::{Task, TaskKey};
@@ -34,6 +36,12 @@ pub(crate) struct Params {
     pub usage: Usage,
     pub metrics_delay: u64,
     pub metrics_lookback: u64,
+    /// Whether the load balancer closes a deregistered target's connections
+    /// when its delay ends (an ALB, or an NLB with connection termination).
+    pub cuts_connections: bool,
+    pub load_balancer: SimLoadBalancer,
+    pub connection_termination: bool,
+    pub routing: SimRouting,
 }
 
 impl Params {
@@ -53,6 +61,11 @@ impl Params {
             usage: c.usage,
             metrics_delay: world.metrics_delay.as_secs(),
             metrics_lookback: world.metrics_lookback.as_secs(),
+            cuts_connections: c.load_balancer == SimLoadBalancer::Application
+                || c.connection_termination,
+            load_balancer: c.load_balancer,
+            connection_termination: c.connection_termination,
+            routing: c.routing,
         }
     }
 }
@@ -106,6 +119,8 @@ pub(crate) struct ServiceSim {
     pub active_sessions: u64,
     /// Every arrival since logging was turned on, when it is on (backtests).
     pub arrival_log: Option<Vec<SessionArrival>>,
+    /// The active sessions as store items, when tracked (`record --sessions`).
+    pub items: Option<SessionItems>,
 }
 
 impl ServiceSim {
@@ -147,6 +162,7 @@ impl ServiceSim {
             running: 0,
             active_sessions: 0,
             arrival_log: None,
+            items: None,
         };
         for _ in 0..config.initial_tasks {
             s.launch(now, true);
@@ -195,8 +211,8 @@ impl ServiceSim {
                     self.next_minute = at + 60;
                 }
                 Next::SessionEnd => {
-                    if let Some((_, k)) = self.ends.pop() {
-                        self.on_session_end(k, at);
+                    if let Some((_, k, epoch)) = self.ends.pop() {
+                        self.on_session_end(k, epoch, at);
                     }
                 }
                 Next::Event => {
@@ -229,7 +245,9 @@ impl ServiceSim {
             Event::Stopped(k) => self.on_stopped(k, now),
             Event::Purge(k) => self.purge(k, now),
             Event::TargetHealthy { task, generation } => self.on_target_healthy(task, generation),
-            Event::TargetDrained { task, generation } => self.on_target_drained(task, generation),
+            Event::TargetDrained { task, generation } => {
+                self.on_target_drained(task, generation, now)
+            }
             Event::ProtectionExpired { task, generation } => {
                 self.on_protection_expired(task, generation, now)
             }

@@ -1,6 +1,8 @@
 //! Sessions: arrivals as a Poisson process whose rate is constant within
 //! each minute, session lengths, routing outcomes, and normal session ends.
 
+use rand::Rng;
+
 use super::config::SessionLength;
 use super::random;
 use super::service::ServiceSim;
@@ -18,6 +20,38 @@ pub struct SessionArrival {
     pub duration: u64,
 }
 
+/// Each active session as a session store item would show it, kept only
+/// when asked ([`crate::sim::SimWorld::track_session_items`]): per task,
+/// `(serial, start, end)`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionItems {
+    next: u64,
+    pub by_task: std::collections::BTreeMap<TaskKey, Vec<(u64, u64, u64)>>,
+}
+
+impl SessionItems {
+    fn start(&mut self, k: TaskKey, start: u64, end: u64) {
+        self.next += 1;
+        self.by_task
+            .entry(k)
+            .or_default()
+            .push((self.next, start, end));
+    }
+
+    fn end(&mut self, k: TaskKey, at: u64) {
+        if let Some(v) = self.by_task.get_mut(&k)
+            && let Some(i) = v.iter().position(|e| e.2 == at)
+        {
+            v.swap_remove(i);
+        }
+    }
+
+    /// The task's sessions are gone at once (killed or cut).
+    pub fn clear(&mut self, k: TaskKey) {
+        self.by_task.remove(&k);
+    }
+}
+
 /// The arrival process within the current minute.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Arrivals {
@@ -31,6 +65,8 @@ pub(crate) struct Arrivals {
     x: f64,
     /// The second of the next arrival in this minute, if any.
     pub next: Option<u64>,
+    /// With an exact-sessions workload: the next session of the list to arrive.
+    exact: usize,
 }
 
 impl ServiceSim {
@@ -46,12 +82,25 @@ impl ServiceSim {
             .unwrap_or(self.p.session_mean);
         a.segment_end = minute + 60;
         a.x = from as f64;
+        if let Some(list) = self.workload.sessions() {
+            // Sessions listed before the service existed never arrive.
+            while a.exact < list.len() && list[a.exact].at < from {
+                a.exact += 1;
+            }
+        }
         self.draw_next_arrival();
     }
 
     fn draw_next_arrival(&mut self) {
         let a = &mut self.arrivals;
         a.next = None;
+        if let Some(list) = self.workload.sessions() {
+            a.next = list
+                .get(a.exact)
+                .map(|s| s.at)
+                .filter(|&at| at < a.segment_end);
+            return;
+        }
         if a.rate > 0.0 {
             a.x += random::exponential(&mut self.rng.arrivals, 1.0 / a.rate);
             if a.x < a.segment_end as f64 {
@@ -63,10 +112,26 @@ impl ServiceSim {
     /// A session length in whole seconds, at least one.
     fn draw_duration(&mut self) -> u64 {
         let mean = self.arrivals.mean;
+        let rng = &mut self.rng.durations;
         let d = match self.p.session_length {
-            SessionLength::Exponential => random::exponential(&mut self.rng.durations, mean),
-            SessionLength::Lognormal { sigma } => {
-                random::lognormal(&mut self.rng.durations, mean, sigma)
+            SessionLength::Exponential => random::exponential(rng, mean),
+            SessionLength::Lognormal { sigma } => random::lognormal(rng, mean, sigma),
+            SessionLength::Mixture {
+                typical_min,
+                typical_max,
+                long_min,
+                long_max,
+                long_share,
+            } => {
+                // Two draws always, so the stream advances the same whichever part is chosen.
+                let (pick, x) = (rng.random::<f64>(), rng.random::<f64>());
+                let (lo, hi) = if pick < long_share {
+                    (long_min, long_max)
+                } else {
+                    (typical_min, typical_max)
+                };
+                let (lo, hi) = (lo.as_secs_f64(), hi.as_secs_f64());
+                lo + (hi - lo) * x
             }
         };
         // Rounded to the nearest second (d is positive).
@@ -74,9 +139,17 @@ impl ServiceSim {
     }
 
     /// A session arrives: its length is drawn (always, so refusals do not
-    /// shift later draws), then it lands on a healthy task with room or is refused.
+    /// shift later draws) or, with an exact-sessions workload, read from the
+    /// list; then it lands on a healthy task with room or is refused.
     pub(crate) fn on_arrival(&mut self, now: u64) {
-        let duration = self.draw_duration();
+        let duration = match self.workload.sessions() {
+            Some(list) => {
+                let i = self.arrivals.exact;
+                self.arrivals.exact += 1;
+                list.get(i).map_or(1, |s| s.duration)
+            }
+            None => self.draw_duration(),
+        };
         if let Some(log) = self.arrival_log.as_mut() {
             log.push(SessionArrival { at: now, duration });
         }
@@ -92,20 +165,29 @@ impl ServiceSim {
         t.flush(now);
         t.sessions += 1;
         t.sessions_served += 1;
+        let epoch = t.epoch;
         self.counters.sessions_started += 1;
         self.active_sessions += 1;
         self.counters.peak_sessions_active =
             self.counters.peak_sessions_active.max(self.active_sessions);
-        self.ends.push(now.saturating_add(duration), k);
+        self.ends.push(now.saturating_add(duration), k, epoch);
+        if let Some(items) = self.items.as_mut() {
+            items.start(k, now, now.saturating_add(duration));
+        }
     }
 
     /// A session ends normally, unless its task already reached STOPPING
-    /// (then it was killed and counted then).
-    pub(crate) fn on_session_end(&mut self, k: TaskKey, now: u64) {
+    /// (then it was killed and counted then) or the load balancer cut it
+    /// (its epoch is past).
+    pub(crate) fn on_session_end(&mut self, k: TaskKey, epoch: u32, now: u64) {
         let Some(t) = self.task_mut(k) else { return };
-        if t.is_stopping() || t.sessions == 0 {
+        if t.is_stopping() || t.sessions == 0 || t.epoch != epoch {
             return;
         }
+        if let Some(items) = self.items.as_mut() {
+            items.end(k, now);
+        }
+        let Some(t) = self.task_mut(k) else { return };
         t.flush(now);
         t.sessions -= 1;
         t.sessions_ended += 1;

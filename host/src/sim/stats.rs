@@ -1,4 +1,4 @@
-//! The figures a backtest reads: sessions started, ended, killed and
+//! The figures a backtest reads: sessions started, ended, killed, cut and
 //! refused, task-seconds for cost, current counts and the scale actions seen.
 
 use std::collections::BTreeMap;
@@ -14,6 +14,8 @@ pub(crate) struct Counters {
     pub sessions_started: u64,
     pub sessions_ended: u64,
     pub sessions_killed: u64,
+    pub sessions_cut: u64,
+    pub sessions_redirected: u64,
     pub sessions_refused: u64,
     pub peak_sessions_active: u64,
     pub task_seconds: u64,
@@ -32,6 +34,8 @@ pub(crate) struct Counters {
     pub task_failures: u64,
     pub launch_failures: u64,
     pub killed_by_task: BTreeMap<String, u32>,
+    pub cut_by_task: BTreeMap<String, u32>,
+    pub cordon_calls: u64,
 }
 
 /// One service's figures at one moment. Totals count from when the service
@@ -46,7 +50,14 @@ pub struct SimStats {
     pub sessions_ended: u64,
     /// Sessions still active when their task reached STOPPING: the safety figure.
     pub sessions_killed: u64,
-    /// Arrivals that found no healthy task with room.
+    /// Sessions the load balancer cut when a deregistered target's delay
+    /// ended while its task was still RUNNING (ALB, or NLB with connection
+    /// termination): the other safety figure.
+    pub sessions_cut: u64,
+    /// Sessions a cordoned task's application refused that landed on
+    /// another task.
+    pub sessions_redirected: u64,
+    /// Arrivals that found no healthy, accepting task with room.
     pub sessions_refused: u64,
     /// Sessions active now.
     pub sessions_active: u64,
@@ -78,6 +89,9 @@ pub struct SimStats {
     pub healthy_targets: u32,
     /// Draining targets now.
     pub draining_targets: u32,
+    /// Tasks whose application is cordoned now (not accepting new sessions),
+    /// stopped ones excluded.
+    pub app_cordoned: u32,
     /// Desired-count changes upward.
     pub scale_outs: u64,
     /// Desired-count changes downward.
@@ -96,8 +110,12 @@ pub struct SimStats {
     pub task_failures: u64,
     /// Launches that failed because the service's subnet had no free address.
     pub launch_failures: u64,
+    /// set_cordon calls (the session store's cordon items).
+    pub cordon_calls: u64,
     /// Sessions killed per task ID, for the tasks that had any.
     pub killed_by_task: BTreeMap<String, u32>,
+    /// Sessions cut by the load balancer per task ID, for the tasks that had any.
+    pub cut_by_task: BTreeMap<String, u32>,
 }
 
 impl ServiceSim {
@@ -105,6 +123,7 @@ impl ServiceSim {
     pub(crate) fn stats(&self) -> SimStats {
         let c = &self.counters;
         let (mut pending, mut stopping, mut protected, mut healthy, mut draining) = (0, 0, 0, 0, 0);
+        let mut app_cordoned = 0;
         for t in self.live.iter().filter_map(|&k| self.task(k)) {
             match t.status {
                 s if s.is_starting() => pending += 1,
@@ -116,12 +135,16 @@ impl ServiceSim {
             protected += u32::from(t.protected && t.status != TaskStatus::Stopped);
             healthy += u32::from(t.slot.health == TargetHealth::Healthy);
             draining += u32::from(t.slot.health == TargetHealth::Draining);
+            app_cordoned +=
+                u32::from(t.cordoned_since.is_some() && t.status != TaskStatus::Stopped);
         }
         SimStats {
             now: self.now,
             sessions_started: c.sessions_started,
             sessions_ended: c.sessions_ended,
             sessions_killed: c.sessions_killed,
+            sessions_cut: c.sessions_cut,
+            sessions_redirected: c.sessions_redirected,
             sessions_refused: c.sessions_refused,
             sessions_active: self.active_sessions,
             peak_sessions_active: c.peak_sessions_active,
@@ -138,6 +161,7 @@ impl ServiceSim {
             protected,
             healthy_targets: healthy,
             draining_targets: draining,
+            app_cordoned,
             scale_outs: c.scale_outs,
             scale_ins: c.scale_ins,
             set_desired_calls: c.set_desired_calls,
@@ -147,7 +171,9 @@ impl ServiceSim {
             stop_task_calls: c.stop_task_calls,
             task_failures: c.task_failures,
             launch_failures: c.launch_failures,
+            cordon_calls: c.cordon_calls,
             killed_by_task: c.killed_by_task.clone(),
+            cut_by_task: c.cut_by_task.clone(),
         }
     }
 }

@@ -65,6 +65,14 @@ pub(crate) struct Task {
     pub sessions_served: u64,
     pub sessions_ended: u64,
     pub sessions_killed: u32,
+    /// Sessions cut by the load balancer when its deregistered target's delay ended.
+    pub sessions_cut: u32,
+    /// Bumped when the load balancer cuts the task's sessions, so the ends
+    /// scheduled for them are recognised as stale.
+    pub epoch: u32,
+    /// App-level cordon: since when the application refuses new sessions
+    /// (`set_cordon`); none while it accepts them.
+    pub cordoned_since: Option<u64>,
     /// Usage accumulators for the current minute: seconds up, and session-seconds.
     pub since: u64,
     pub up_secs: u64,
@@ -96,6 +104,9 @@ impl Task {
             sessions_served: 0,
             sessions_ended: 0,
             sessions_killed: 0,
+            sessions_cut: 0,
+            epoch: 0,
+            cordoned_since: None,
             since: now,
             up_secs: 0,
             session_secs: 0,
@@ -152,6 +163,11 @@ pub struct SimTask {
     pub sessions_ended: u64,
     /// Sessions killed when it reached STOPPING.
     pub sessions_killed: u32,
+    /// Sessions the load balancer cut when its deregistered target's delay
+    /// ended while it was still running.
+    pub sessions_cut: u32,
+    /// App-level cordon: since when the application refuses new sessions.
+    pub cordoned_since: Option<u64>,
     /// When it was created.
     pub created_at: u64,
     /// When it started running.
@@ -174,6 +190,8 @@ impl From<&Task> for SimTask {
             sessions_served: t.sessions_served,
             sessions_ended: t.sessions_ended,
             sessions_killed: t.sessions_killed,
+            sessions_cut: t.sessions_cut,
+            cordoned_since: t.cordoned_since,
             created_at: t.created_at,
             started_at: t.started_at,
             stopped_at: t.stopped_at,

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::config::check_non_negative;
 use super::error::SimError;
+use super::session_trace::SessionTrace;
+use super::sessions::SessionArrival;
 use super::trace::Trace;
 
 const DAY: f64 = 86_400.0;
@@ -82,6 +84,14 @@ pub enum Workload {
         /// The period.
         #[serde(with = "humantime_serde")]
         period: Duration,
+    },
+    /// Exact replay of recorded sessions: a CSV file with one session per
+    /// line (see [`crate::sim`] for its format). Every session arrives at
+    /// its start with its recorded length; nothing is drawn.
+    Sessions {
+        /// The sessions file. In a config file, a relative path is relative
+        /// to the config file's folder.
+        path: PathBuf,
     },
     /// Replay of a JSON-lines trace file (see [`crate::sim`] for its format).
     Trace {
@@ -176,7 +186,7 @@ impl Workload {
                     ("high_per_min", *high_per_min),
                 ]
             }
-            Workload::Trace { .. } => vec![],
+            Workload::Trace { .. } | Workload::Sessions { .. } => vec![],
         };
         for (field, v) in rates {
             check_non_negative(&format!("workload.{field}"), v)?;
@@ -191,9 +201,14 @@ impl Workload {
             Workload::Trace { path, repeat } => Some(Trace::load(path, *repeat)?),
             _ => None,
         };
+        let sessions = match self {
+            Workload::Sessions { path } => Some(SessionTrace::load(path)?),
+            _ => None,
+        };
         Ok(WorkloadModel {
             spec: self.clone(),
             trace,
+            sessions,
         })
     }
 }
@@ -203,6 +218,7 @@ impl Workload {
 pub struct WorkloadModel {
     spec: Workload,
     trace: Option<Trace>,
+    sessions: Option<SessionTrace>,
 }
 
 impl WorkloadModel {
@@ -274,6 +290,10 @@ impl WorkloadModel {
                 low_per_min + (high_per_min - low_per_min) * ((t % p) as f64 / p as f64)
             }
             Workload::Trace { .. } => self.trace.as_ref().map_or(0.0, |tr| tr.rate_per_min(t)),
+            Workload::Sessions { .. } => self
+                .sessions
+                .as_ref()
+                .map_or(0.0, |s| s.arrivals_in_minute(t) as f64),
         };
         rate.max(0.0)
     }
@@ -282,5 +302,10 @@ impl WorkloadModel {
     /// (only traces do); otherwise the service's `session_mean` applies.
     pub fn mean_session_secs(&self, t: u64) -> Option<f64> {
         self.trace.as_ref().and_then(|tr| tr.mean_session_secs(t))
+    }
+
+    /// The exact sessions, ordered by start, when the workload replays them.
+    pub fn sessions(&self) -> Option<&[SessionArrival]> {
+        self.sessions.as_ref().map(|s| &s.sessions()[..])
     }
 }

@@ -12,8 +12,9 @@ use super::task::SimTask;
 use crate::model::TaskStatus;
 use crate::providers::{
     ClusterTask, ProviderError, ProviderResult, ServiceCounts, ServiceRef, SessionCounts, Target,
-    TargetState, Utilization,
+    TargetGroupInfo, TargetState, Utilization,
 };
+use crate::sessions::SessionRecord;
 
 /// Simulated Fargate services behind their target groups, on one virtual
 /// clock. Time moves only through [`SimWorld::advance_to`] and
@@ -227,6 +228,28 @@ impl SimWorld {
             .open_session(id, now, duration.as_secs().max(1))
     }
 
+    /// Publishes a task's app-level cordon state, as the session store
+    /// does: from `Some(since)` the task's application refuses new sessions
+    /// (they move to another task), with `None` it accepts them again. The
+    /// state lives in the world, so it outlasts the daemon. Idempotent; an
+    /// unknown task is left alone.
+    pub fn set_cordon(
+        &mut self,
+        svc: &ServiceRef,
+        id: &str,
+        cordoned_since: Option<u64>,
+    ) -> ProviderResult<()> {
+        let now = self.now;
+        self.find_mut(svc)?.set_cordon(id, cordoned_since, now);
+        Ok(())
+    }
+
+    /// The target group's load balancer kind, deregistration delay and
+    /// connection termination, as the scenario set them.
+    pub fn target_group_info(&self, target_group: &str) -> ProviderResult<TargetGroupInfo> {
+        Ok(self.services[self.group_index(target_group)?].target_group_info())
+    }
+
     /// The service's figures now.
     pub fn stats(&self, svc: &ServiceRef) -> Option<SimStats> {
         self.find(svc).ok().map(ServiceSim::stats)
@@ -255,6 +278,36 @@ impl SimWorld {
             out.append(log);
         }
         Ok(())
+    }
+
+    /// Starts keeping the service's active sessions as session store items
+    /// (an ID and a start time each), for [`SimWorld::session_items`].
+    /// Sessions already active are not known as items.
+    pub fn track_session_items(&mut self, svc: &ServiceRef) -> ProviderResult<()> {
+        let s = self.find_mut(svc)?;
+        s.items.get_or_insert_with(Default::default);
+        Ok(())
+    }
+
+    /// The service's active sessions as the session store would list them:
+    /// task, session ID (`s` and a serial), start time, no heartbeat
+    /// deadline. Empty unless [`SimWorld::track_session_items`] was called.
+    pub fn session_items(&self, svc: &ServiceRef) -> ProviderResult<Vec<SessionRecord>> {
+        let s = self.find(svc)?;
+        let Some(items) = &s.items else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for (&k, list) in &items.by_task {
+            let Some(t) = s.task(k) else { continue };
+            out.extend(list.iter().map(|&(serial, start, _)| SessionRecord {
+                task_id: t.id.clone(),
+                session_id: format!("s{serial}"),
+                started_at: start,
+                expires_at: None,
+            }));
+        }
+        Ok(out)
     }
 
     /// The workload's arrival rate per minute now, for plots and checks.

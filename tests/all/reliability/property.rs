@@ -169,6 +169,8 @@ fn fault_plan() -> impl Strategy<Value = FaultPlan> {
                 register: Some(f[7]),
                 utilization: Some(f[8]),
                 sessions: Some(f[9]),
+                set_cordon: Some(f[10]),
+                target_group_info: Some(f[11]),
             })
         })
 }

@@ -113,11 +113,17 @@ fn figures_table(h: &mut String, c: &Comparison) {
     for r in &c.runs {
         let _ = write!(h, "<th>{}</th>", escape(&r.label));
     }
-    h.push_str("<th class=\"oracle\">oracle (limit)</th></tr></thead>\n<tbody>\n");
+    let _ = write!(
+        h,
+        "<th class=\"oracle\">{}</th><th class=\"oracle\">{}</th></tr></thead>\n<tbody>\n",
+        table::PACKING_HEADING,
+        table::ORACLE_HEADING
+    );
     for row in table::rows(c, true) {
         let _ = write!(h, "<tr><td>{}</td>", escape(&row.name));
-        let bad =
-            row.name.starts_with("sessions killed") || row.name.starts_with("sessions refused");
+        let bad = row.name.starts_with("sessions killed")
+            || row.name.starts_with("sessions cut")
+            || row.name.starts_with("sessions refused");
         for v in &row.values {
             let class = if bad && v != "0" {
                 " class=\"bad\""
@@ -126,7 +132,12 @@ fn figures_table(h: &mut String, c: &Comparison) {
             };
             let _ = write!(h, "<td{class}>{}</td>", escape(v));
         }
-        let _ = writeln!(h, "<td class=\"oracle\">{}</td></tr>", escape(&row.oracle));
+        let _ = writeln!(
+            h,
+            "<td class=\"oracle\">{}</td><td class=\"oracle\">{}</td></tr>",
+            escape(&row.packing),
+            escape(&row.oracle)
+        );
     }
     h.push_str("</tbody>\n</table>\n");
     if h.contains("x*</td>") {
@@ -148,6 +159,19 @@ fn oracle_line(r: &RunOutput, x: &TimeAxis) -> Line {
     }
 }
 
+fn packing_line(r: &RunOutput, x: &TimeAxis) -> Line {
+    Line {
+        label: "packing reference (clairvoyant placement)".into(),
+        color: PALETTE[8],
+        points: charts::bucketed(
+            x,
+            r.series.packing_tasks.iter().map(|&t| Some(f64::from(t))),
+        ),
+        dashed: true,
+        right_axis: false,
+    }
+}
+
 fn overview(c: &Comparison, x: &TimeAxis) -> Chart {
     let mut lines: Vec<Line> = c
         .runs
@@ -162,6 +186,7 @@ fn overview(c: &Comparison, x: &TimeAxis) -> Chart {
         })
         .collect();
     if let Some(first) = c.runs.first() {
+        lines.push(packing_line(first, x));
         lines.push(oracle_line(first, x));
     }
     Chart {
@@ -200,6 +225,14 @@ fn run_charts(r: &RunOutput, c: &Comparison, x: &TimeAxis) -> Vec<Chart> {
                     false,
                 ),
                 line("running", 2, charts::bucketed(x, ints(&s.running)), false),
+                line(
+                    "serving (running, not cordoned)",
+                    9,
+                    charts::bucketed(x, ints(&s.serving)),
+                    false,
+                ),
+                line("cordoned", 6, charts::bucketed(x, ints(&s.cordoned)), false),
+                packing_line(r, x),
                 oracle_line(r, x),
             ],
         },
@@ -273,6 +306,12 @@ fn run_charts(r: &RunOutput, c: &Comparison, x: &TimeAxis) -> Vec<Chart> {
                     false,
                 ),
                 line(
+                    "sessions cut by the load balancer",
+                    6,
+                    charts::cumulative(x, &s.cut),
+                    false,
+                ),
+                line(
                     "sessions refused",
                     5,
                     charts::cumulative(x, &s.refused),
@@ -296,7 +335,11 @@ const DEFINITIONS: &str = r#"<h2 id="definitions">What the figures mean</h2>
 <dl>
 <dt>task-hours, cost</dt><dd>Billed task time, from each task's launch to STOPPED, as Fargate bills; cost is task-hours times the task-hour price shown above.</dd>
 <dt>oracle (limit)</dt><dd>The fewest task-hours that could carry every session, knowing all arrivals and lengths in hindsight: at each second, ceil(active sessions / sessions per task) tasks, never fewer than the guard's min, with instant start-up and free repacking. No policy that carries every session can cost less; "cost vs oracle" is each run's task-hours over it. A run that refuses or kills sessions may come in under it.</dd>
-<dt>sessions killed by scale-in</dt><dd>Sessions still active when their task was stopped. The safety figure: a session-aware scale-in should keep it at 0.</dd>
+<dt>packing (reference)</dt><dd>A clairvoyant placement without migration, on the same sessions (refused ones included): each session goes, for good, to the open task with room whose latest session end is closest to its own end (preferably not before it), a task opens when none has room and stops when its last session ends; no start-up delay, no buffer, never fewer than the guard's min. It is a reference, not a bound: it knows every session's end, which no autoscaler does, yet a cleverer placement could do better. The gap between it and the oracle is the price of not moving sessions between tasks.</dd>
+<dt>sessions killed by scale-in</dt><dd>Sessions still active when their task was stopped. A safety figure: a session-aware scale-in should keep it at 0.</dd>
+<dt>sessions cut by the load balancer</dt><dd>Sessions still on a running task when its deregistered target's delay ended behind an Application Load Balancer (or a Network Load Balancer with connection termination): the load balancer closed them. The other safety figure: a cordoning policy must uncordon before the delay ends and keep it at 0.</dd>
+<dt>cordons / uncordons, task-hours cordoned</dt><dd>Tasks cordoned (no new sessions, keeping their own until the last ends) and uncordoned (serving again), from the decision records; task-hours cordoned sums the cordoned tasks at each tick over the time to the next. The charts show the serving tasks (running, not cordoned) and the cordoned ones.</dd>
+<dt>sessions redirected</dt><dd>Sessions the load balancer sent to a task whose application was cordoned, refused there and carried by another task.</dd>
 <dt>sessions refused</dt><dd>Arrivals that found no healthy task with room (too few tasks, or tasks still starting).</dd>
 <dt>minutes CPU over target</dt><dd>Minutes whose service CPU, as the metrics published it, was over the target.</dd>
 <dt>scale-outs / scale-ins</dt><dd>Ticks whose guarded action was carried out: a raised desired count; drains started, or for the reference a lowered desired count.</dd>

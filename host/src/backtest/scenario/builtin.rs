@@ -207,18 +207,20 @@ pub fn sawtooth() -> Scenario {
     s
 }
 
-/// Remote desktops over a working week: hours-long sessions that pin tasks
-/// into the evening, when a session-unaware scale-in cuts them.
+/// Remote desktops over a working week: heavy-tailed session lengths (most
+/// 20-90 minutes, about 5 % left open 6-10 hours) that pin tasks into the
+/// evening, when a session-unaware scale-in cuts them.
 pub fn rdp_workday() -> Result<Scenario, BacktestError> {
     let mut s = base(
         "rdp-workday",
-        "RDP desktops: working-hours arrivals (peak 4/min, Mon-Fri, quiet weekend), 3-h lognormal sessions, 15 per task; 7 days from Monday 00:00.",
+        "RDP desktops: working-hours arrivals (peak 4/min, Mon-Fri, quiet weekend), sessions 20-90 min with 5% of 6-10 h, 15 per task; 7 days from Monday 00:00.",
         7 * DAY,
         15,
     );
     s.sim.initial_tasks = 2;
-    s.sim.session_mean = secs(3 * HOUR);
-    s.sim.session_length = SessionLength::Lognormal { sigma: 0.6 };
+    s.sim.session_length = SessionLength::rdp_mixture();
+    // The mixture's mean (about 76 minutes), for policies that read it.
+    s.sim.session_mean = secs(76 * MIN);
     s.sim.workload = Workload::Trace {
         path: workday_trace()?,
         repeat: true,

@@ -42,10 +42,18 @@
 //! session-aware policy sizes tasks as the simulated ones really are; when
 //! only one of `[sim]` and `[drain]` sets `deregistration_delay`, the other
 //! takes the same value (the workflow waits as long as the target group drains);
+//! - an **exact-sessions file** (`*.csv`, one session per line, see
+//!   [`crate::sim`]): replayed exactly on the `steady` scenario's service
+//!   (see [`Scenario::from_sessions`]);
 //! - a **trace file** (any other existing file, normally `*.jsonl`), in the
 //!   sim's trace format (see [`crate::sim`]): replayed on the `steady`
 //!   scenario's service, for as long as the trace lasts, with `guard.max`
 //!   sized for the trace's peak (see [`Scenario::from_trace`]).
+//!
+//! `[sim]` also sets the load balancer the service sits behind and how it
+//! routes: `load_balancer = "network" | "application"`,
+//! `connection_termination = true | false`, `routing = "round-robin" |
+//! "least-outstanding"` (see [`crate::sim`]).
 
 pub mod builtin;
 
@@ -58,7 +66,7 @@ use serde::{Deserialize, Serialize};
 use super::BacktestError;
 use super::figures::Pricing;
 use crate::model::ParamValue;
-use crate::sim::{SimConfig, SimServiceConfig, Trace, Workload};
+use crate::sim::{SessionTrace, SimConfig, SimServiceConfig, Trace, Workload};
 use crate::tick::guard::GuardConfig;
 use crate::workflow::DrainConfig;
 
@@ -127,6 +135,8 @@ impl Scenario {
         }
         if path.extension().is_some_and(|e| e == "toml") {
             Scenario::load_toml(path)
+        } else if path.extension().is_some_and(|e| e == "csv") {
+            Scenario::from_sessions(path)
         } else {
             Scenario::from_trace(path)
         }
@@ -169,7 +179,8 @@ impl Scenario {
         } else if sim_sets_delay && !drain_sets_delay {
             s.drain.deregistration_delay = s.sim.deregistration_delay;
         }
-        if let Workload::Trace { path: trace, .. } = &mut s.sim.workload
+        if let Workload::Trace { path: trace, .. } | Workload::Sessions { path: trace } =
+            &mut s.sim.workload
             && trace.is_relative()
         {
             *trace = path.parent().unwrap_or(Path::new(".")).join(&*trace);
@@ -220,6 +231,38 @@ impl Scenario {
         s.sim.workload = Workload::Trace {
             path: path.to_path_buf(),
             repeat: false,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// A scenario replaying an exact-sessions file (`*.csv`, see
+    /// [`crate::sim`]) on the `steady` scenario's service: the run lasts until
+    /// a minute after the last session's start (rounded up to whole
+    /// minutes), and `guard.max` is twice the tasks the most sessions active
+    /// at once need, at least 10.
+    pub fn from_sessions(path: &Path) -> Result<Scenario, BacktestError> {
+        let name = path
+            .file_stem()
+            .map_or_else(|| "sessions".into(), |n| n.to_string_lossy().into_owned());
+        let trace = SessionTrace::load(path).map_err(|source| BacktestError::Sim {
+            scenario: name.clone(),
+            source,
+        })?;
+        let mut s = builtin::steady();
+        let capacity = u64::from(s.sim.session_capacity);
+        s.guard.max = u32::try_from((2 * trace.peak_active()).div_ceil(capacity))
+            .unwrap_or(u32::MAX)
+            .clamp(10, crate::sim::MAX_TASKS_PER_SERVICE);
+        s.name = name;
+        s.description = format!(
+            "Exact replay of {} recorded sessions from {}",
+            trace.sessions().len(),
+            path.display()
+        );
+        s.duration = Duration::from_secs((trace.last_start() + 60).div_ceil(60) * 60);
+        s.sim.workload = Workload::Sessions {
+            path: path.to_path_buf(),
         };
         s.validate()?;
         Ok(s)
@@ -326,7 +369,7 @@ impl Scenario {
     /// The trace file this scenario replays, if any.
     pub fn trace_file(&self) -> Option<&PathBuf> {
         match &self.sim.workload {
-            Workload::Trace { path, .. } => Some(path),
+            Workload::Trace { path, .. } | Workload::Sessions { path } => Some(path),
             _ => None,
         }
     }

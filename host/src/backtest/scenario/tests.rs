@@ -156,3 +156,48 @@ fn the_example_scenario_file_loads_with_its_trace() {
     assert!(trace.ends_with("lunch-rush.jsonl"), "{}", trace.display());
     crate::sim::Trace::load(&trace, false).expect("the shipped trace parses");
 }
+
+#[test]
+fn a_scenario_sets_the_load_balancer_and_replays_exact_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("week.csv"),
+        "start_s,duration_s,task_hint\n0,600,a\n30,7200,b\n3600,60,\n",
+    )
+    .unwrap();
+    let path = dir.path().join("rdp.toml");
+    let text = r#"
+duration = "3h"
+[sim]
+load_balancer = "application"
+routing = "least-outstanding"
+session_length = { kind = "mixture", long_share = 0.1 }
+workload = { kind = "sessions", path = "week.csv" }
+"#;
+    let s = Scenario::parse_toml(text, &path).expect("parses");
+    assert_eq!(
+        s.sim.load_balancer,
+        crate::sim::SimLoadBalancer::Application
+    );
+    assert_eq!(s.sim.routing, crate::sim::SimRouting::LeastOutstanding);
+    assert!(!s.sim.connection_termination);
+    assert_eq!(s.trace_file(), Some(&dir.path().join("week.csv")));
+    assert!(matches!(
+        s.sim.session_length,
+        crate::sim::SessionLength::Mixture { long_share, .. } if long_share == 0.1
+    ));
+
+    // A bare sessions file: it runs until a minute after the last start.
+    let bare = Scenario::resolve(dir.path().join("week.csv").to_str().unwrap()).expect("resolves");
+    assert_eq!(bare.duration, Duration::from_secs(3660));
+    assert_eq!(bare.guard.max, 10, "two sessions at most at once");
+    assert!(bare.description.contains("3 recorded sessions"));
+    std::fs::write(dir.path().join("bad.csv"), "start_s,duration_s\n0,x\n").unwrap();
+    let e = Scenario::resolve(dir.path().join("bad.csv").to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bad.csv") && e.contains("line 2") && e.contains("`duration_s`"),
+        "{e}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Scenario tests of the simulated world, one file per area, with shared helpers.
 
+mod cordon;
 mod determinism;
 mod faults;
 mod lifecycle;

@@ -1,0 +1,343 @@
+//! The packing reference: a clairvoyant placement without migration.
+//!
+//! The oracle ([`super::oracle`]) moves sessions between tasks freely, which
+//! no load balancer does, so no real placement reaches it. The packing
+//! reference places each session once, for good, knowing every session's
+//! end time: **best fit by departure**. An arriving session goes to the open
+//! task with room whose latest session end is closest to the new session's
+//! end, preferring one that ends at or after it (the session then extends
+//! nothing); when every open task with room ends before it, the one ending
+//! latest (it extends least). Ties go to the task opened first. When no open
+//! task has room, a task opens. A task is open from its first session to its
+//! last session's end: no start-up delay, no buffer, no drain, and it stops
+//! the moment its last session ends. At every moment at least `floor` tasks
+//! are billed (the guard's `min`, as for the oracle).
+//!
+//! It runs on a run's own sessions: every arrival, refused ones included,
+//! with its drawn length, and the sim's capacity. It is a **reference, not
+//! a bound**: the heuristic is not optimal (a cleverer placement could do
+//! better), and a policy that refuses or kills sessions can cost less.
+//! Placement that knows the future and ignores start-up is still far from
+//! what any autoscaler can do; it shows how much of the gap to the oracle is
+//! the price of not migrating sessions.
+
+use serde::Serialize;
+
+use crate::sim::SessionArrival;
+use crate::sim::ends::SessionEnds;
+
+/// One task of the placement.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Sessions on it now.
+    sessions: u32,
+    /// The latest end of its sessions.
+    last_end: u64,
+}
+
+/// The packing reference, fed arrivals in time order.
+///
+/// Built for a backtest's hot loop: the open tasks with room are a vector
+/// sorted by (latest end, index), searched by bisection (a run keeps tens
+/// to hundreds open), and session ends wait in the sim's minute wheel.
+#[derive(Debug, Clone)]
+pub struct Packing {
+    capacity: u32,
+    floor: u64,
+    /// Every task opened, by index; closed ones have no sessions.
+    slots: Vec<Slot>,
+    /// Open tasks with room, sorted by (latest end, index).
+    room: Vec<(u64, usize)>,
+    /// Session ends to come, by task index.
+    ends: SessionEnds,
+    /// The start of the minute the ends' wheel stands at.
+    minute: u64,
+    open: u64,
+    /// Integrated up to here.
+    now: u64,
+    task_seconds: u128,
+    peak_tasks: u64,
+    tasks_opened: u64,
+    /// Closed task indexes, reused so the table stays the size of the peak.
+    free: Vec<usize>,
+}
+
+/// What the packing reference found over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PackingFigures {
+    /// Its task-hours.
+    pub task_hours: f64,
+    /// Its cost at the scenario's prices.
+    pub cost_usd: f64,
+    /// Its task-hours over the oracle's.
+    pub vs_oracle: f64,
+    /// The most tasks open at once (the floor included).
+    pub peak_tasks: u64,
+    /// Tasks it opened.
+    pub tasks_opened: u64,
+}
+
+impl Packing {
+    /// A placement starting at `start`, `capacity` sessions per task, never below `floor` tasks billed.
+    pub fn new(capacity: u32, floor: u32, start: u64) -> Packing {
+        Packing {
+            capacity: capacity.max(1),
+            floor: u64::from(floor),
+            slots: Vec::new(),
+            room: Vec::new(),
+            ends: SessionEnds::new(start),
+            minute: start - start % 60,
+            open: 0,
+            now: start,
+            task_seconds: 0,
+            peak_tasks: u64::from(floor),
+            tasks_opened: 0,
+            free: Vec::new(),
+        }
+    }
+
+    fn billed(&self) -> u64 {
+        self.open.max(self.floor)
+    }
+
+    fn integrate(&mut self, t: u64) {
+        if t > self.now {
+            self.task_seconds += u128::from(self.billed()) * u128::from(t - self.now);
+            self.now = t;
+        }
+    }
+
+    fn room_insert(&mut self, key: (u64, usize)) {
+        let at = self.room.partition_point(|&k| k < key);
+        self.room.insert(at, key);
+    }
+
+    fn room_remove(&mut self, key: (u64, usize)) {
+        let at = self.room.partition_point(|&k| k < key);
+        if self.room.get(at) == Some(&key) {
+            self.room.remove(at);
+        }
+    }
+
+    /// Ends the sessions due at or before `t`, integrating up to `t`.
+    pub fn advance_to(&mut self, t: u64) {
+        loop {
+            while let Some(end) = self.ends.next_time()
+                && end <= t
+            {
+                let Some((end, i, _)) = self.ends.pop() else {
+                    break;
+                };
+                self.end_session(end, i as usize);
+            }
+            // Every end of the wheel's minute is taken once the next minute starts by `t`.
+            let next = self.minute + 60;
+            if next > t {
+                break;
+            }
+            self.ends.start_minute(next);
+            self.minute = next;
+        }
+        self.integrate(t);
+    }
+
+    fn end_session(&mut self, end: u64, i: usize) {
+        self.integrate(end);
+        let slot = self.slots[i];
+        if slot.sessions == self.capacity {
+            self.room_insert((slot.last_end, i));
+        }
+        self.slots[i].sessions -= 1;
+        if slot.sessions == 1 {
+            // Its last session ended (it was its latest end): it stops.
+            self.room_remove((slot.last_end, i));
+            self.open -= 1;
+            self.free.push(i);
+        }
+    }
+
+    /// A session arrives (arrivals must come in time order; one arriving at
+    /// the second another ends takes its place).
+    pub fn arrive(&mut self, a: SessionArrival) {
+        self.advance_to(a.at);
+        let end = a.at.max(self.now).saturating_add(a.duration.max(1));
+        // The first task ending at or after the session, else the last one before it.
+        let at = self.room.partition_point(|&(e, _)| e < end);
+        let pick = if at < self.room.len() {
+            Some(at)
+        } else {
+            at.checked_sub(1)
+        };
+        let i = match pick {
+            Some(at) => self.room.remove(at).1,
+            None => {
+                self.open += 1;
+                self.tasks_opened += 1;
+                let slot = Slot {
+                    sessions: 0,
+                    last_end: 0,
+                };
+                match self.free.pop() {
+                    Some(i) => {
+                        self.slots[i] = slot;
+                        i
+                    }
+                    None => {
+                        self.slots.push(slot);
+                        self.slots.len() - 1
+                    }
+                }
+            }
+        };
+        let slot = &mut self.slots[i];
+        slot.sessions += 1;
+        slot.last_end = slot.last_end.max(end);
+        let slot = *slot;
+        if slot.sessions < self.capacity {
+            self.room_insert((slot.last_end, i));
+        }
+        self.ends.push(end, i as u32, 0);
+        self.peak_tasks = self.peak_tasks.max(self.billed());
+    }
+
+    /// Task-seconds so far.
+    pub fn task_seconds(&self) -> u128 {
+        self.task_seconds
+    }
+
+    /// The figures so far, at `task_hour_usd` per task-hour, against the oracle's task-hours.
+    pub fn figures(&self, task_hour_usd: f64, oracle_task_hours: f64) -> PackingFigures {
+        let task_hours = self.task_seconds as f64 / 3600.0;
+        PackingFigures {
+            task_hours: super::figures::round(task_hours, 4),
+            cost_usd: super::figures::round(task_hours * task_hour_usd, 4),
+            vs_oracle: if oracle_task_hours > 0.0 {
+                super::figures::round(task_hours / oracle_task_hours, 4)
+            } else {
+                0.0
+            },
+            peak_tasks: self.peak_tasks,
+            tasks_opened: self.tasks_opened,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backtest::oracle::Oracle;
+
+    fn a(at: u64, duration: u64) -> SessionArrival {
+        SessionArrival { at, duration }
+    }
+
+    fn run(capacity: u32, floor: u32, sessions: &[(u64, u64)], until: u64) -> Packing {
+        let mut p = Packing::new(capacity, floor, 0);
+        for &(at, d) in sessions {
+            p.arrive(a(at, d));
+        }
+        p.advance_to(until);
+        p
+    }
+
+    #[test]
+    fn a_session_goes_where_its_end_fits_best_and_whole_tasks_empty() {
+        // Capacity 2, hand-computed:
+        //   t=0   s1 [0,100)   -> opens A (A ends 100)
+        //   t=0   s2 [0,1000)  -> A has room, ends before: A (A ends 1000, full)
+        //   t=10  s3 [10,110)  -> no room: opens B (B ends 110)
+        //   t=20  s4 [20,990)  -> B has room, ends 110 < 990: B (B ends 990, full)
+        //   t=100 s1 ends: A has room (ends 1000)
+        //   t=105 s5 [105,1005): A ends 1000, closest: A (full)
+        //   t=110 s3 ends: B has room (ends 990)
+        //   t=990 B empties, t=1005 A empties.
+        let p = run(
+            2,
+            0,
+            &[(0, 100), (0, 1000), (10, 100), (20, 970), (105, 900)],
+            2000,
+        );
+        assert_eq!(p.task_seconds(), 1005 + (990 - 10));
+        let f = p.figures(1.0, 0.0);
+        assert_eq!((f.peak_tasks, f.tasks_opened), (2, 2));
+    }
+
+    #[test]
+    fn it_prefers_a_task_ending_at_or_after_the_new_session_over_one_ending_before() {
+        // Capacity 3. A = {[0,500), [0,500), [1,500)} is full; B = {[2,2000)}.
+        // At t=3 a session [3,400) fits in B (its end 2000 is after 400),
+        // so no task opens for it.
+        let p = run(
+            3,
+            0,
+            &[(0, 500), (0, 500), (1, 499), (2, 1998), (3, 397)],
+            3000,
+        );
+        assert_eq!(p.figures(1.0, 0.0).tasks_opened, 2);
+        assert_eq!(p.task_seconds(), 500 + 1998);
+
+        // Capacity 2. With only tasks ending before it, a session goes to
+        // the one ending latest, rather than opening a task.
+        let mut p = Packing::new(2, 0, 0);
+        p.arrive(a(0, 1000)); // opens X
+        p.arrive(a(0, 1000)); // X, now full
+        p.arrive(a(0, 300)); // opens Y (ends 300)
+        p.arrive(a(0, 1000)); // Y ends before it, but has room: Y, now full
+        p.arrive(a(1, 50)); // no room: opens W
+        p.advance_to(2000);
+        assert_eq!(p.figures(1.0, 0.0).tasks_opened, 3);
+        assert_eq!(p.task_seconds(), 1000 + 1000 + 50);
+
+        // X ends 1000 and Y 300, both with room: a session ending 600 goes
+        // to X (extending nothing), not to Y (the closest end, but before);
+        // one ending 200 then goes to Y.
+        let mut p = Packing::new(2, 0, 0);
+        p.arrive(a(0, 1000)); // opens X
+        p.arrive(a(0, 100)); // X, full until 100
+        p.arrive(a(0, 300)); // opens Y
+        p.arrive(a(150, 450)); // X
+        p.arrive(a(160, 40)); // Y
+        p.advance_to(2000);
+        assert_eq!(p.figures(1.0, 0.0).tasks_opened, 2);
+        assert_eq!(
+            p.task_seconds(),
+            1000 + 300,
+            "placed on Y, it would be 1000 + 600"
+        );
+    }
+
+    #[test]
+    fn the_floor_is_billed_and_a_closed_task_costs_nothing() {
+        let p = run(10, 2, &[(100, 50)], 1000);
+        assert_eq!(p.task_seconds(), 2 * 1000, "one session fits in the floor");
+        let p = run(1, 1, &[(0, 10), (0, 10), (500, 10)], 1000);
+        // Two tasks on [0,10), one (the floor) the rest of the time.
+        assert_eq!(p.task_seconds(), 20 + 990);
+        let f = p.figures(0.5, 1010.0 / 3600.0);
+        assert_eq!(f.vs_oracle, 1.0);
+        assert_eq!(f.peak_tasks, 2);
+    }
+
+    #[test]
+    fn it_never_beats_the_oracle_on_the_same_sessions() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let mut t = 0;
+        let (mut o, mut p) = (Oracle::new(5, 1, 0), Packing::new(5, 1, 0));
+        for _ in 0..3000 {
+            t += rng.random_range(0..40);
+            let s = a(t, rng.random_range(1..4000));
+            o.arrive(s);
+            p.arrive(s);
+        }
+        o.advance_to(t + 5000);
+        p.advance_to(t + 5000);
+        assert!(p.task_seconds() >= o.task_seconds());
+        assert!(
+            p.task_seconds() < 2 * o.task_seconds(),
+            "{} vs {}",
+            p.task_seconds(),
+            o.task_seconds()
+        );
+    }
+}
