@@ -89,11 +89,15 @@ fn contract_0_2_shows_the_cordon_and_declared_defaults() {
         "{}",
         d.reason
     );
-    assert!(d.reason.contains("steps=[\"Cordoned\"]"), "{}", d.reason);
+    assert!(
+        d.reason.contains("steps=[\"DrainStep::Cordoned\"]"),
+        "{}",
+        d.reason
+    );
     // The declared defaults reach the policy though the snapshot has no params.
     assert!(
         d.reason.contains(
-            r#"params=["mode=Text(\"valid\")", "per-task=Number(10.0)", "verbose=Flag(false)"]"#
+            r#"params=["mode=ParamValue::Text(\"valid\")", "per-task=ParamValue::Number(10.0)", "verbose=ParamValue::Flag(false)"]"#
         ),
         "{}",
         d.reason
