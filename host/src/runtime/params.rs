@@ -114,8 +114,8 @@ impl ParamSpec {
             ));
         }
         if let ParamValue::Number(n) = v {
-            let low = self.min.is_some_and(|lo| !(*n >= lo));
-            let high = self.max.is_some_and(|hi| !(*n <= hi));
+            let low = self.min.is_some_and(|lo| *n < lo);
+            let high = self.max.is_some_and(|hi| *n > hi);
             if low || high || n.is_nan() {
                 return Err(format!("is out of range: allowed {}", self.range_text()));
             }
