@@ -9,7 +9,7 @@
  * policies, so they decide, and explain, exactly like the original.
  *
  * The types below are those of `wit/policy.wit` (package
- * `autoscaler:policy@0.1.0`) as componentize-qjs passes them: record fields
+ * `autoscaler:policy@0.2.0`) as componentize-qjs passes them: record fields
  * in camelCase, enums as their case names, `option<T>` as `T | null`,
  * variants as `{ tag, val }`. `u64` values arrive as numbers from
  * componentize-qjs; the helpers also accept bigints (jco's mapping).
@@ -25,14 +25,14 @@
  */
 
 /** The version of the policy contract (the WIT package) this SDK builds against. */
-export const CONTRACT_VERSION = "0.1.0";
+export const CONTRACT_VERSION = "0.2.0";
 
 /**
  * @typedef {"provisioning" | "pending" | "activating" | "running" | "deactivating" | "stopping" | "deprovisioning" | "stopped"} TaskStatus
  *   The lifecycle of an ECS task, as ECS reports its last status.
  * @typedef {"unregistered" | "initial" | "healthy" | "unhealthy" | "draining" | "unknown"} TargetHealth
  *   The health of a task's target in the service's load balancer target group.
- * @typedef {"protecting" | "deregistering" | "waiting" | "rechecking" | "scaling-in" | "confirming"} DrainStep
+ * @typedef {"protecting" | "deregistering" | "waiting" | "rechecking" | "scaling-in" | "confirming" | "cordoned"} DrainStep
  *   The steps of the host's drain workflow for one task.
  * @typedef {number | bigint} U64 A `u64`: a number from componentize-qjs, a bigint from jco.
  */
@@ -48,7 +48,8 @@ export const CONTRACT_VERSION = "0.1.0";
  * @property {number} sessions Sessions active on the task; meaningful only when `sessionsKnown`.
  * @property {number | null} cpu The task's CPU utilization in percent of its reservation.
  * @property {number | null} memory The task's memory utilization in percent of its reservation.
- * @property {boolean} draining Whether the task is already being drained by the host.
+ * @property {boolean} draining Whether the task is already being drained by the host (a cordoned task is too).
+ * @property {U64 | null} cordonedSince When the task was cordoned, in seconds, if it is: it takes no new sessions, keeps its own, and is stopped when the last one ends.
  */
 
 /**
@@ -78,7 +79,8 @@ export const CONTRACT_VERSION = "0.1.0";
  * @property {Uint8Array | number[]} health Each task's `target-health` case index (see `TARGET_HEALTHS`).
  * @property {number[]} ageSeconds Seconds since each task started (or was created).
  * @property {number[]} sessions Sessions active on each task.
- * @property {Uint8Array | number[]} marks Bit 0: scale-in protection is on; bit 1: the host is draining the task.
+ * @property {Uint8Array | number[]} marks Bit 0: scale-in protection is on; bit 1: the host is draining the task; bit 2: the task is cordoned.
+ * @property {U64[]} cordonedSince When each task was cordoned, in seconds; meaningful only under mark bit 2 (0 for the others).
  * @property {number[]} cpu Each task's CPU utilization in percent; NaN when unknown.
  * @property {number[]} memory Each task's memory utilization in percent; NaN when unknown.
  */
@@ -137,18 +139,33 @@ export const CONTRACT_VERSION = "0.1.0";
  * @typedef {object} Decision
  * @property {number | null} desired The absolute number of tasks wanted (draining tasks count as gone); null leaves the count as it is.
  * @property {number[]} drain Handles of the tasks to drain on scale-in, best first.
+ * @property {number[]} cordon Handles of busy tasks to cordon (no new sessions; stopped when their last session ends).
+ * @property {number[]} uncordon Handles of cordoned tasks to serve again.
  * @property {string} reason Why, in a sentence.
  */
 
 /**
- * A policy's name and version.
- * @typedef {object} PolicyInfo
- * @property {string} name A short name, such as "session-aware".
- * @property {string} version The policy's own version, such as "1.2.0".
+ * One parameter the policy declares: the host checks the service's `[params]`
+ * against the declarations when it loads the policy, and fills in defaults.
+ * @typedef {object} ParamSpec
+ * @property {string} name The name, as written in the config.
+ * @property {"number" | "flag" | "text"} kind Its type.
+ * @property {ParamValue | undefined} default The value used when the config leaves it out; undefined for an optional parameter.
+ * @property {number | undefined} min The lowest number allowed.
+ * @property {number | undefined} max The highest number allowed.
+ * @property {string} doc What it does, in one line.
  */
 
 /**
- * The host interface as a component imports it (`autoscaler:policy/host@0.1.0`).
+ * A policy's name and version, and the parameters it declares.
+ * @typedef {object} PolicyInfo
+ * @property {string} name A short name, such as "session-aware".
+ * @property {string} version The policy's own version, such as "1.2.0".
+ * @property {ParamSpec[]} params The declared parameters.
+ */
+
+/**
+ * The host interface as a component imports it (`autoscaler:policy/host@0.2.0`).
  * @typedef {object} Host
  * @property {(level: "debug" | "info" | "warn" | "error", message: string) => void} log
  * @property {(handle: number) => string | null | undefined} taskId
@@ -159,7 +176,7 @@ export const TASK_STATUSES = Object.freeze(["provisioning", "pending", "activati
 /** Enum cases in WIT order. */
 export const TARGET_HEALTHS = Object.freeze(["unregistered", "initial", "healthy", "unhealthy", "draining", "unknown"]);
 /** Enum cases in WIT order. */
-export const DRAIN_STEPS = Object.freeze(["protecting", "deregistering", "waiting", "rechecking", "scaling-in", "confirming"]);
+export const DRAIN_STEPS = Object.freeze(["protecting", "deregistering", "waiting", "rechecking", "scaling-in", "confirming", "cordoned"]);
 
 // ---------------------------------------------------------------------------
 // From the columns to the records a policy sees
@@ -203,6 +220,7 @@ export function fromWire(w) {
       cpu: known(c.cpu[i]),
       memory: known(c.memory[i]),
       draining: (marks & 2) !== 0,
+      cordonedSince: (marks & 4) !== 0 ? (c.cordonedSince?.[i] ?? 0) : null,
     };
   }
   const h = w.history;
@@ -364,11 +382,19 @@ export function u64(v) {
 // Helpers, as in the Rust SDK
 
 /**
- * Whether the task is running and not being drained.
+ * Whether the task is running, not being drained and not cordoned: it takes new sessions.
  * @param {Task} t
  */
 export function isServing(t) {
-  return t.status === "running" && !t.draining;
+  return t.status === "running" && !t.draining && !isCordoned(t);
+}
+
+/**
+ * Whether the task is cordoned: no new sessions, keeps its own, stopped when the last one ends.
+ * @param {Task} t
+ */
+export function isCordoned(t) {
+  return t.cordonedSince !== null && t.cordonedSince !== undefined;
 }
 
 /**
@@ -395,12 +421,43 @@ export function idleTasks(s) {
 }
 
 /**
- * Tasks that are running and not draining, in snapshot order.
+ * Tasks that take new sessions (running, not draining, not cordoned), in snapshot order.
  * @param {Snapshot} s
  * @returns {Task[]}
  */
 export function servingTasks(s) {
   return s.tasks.filter(isServing);
+}
+
+/**
+ * The serving tasks, fewest sessions first, ties by handle: the cheapest to cordon first.
+ * @param {Snapshot} s
+ * @returns {Task[]}
+ */
+export function leastLoadedTasks(s) {
+  return servingTasks(s).sort((a, b) => a.sessions - b.sessions || a.handle - b.handle);
+}
+
+/**
+ * The cordoned tasks, in handle order.
+ * @param {Snapshot} s
+ * @returns {Task[]}
+ */
+export function cordonedTasks(s) {
+  return s.tasks.filter(isCordoned);
+}
+
+/**
+ * Free session slots on the serving tasks, each holding `perTask` at most
+ * (u32, saturating): the sum of `perTask - sessions` (0 for a task at or over
+ * it). Cordoned and draining tasks offer none.
+ * @param {Snapshot} s
+ * @param {number} perTask
+ */
+export function servingCapacity(s, perTask) {
+  let total = 0;
+  for (const t of servingTasks(s)) total = Math.min(total + saturatingSub(perTask, t.sessions), U32_MAX);
+  return total;
 }
 
 /**
@@ -598,7 +655,7 @@ export function cpuTrend(s, windowSeconds) {
  * @returns {Decision}
  */
 export function hold(reason) {
-  return { desired: null, drain: [], reason };
+  return { desired: null, drain: [], cordon: [], uncordon: [], reason };
 }
 
 /**
@@ -609,7 +666,7 @@ export function hold(reason) {
  * @returns {Decision}
  */
 export function scaleTo(desired, reason, drain = []) {
-  return { desired, drain: [...drain], reason };
+  return { desired, drain: [...drain], cordon: [], uncordon: [], reason };
 }
 
 /**
@@ -620,6 +677,70 @@ export function scaleTo(desired, reason, drain = []) {
  */
 export function withDrain(decision, handles) {
   return { ...decision, drain: [...handles] };
+}
+
+/**
+ * The decision with the busy tasks to cordon replaced by `handles` (independent of `desired`).
+ * @param {Decision} decision
+ * @param {Iterable<number>} handles
+ * @returns {Decision}
+ */
+export function withCordon(decision, handles) {
+  return { ...decision, cordon: [...handles] };
+}
+
+/**
+ * The decision with the cordoned tasks to serve again replaced by `handles`.
+ * @param {Decision} decision
+ * @param {Iterable<number>} handles
+ * @returns {Decision}
+ */
+export function withUncordon(decision, handles) {
+  return { ...decision, uncordon: [...handles] };
+}
+
+// ---------------------------------------------------------------------------
+// Declared parameters
+
+/**
+ * @param {string} name
+ * @param {"number" | "flag" | "text"} kind
+ * @param {ParamValue | undefined} value
+ * @param {{min?: number, max?: number, doc?: string}} options
+ * @returns {ParamSpec}
+ */
+function spec(name, kind, value, { min, max, doc = "" }) {
+  return { name, kind, default: value, min, max, doc };
+}
+
+/**
+ * Declares a number parameter (default undefined or null: optional, absent when the config leaves it out).
+ * @param {string} name
+ * @param {number | null | undefined} value The default.
+ * @param {{min?: number, max?: number, doc?: string}} [options]
+ */
+export function numberParam(name, value, options = {}) {
+  return spec(name, "number", value == null ? undefined : { tag: "number", val: value }, options);
+}
+
+/**
+ * Declares a true/false parameter.
+ * @param {string} name
+ * @param {boolean | null | undefined} value The default.
+ * @param {{doc?: string}} [options]
+ */
+export function flagParam(name, value, options = {}) {
+  return spec(name, "flag", value == null ? undefined : { tag: "flag", val: value }, { doc: options.doc });
+}
+
+/**
+ * Declares a text parameter.
+ * @param {string} name
+ * @param {string | null | undefined} value The default.
+ * @param {{doc?: string}} [options]
+ */
+export function textParam(name, value, options = {}) {
+  return spec(name, "text", value == null ? undefined : { tag: "text", val: value }, { doc: options.doc });
 }
 
 /** Throw this from `decide` to refuse a snapshot: the host records a policy fault and holds. */
@@ -687,17 +808,19 @@ function check(d) {
   if (d === null || typeof d !== "object") {
     throw new PolicyError(`decide returned ${d === null ? "null" : typeof d}, not a decision`);
   }
-  const { desired = null, drain = [], reason } = /** @type {any} */ (d);
+  const { desired = null, drain = [], cordon = [], uncordon = [], reason } = /** @type {any} */ (d);
   if (desired !== null && !isU32(desired)) {
     const hint = typeof desired === "number" && Number.isFinite(desired) ? " (round it: Math.ceil)" : "";
     throw new PolicyError(`decision.desired must be null or an integer in 0..=4294967295, not ${String(desired)}${hint}`);
   }
-  if (!Array.isArray(drain)) throw new PolicyError("decision.drain must be an array of task handles");
-  for (const h of drain) {
-    if (!isU32(h)) throw new PolicyError(`decision.drain must hold task handles, not ${JSON.stringify(h)}`);
+  for (const [field, list] of [["drain", drain], ["cordon", cordon], ["uncordon", uncordon]]) {
+    if (!Array.isArray(list)) throw new PolicyError(`decision.${field} must be an array of task handles`);
+    for (const h of list) {
+      if (!isU32(h)) throw new PolicyError(`decision.${field} must hold task handles, not ${JSON.stringify(h)}`);
+    }
   }
   if (typeof reason !== "string") throw new PolicyError(`decision.reason must be a string, not ${typeof reason}`);
-  return { desired, drain: [...drain], reason };
+  return { desired, drain: [...drain], cordon: [...cordon], uncordon: [...uncordon], reason };
 }
 
 /** @param {unknown} e */
@@ -710,12 +833,16 @@ function faultMessage(e) {
 /**
  * The object a component exports as the world's `policy` interface:
  *
- *     import * as host from "autoscaler:policy/host@0.1.0";
- *     export const policy = exportPolicy(decide, { name: "my-policy", version: "0.1.0", host });
+ *     import * as host from "autoscaler:policy/host@0.2.0";
+ *     export const policy = exportPolicy(decide, { name: "my-policy", version: "0.1.0", host,
+ *       params: [numberParam("buffer-slots", 10, { min: 0, max: 500, doc: "Free slots." })] });
  *
  * `decide` returns a decision (see `hold` and `scaleTo`) or throws; a throw,
  * like a malformed decision, becomes the `decide` error (a policy fault) with
  * a message. Without `host` (under Node) log lines go to standard error.
+ * `params` declares the parameters the policy reads (`numberParam`,
+ * `flagParam`, `textParam`): the host checks the service's `[params]`
+ * against them when it loads the policy and fills in their defaults.
  *
  * The exported `decide` takes the snapshot as it crosses the boundary, tasks
  * and history as columns, and hands `decide` the records rebuilt from them
@@ -723,14 +850,15 @@ function faultMessage(e) {
  * test builder goes through the glue as the host's would, and a snapshot of
  * records (`build()`, whose `tasks` is an array) is passed on as it is.
  * @param {(s: Snapshot) => Decision} decide
- * @param {{name: string, version: string, host?: Host}} options
+ * @param {{name: string, version: string, host?: Host, params?: ParamSpec[]}} options
  */
-export function exportPolicy(decide, { name, version, host: h }) {
+export function exportPolicy(decide, { name, version, host: h, params = [] }) {
   if (h) host = h;
+  const declared = params.map((p) => ({ ...p }));
   return {
     /** @returns {PolicyInfo} */
     info() {
-      return { name, version };
+      return { name, version, params: declared.map((p) => ({ ...p })) };
     },
     /**
      * @param {WireSnapshot | Snapshot} snapshot

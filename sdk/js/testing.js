@@ -41,6 +41,7 @@ export class TaskBuilder {
       cpu: null,
       memory: null,
       draining: false,
+      cordonedSince: null,
     };
     /** @type {string | null} */
     this.taskId = null;
@@ -86,6 +87,17 @@ export class TaskBuilder {
   draining() {
     this.task.draining = true;
     this.task.health = "draining";
+    return this;
+  }
+  /**
+   * Marks the task as cordoned since `since` (seconds): it is draining too, and
+   * the snapshot gets a matching drain in flight at step "cordoned". The target
+   * health is left as set (an app-level cordon keeps the target healthy).
+   * @param {number} since
+   */
+  cordoned(since) {
+    this.task.draining = true;
+    this.task.cordonedSince = since;
     return this;
   }
   /** Sets the task's CPU utilization. @param {number} cpu */
@@ -225,6 +237,19 @@ export class SnapshotBuilder {
     this.s.params.push({ name, value: v });
     return this;
   }
+  /**
+   * Adds the defaults of the declared parameters not set yet, as the host does
+   * when it loads a policy. Call it after `param`.
+   * @param {import("./autoscaler.js").ParamSpec[]} specs
+   */
+  declared(specs) {
+    for (const p of specs) {
+      if (p.default !== undefined && !this.s.params.some((q) => q.name === p.name)) {
+        this.s.params.push({ name: p.name, value: p.default });
+      }
+    }
+    return this;
+  }
   /** Finishes the snapshot and registers its task IDs for `taskId`. */
   build() {
     const s = this.s;
@@ -232,7 +257,10 @@ export class SnapshotBuilder {
     s.pending = s.tasks.filter((t) => STARTING.includes(t.status)).length;
     s.desired = this.desiredOverride ?? s.tasks.length;
     for (const t of s.tasks) {
-      if (t.draining) s.drains.push({ handle: t.handle, step: "waiting", elapsedSeconds: 60 });
+      if (t.cordonedSince !== null) {
+        const elapsed = Math.min(Math.max(Number(s.now) - Number(t.cordonedSince), 0), 0xffffffff);
+        s.drains.push({ handle: t.handle, step: "cordoned", elapsedSeconds: elapsed });
+      } else if (t.draining) s.drains.push({ handle: t.handle, step: "waiting", elapsedSeconds: 60 });
     }
     for (const h of s.history) {
       if (h.desired === 0) {
@@ -277,7 +305,8 @@ export function toWire(s) {
       health: Uint8Array.from(t, (x) => TARGET_HEALTHS.indexOf(x.health)),
       ageSeconds: t.map((x) => x.ageSeconds),
       sessions: t.map((x) => x.sessions),
-      marks: Uint8Array.from(t, (x) => Number(x.protected) | (Number(x.draining) << 1)),
+      marks: Uint8Array.from(t, (x) => Number(x.protected) | (Number(x.draining) << 1) | (Number(x.cordonedSince !== null) << 2)),
+      cordonedSince: t.map((x) => x.cordonedSince ?? 0),
       cpu: t.map((x) => nanIfNull(x.cpu)),
       memory: t.map((x) => nanIfNull(x.memory)),
     },

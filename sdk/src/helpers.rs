@@ -1,11 +1,19 @@
-//! Helpers on the contract's types: idle tasks, sessions, utilization, trends.
+//! Helpers on the contract's types: idle, serving, least-loaded and cordoned
+//! tasks, serving capacity, sessions, utilization, trends.
 
 use crate::{Decision, ParamValue, Snapshot, Task, TaskStatus};
 
 impl Task {
-    /// Whether the task is running and not being drained.
+    /// Whether the task is running, not being drained and not cordoned: it
+    /// takes new sessions.
     pub fn is_serving(&self) -> bool {
-        self.status == TaskStatus::Running && !self.draining
+        self.status == TaskStatus::Running && !self.draining && !self.is_cordoned()
+    }
+
+    /// Whether the task is cordoned: it takes no new sessions, keeps its own,
+    /// and is stopped when the last one ends (unless it is uncordoned first).
+    pub fn is_cordoned(&self) -> bool {
+        self.cordoned_since.is_some()
     }
 
     /// Whether the task is serving and has no active session: a candidate to drain.
@@ -32,9 +40,31 @@ impl Snapshot {
         idle.into_iter()
     }
 
-    /// Tasks that are running and not draining.
+    /// Tasks that take new sessions: running, not draining, not cordoned; in handle order.
     pub fn serving_tasks(&self) -> impl Iterator<Item = &Task> {
         self.tasks.iter().filter(|t| t.is_serving())
+    }
+
+    /// The serving tasks, fewest sessions first, ties by handle: the cheapest
+    /// to cordon first when consolidating.
+    pub fn least_loaded_tasks(&self) -> impl Iterator<Item = &Task> {
+        let mut tasks: Vec<&Task> = self.serving_tasks().collect();
+        tasks.sort_by_key(|t| (t.sessions, t.handle));
+        tasks.into_iter()
+    }
+
+    /// The cordoned tasks, in handle order.
+    pub fn cordoned_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.iter().filter(|t| t.is_cordoned())
+    }
+
+    /// Free session slots on the serving tasks, each holding `per_task`
+    /// sessions at most: the sum of `per_task - sessions` (0 for a task at
+    /// or over it). Cordoned and draining tasks offer none.
+    pub fn serving_capacity(&self, per_task: u32) -> u32 {
+        self.serving_tasks()
+            .map(|t| per_task.saturating_sub(t.sessions))
+            .fold(0u32, u32::saturating_add)
     }
 
     /// All active sessions on the service.
@@ -42,7 +72,7 @@ impl Snapshot {
         self.tasks.iter().map(|t| t.sessions).sum()
     }
 
-    /// Average sessions per serving task; none when no task serves.
+    /// Average sessions per serving task (cordoned tasks excluded); none when no task serves.
     pub fn sessions_per_task(&self) -> Option<f64> {
         let serving = self.serving_tasks().count();
         (serving > 0).then(|| {
@@ -59,7 +89,9 @@ impl Snapshot {
         }
     }
 
-    /// The task count once the drains in flight finish: the base for a new target.
+    /// The task count once the drains in flight finish: the base for a new
+    /// target. Cordoned tasks are drains in flight, so they do not count: a
+    /// policy's `desired` means serving tasks wanted.
     pub fn effective_desired(&self) -> u32 {
         self.desired.saturating_sub(self.drains.len() as u32)
     }
@@ -167,6 +199,8 @@ impl Decision {
         Decision {
             desired: None,
             drain: Vec::new(),
+            cordon: Vec::new(),
+            uncordon: Vec::new(),
             reason: reason.into(),
         }
     }
@@ -176,6 +210,8 @@ impl Decision {
         Decision {
             desired: Some(desired),
             drain: Vec::new(),
+            cordon: Vec::new(),
+            uncordon: Vec::new(),
             reason: reason.into(),
         }
     }
@@ -183,6 +219,19 @@ impl Decision {
     /// Names the tasks to drain on scale-in, best first.
     pub fn with_drain(mut self, handles: impl IntoIterator<Item = u32>) -> Self {
         self.drain = handles.into_iter().collect();
+        self
+    }
+
+    /// Names busy tasks to cordon (no new sessions; stopped when their last
+    /// session ends). Independent of `desired`.
+    pub fn with_cordon(mut self, handles: impl IntoIterator<Item = u32>) -> Self {
+        self.cordon = handles.into_iter().collect();
+        self
+    }
+
+    /// Names cordoned tasks to serve again.
+    pub fn with_uncordon(mut self, handles: impl IntoIterator<Item = u32>) -> Self {
+        self.uncordon = handles.into_iter().collect();
         self
     }
 }
@@ -204,6 +253,48 @@ mod tests {
         assert_eq!(idle, vec![s.tasks[2].handle, s.tasks[1].handle]);
         assert_eq!(s.total_sessions(), 2);
         assert_eq!(s.sessions_per_task(), Some(2.0 / 3.0));
+    }
+
+    #[test]
+    fn cordoned_tasks_do_not_serve_and_least_loaded_sorts_by_sessions_then_handle() {
+        let s = SnapshotBuilder::new()
+            .task(|t| t.sessions(5))
+            .task(|t| t.sessions(2))
+            .task(|t| t.sessions(7).cordoned(1_699_999_000))
+            .task(|t| t.sessions(2))
+            .task(|t| t.sessions(0).starting())
+            .task(|t| t.sessions(9))
+            .build();
+        assert!(s.tasks[2].is_cordoned() && s.tasks[2].draining);
+        assert_eq!(s.tasks[2].cordoned_since, Some(1_699_999_000));
+        assert!(!s.tasks[2].is_serving());
+        let least: Vec<u32> = s.least_loaded_tasks().map(|t| t.handle).collect();
+        assert_eq!(least, vec![1, 3, 0, 5]);
+        let serving: Vec<u32> = s.serving_tasks().map(|t| t.handle).collect();
+        assert_eq!(serving, vec![0, 1, 3, 5]);
+        let cordoned: Vec<u32> = s.cordoned_tasks().map(|t| t.handle).collect();
+        assert_eq!(cordoned, vec![2]);
+        // Slots of 8: 3 + 6 + 6 + 0 (9 sessions is over, counts 0); the cordoned task offers none.
+        assert_eq!(s.serving_capacity(8), 15);
+        assert_eq!(s.serving_capacity(0), 0);
+        // The cordoned task is a drain in flight: it is not serving capacity.
+        assert_eq!(s.drains.len(), 1);
+        assert_eq!(s.drains[0].step, crate::DrainStep::Cordoned);
+        assert_eq!(s.effective_desired(), 5);
+        assert_eq!(s.sessions_per_task(), Some(18.0 / 4.0));
+    }
+
+    #[test]
+    fn decision_builders_set_cordon_and_uncordon() {
+        let d = crate::Decision::scale_to(3, "consolidate")
+            .with_cordon([1, 2])
+            .with_uncordon([4]);
+        assert_eq!(
+            (d.cordon.as_slice(), d.uncordon.as_slice()),
+            (&[1, 2][..], &[4][..])
+        );
+        let h = crate::Decision::hold("x");
+        assert!(h.cordon.is_empty() && h.uncordon.is_empty() && h.drain.is_empty());
     }
 
     #[test]

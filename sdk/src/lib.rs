@@ -52,6 +52,7 @@
 
 mod helpers;
 pub mod log;
+mod params;
 pub mod testing;
 mod types;
 
@@ -60,7 +61,7 @@ pub mod bindings {
     //! Bindings generated from `wit/`, used by [`export_policy!`](crate::export_policy).
     #![allow(missing_docs, unsafe_code)]
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/0.2.0",
         world: "scaling-policy",
         pub_export_macro: true,
         export_macro_name: "export_raw",
@@ -69,15 +70,16 @@ pub mod bindings {
     });
 }
 
-pub use bindings::exports::autoscaler::policy::policy::PolicyInfo;
+pub use bindings::exports::autoscaler::policy::policy::{ParamKind, PolicyInfo};
 pub use helpers::Trend;
+pub use params::ParamSpec;
 pub use types::{
     Decision, Drain, DrainStep, Param, ParamValue, Snapshot, TargetHealth, Task, TaskStatus,
     TickSummary,
 };
 
 /// The version of the policy contract (the WIT package) this SDK builds against.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// The ECS task ID behind a handle from the current snapshot, for logs.
 ///
@@ -112,17 +114,53 @@ pub fn __install_panic_hook() {
 ///
 /// The policy's name and version default to the crate's; name them
 /// explicitly with `export_policy!(decide, name = "x", version = "1.0.0")`.
+/// Declare the parameters the policy reads with `params = [...]` (after the
+/// name and version, or alone), a list of [`ParamSpec`]s: the host then checks
+/// the service's `[params]` against them when it loads the policy and fills
+/// in the defaults.
+///
+/// ```
+/// use autoscaler_sdk::{export_policy, Decision, ParamSpec, Snapshot};
+/// fn decide(s: &Snapshot) -> Result<Decision, String> {
+///     let buffer = s.param_f64("buffer-slots").unwrap_or(10.0);
+///     Ok(Decision::hold(format!("buffer {buffer}")))
+/// }
+/// export_policy!(decide, params = [
+///     ParamSpec::number("buffer-slots", 10.0)
+///         .range(0.0, 500.0)
+///         .doc("Free session slots kept on serving tasks."),
+///     ParamSpec::flag("phases", false).doc("Use the time-of-day phases."),
+/// ]);
+/// ```
 #[macro_export]
 macro_rules! export_policy {
     ($decide:path) => {
-        $crate::export_policy!($decide, name = env!("CARGO_PKG_NAME"), version = env!("CARGO_PKG_VERSION"));
+        $crate::export_policy!($decide, name = env!("CARGO_PKG_NAME"), version = env!("CARGO_PKG_VERSION"), params = []);
+    };
+    ($decide:path, params = [$($spec:expr),* $(,)?]) => {
+        $crate::export_policy!($decide, name = env!("CARGO_PKG_NAME"), version = env!("CARGO_PKG_VERSION"), params = [$($spec),*]);
     };
     ($decide:path, name = $name:expr, version = $version:expr) => {
+        $crate::export_policy!($decide, name = $name, version = $version, params = []);
+    };
+    ($decide:path, name = $name:expr, version = $version:expr, params = [$($spec:expr),* $(,)?]) => {
         #[doc(hidden)]
         pub struct __AutoscalerPolicy;
+        impl __AutoscalerPolicy {
+            /// The parameters this policy declares, for native tests
+            /// (`SnapshotBuilder::declared`) and `info`.
+            #[allow(dead_code)]
+            pub fn declared_params() -> ::std::vec::Vec<$crate::ParamSpec> {
+                ::std::vec![$($spec),*]
+            }
+        }
         impl $crate::bindings::exports::autoscaler::policy::policy::Guest for __AutoscalerPolicy {
             fn info() -> $crate::PolicyInfo {
-                $crate::PolicyInfo { name: ($name).into(), version: ($version).into() }
+                $crate::PolicyInfo {
+                    name: ($name).into(),
+                    version: ($version).into(),
+                    params: Self::declared_params().into_iter().map($crate::ParamSpec::into_wire).collect(),
+                }
             }
             fn decide(
                 snapshot: $crate::bindings::autoscaler::policy::types::Snapshot,

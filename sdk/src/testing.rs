@@ -20,7 +20,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::{
-    Drain, DrainStep, Param, ParamValue, Snapshot, TargetHealth, Task, TaskStatus, TickSummary,
+    Drain, DrainStep, Param, ParamSpec, ParamValue, Snapshot, TargetHealth, Task, TaskStatus,
+    TickSummary,
 };
 
 thread_local! {
@@ -80,6 +81,16 @@ impl TaskBuilder {
     pub fn draining(mut self) -> Self {
         self.task.draining = true;
         self.task.health = TargetHealth::Draining;
+        self
+    }
+    /// Marks the task as cordoned since `since` (seconds): it is draining
+    /// too, and the snapshot gets a matching drain in flight at step
+    /// `cordoned`. The target health is left as set (an app-level cordon
+    /// keeps the target healthy; use `.health(TargetHealth::Unregistered)`
+    /// for a deregistered one).
+    pub fn cordoned(mut self, since: u64) -> Self {
+        self.task.draining = true;
+        self.task.cordoned_since = Some(since);
         self
     }
     /// Sets the task's CPU utilization.
@@ -196,6 +207,7 @@ impl SnapshotBuilder {
                 cpu: None,
                 memory: None,
                 draining: false,
+                cordoned_since: None,
             },
             id: None,
         });
@@ -239,6 +251,25 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Adds the defaults of the declared parameters the snapshot does not
+    /// set yet, as the host does when it loads a policy: pass
+    /// `__AutoscalerPolicy::declared_params()` (made by `export_policy!`) or
+    /// your own list. Call it after [`SnapshotBuilder::param`].
+    pub fn declared(mut self, specs: &[ParamSpec]) -> Self {
+        for spec in specs {
+            if self.snapshot.params.iter().any(|p| p.name == spec.name) {
+                continue;
+            }
+            if let Some(value) = &spec.default {
+                self.snapshot.params.push(Param {
+                    name: spec.name.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+        self
+    }
+
     /// Finishes the snapshot and registers its task IDs for [`crate::task_id`].
     pub fn build(self) -> Snapshot {
         let mut s = self.snapshot;
@@ -252,10 +283,17 @@ impl SnapshotBuilder {
         });
         s.desired = self.desired.unwrap_or(s.tasks.len() as u32);
         for t in s.tasks.iter().filter(|t| t.draining) {
+            let (step, elapsed_seconds) = match t.cordoned_since {
+                Some(since) => (
+                    DrainStep::Cordoned,
+                    u32::try_from(s.now.saturating_sub(since)).unwrap_or(u32::MAX),
+                ),
+                None => (DrainStep::Waiting, 60),
+            };
             s.drains.push(Drain {
                 handle: t.handle,
-                step: DrainStep::Waiting,
-                elapsed_seconds: 60,
+                step,
+                elapsed_seconds,
             });
         }
         for h in &mut s.history {

@@ -25,8 +25,11 @@ pub struct Task {
     pub cpu: Option<f64>,
     /// The task's memory utilization in percent, when known.
     pub memory: Option<f64>,
-    /// Whether the task is already being drained by the host.
+    /// Whether the task is already being drained by the host (a cordoned task is too).
     pub draining: bool,
+    /// When the task was cordoned, in seconds, if it is: it takes no new
+    /// sessions, keeps its own, and is stopped when the last one ends.
+    pub cordoned_since: Option<u64>,
 }
 
 /// A summary of one earlier tick, for trends.
@@ -130,6 +133,8 @@ impl Snapshot {
                     cpu: t.cpu.get(i).copied().and_then(known),
                     memory: t.memory.get(i).copied().and_then(known),
                     draining: marks & 2 != 0,
+                    cordoned_since: (marks & 4 != 0)
+                        .then(|| t.cordoned_since.get(i).copied().unwrap_or(0)),
                 }
             })
             .collect();
@@ -161,5 +166,58 @@ impl Snapshot {
             history,
             params: s.params,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_wire_reads_the_cordon_mark_and_its_column() {
+        let columns = wire::TaskColumns {
+            status: vec![3, 3, 3],
+            health: vec![2, 0, 2],
+            age_seconds: vec![10, 20, 30],
+            sessions: vec![1, 4, 0],
+            marks: vec![0, 2 | 4, 1],
+            cordoned_since: vec![0, 1_234, 99],
+            cpu: vec![f64::NAN; 3],
+            memory: vec![f64::NAN; 3],
+        };
+        let s = Snapshot::from_wire(wire::Snapshot {
+            cluster: "c".into(),
+            service: "s".into(),
+            now: 2_000,
+            desired: 3,
+            running: 3,
+            pending: 0,
+            min: 1,
+            max: 5,
+            cpu: None,
+            memory: None,
+            sessions_known: true,
+            tasks: columns,
+            drains: vec![Drain {
+                handle: 1,
+                step: DrainStep::Cordoned,
+                elapsed_seconds: 766,
+            }],
+            history: wire::HistoryColumns {
+                at: vec![],
+                desired: vec![],
+                running: vec![],
+                cpu: vec![],
+                memory: vec![],
+                sessions: vec![],
+            },
+            params: vec![],
+        });
+        assert_eq!(s.tasks[0].cordoned_since, None);
+        assert_eq!(s.tasks[1].cordoned_since, Some(1_234));
+        assert!(s.tasks[1].draining && s.tasks[1].is_cordoned());
+        // The column is read only under the mark.
+        assert_eq!(s.tasks[2].cordoned_since, None);
+        assert!(s.tasks[2].protected);
     }
 }

@@ -3,6 +3,7 @@
 mod aws;
 mod backtest;
 mod console;
+mod contract;
 mod deploy;
 mod dry_run;
 mod e2e;

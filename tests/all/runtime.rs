@@ -47,12 +47,12 @@ fn example_policies_load_and_decide() {
         let mut p = policy(path);
         assert_eq!(p.component().name, name);
         assert_eq!(p.component().version, "0.1.0");
-        assert_eq!(p.component().contract, "0.1.0");
+        assert_eq!(p.component().contract, "0.2.0");
         assert!(
             p.component()
                 .imports
                 .iter()
-                .any(|i| i == "autoscaler:policy/host@0.1.0")
+                .any(|i| i == "autoscaler:policy/host@0.2.0")
         );
         let report = p.decide(&Snapshot::example());
         let d = report.result.expect("decides");
@@ -187,7 +187,7 @@ fn component_of_another_world_is_refused_naming_both() {
     let msg = err.to_string();
     assert!(matches!(err, LoadError::WrongWorld { .. }));
     assert!(
-        msg.contains("expected world autoscaler:policy/scaling-policy@0.1.0"),
+        msg.contains("expected world autoscaler:policy/scaling-policy@0.1.0 or 0.2.0"),
         "{msg}"
     );
     assert!(msg.contains("found exports add"), "{msg}");
@@ -199,8 +199,8 @@ fn component_of_a_later_contract_is_refused_naming_both_versions() {
         .load_file(Path::new(ADVERSARIAL_FUTURE_CONTRACT))
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("found contract version 0.2.0"), "{msg}");
-    assert!(msg.contains("this host accepts 0.1.0"), "{msg}");
+    assert!(msg.contains("found contract version 9.0.0"), "{msg}");
+    assert!(msg.contains("this host accepts 0.1.0 or 0.2.0"), "{msg}");
 }
 
 #[test]

@@ -248,6 +248,16 @@ async fn run_async(
     sim.with_world(|w| w.log_arrivals(&svc))
         .expect("the service was just added");
 
+    // The declared parameters: types and ranges are checked; names no
+    // declaration knows pass, since a scenario's table serves every policy.
+    let label = spec.component.label();
+    crate::runtime::params::check_known(&scenario.params, &[spec.component.declared(&label)])
+        .map_err(|e| BacktestError::ScenarioField {
+            scenario: scenario.name.clone(),
+            field: format!("params.{}", e.name),
+            message: e.message,
+        })?;
+
     let start = sim.now();
     let end = start + scenario.duration.as_secs();
     let mut guard = scenario.guard.clone();

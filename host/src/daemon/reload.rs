@@ -311,6 +311,29 @@ impl<P: Provider> Daemon<P> {
         component: &Arc<PolicyComponent>,
         probe: &Snapshot,
     ) -> Result<String, String> {
+        // The service's [params] must fit the new policy's declarations (next
+        // to those of the service's other policies) before it runs.
+        {
+            let s = &self.services[i];
+            let components: Vec<&PolicyComponent> = std::iter::once(&s.policy)
+                .chain(&s.shadows)
+                .chain(&s.fallback)
+                .enumerate()
+                .map(|(k, p)| {
+                    let replaced = match slot {
+                        Slot::Live => k == 0,
+                        Slot::Shadow(j) => k == j + 1,
+                    };
+                    if replaced {
+                        component.as_ref()
+                    } else {
+                        p.component().as_ref()
+                    }
+                })
+                .collect();
+            PolicyComponent::check_service_params(&s.spec.params, &components)
+                .map_err(|e| format!("the service's [params] do not fit the new policy: {e}"))?;
+        }
         let mut fresh = Policy::new(self.engine.clone(), component.clone());
         if let Err(fault) = fresh.decide(probe).result {
             return Err(format!(

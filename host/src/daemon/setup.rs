@@ -16,7 +16,7 @@ use crate::providers::{Clock, Provider, ServiceRef};
 use crate::remote::S3Url;
 use crate::remote::s3::Object;
 use crate::rotate::{self, RotatingFile};
-use crate::runtime::{LoadError, Policy, PolicyEngine};
+use crate::runtime::{LoadError, ParamError, Policy, PolicyComponent, PolicyEngine};
 use crate::sim::SimError;
 use crate::tick::guard::GuardConfig;
 use crate::tick::record::{JsonlSink, RecordSink};
@@ -41,6 +41,14 @@ pub enum SetupError {
         service: String,
         /// What went wrong, naming the location.
         message: String,
+    },
+    /// The service's `[params]` do not fit what its policies declare.
+    #[error("service {service}: its [params] do not fit its policies: {source}")]
+    Params {
+        /// The service key.
+        service: String,
+        /// Which parameter, its value, what is allowed and the policy.
+        source: ParamError,
     },
     /// The simulated cluster refused its config.
     #[error("simulated cluster: {0}")]
@@ -155,6 +163,21 @@ pub fn load_services_with(
             };
             let policy = load(&s.policy)?;
             let shadows = s.shadows.iter().map(load).collect::<Result<Vec<_>, _>>()?;
+            let fallback = match &s.fallback {
+                Fallback::Policy(path) => Some(load(path)?),
+                Fallback::Hold => None,
+            };
+            let components: Vec<&PolicyComponent> = std::iter::once(&policy)
+                .chain(&shadows)
+                .chain(&fallback)
+                .map(|p| p.component().as_ref())
+                .collect();
+            PolicyComponent::check_service_params(&s.params, &components).map_err(|source| {
+                SetupError::Params {
+                    service: svc.key(),
+                    source,
+                }
+            })?;
             let spec = ServiceSpec {
                 digest: true,
                 svc: svc.clone(),
@@ -171,11 +194,11 @@ pub fn load_services_with(
                 shadow_paths: s.shadows.clone(),
             };
             let service = Service::new(spec, policy, shadows, now);
-            Ok(match &s.fallback {
-                Fallback::Policy(path) => {
-                    service.with_fallback(load(path)?, s.fallback_after, s.fallback_window)
+            Ok(match fallback {
+                Some(fallback) => {
+                    service.with_fallback(fallback, s.fallback_after, s.fallback_window)
                 }
-                Fallback::Hold => service,
+                None => service,
             })
         })
         .collect()

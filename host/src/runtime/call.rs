@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
 
 use super::PolicyEngine;
-use super::bindings::{PolicyInfo, ScalingPolicy};
-use super::convert::{decision_from_wit, snapshot_to_wit};
+use super::bindings::{v1, v2};
+use super::convert::{to_v1, to_v2, validate_decision};
 use super::fault::PolicyFault;
-use super::load::PolicyComponent;
+use super::load::{PolicyComponent, Pre};
 use super::state::HostState;
 pub use super::state::PolicyLog;
 use super::text;
@@ -39,7 +39,21 @@ pub struct CallReport {
 
 struct Live {
     store: Store<HostState>,
-    bindings: ScalingPolicy,
+    bindings: Bindings,
+}
+
+/// An instance's exports, in the bindings of its contract.
+enum Bindings {
+    V0_1(v1::ScalingPolicy),
+    V0_2(v2::ScalingPolicy),
+}
+
+/// What a policy's `info` says, in either contract.
+pub(crate) struct ProbedInfo {
+    pub name: String,
+    pub version: String,
+    /// The declared parameters, unchecked (contract 0.2.0; empty for 0.1.0).
+    pub params: Vec<v2::ParamSpec>,
 }
 
 /// A loaded policy with its (reused) instance.
@@ -102,14 +116,24 @@ impl Policy {
             .data_mut()
             .begin_call(snapshot.tasks.iter().map(|t| t.id.as_str()));
         arm(&mut live.store, &self.engine);
-        let input = snapshot_to_wit(snapshot);
-        let outcome = live
-            .bindings
-            .autoscaler_policy_policy()
-            .call_decide(&mut live.store, &input);
+        // Each contract sees the snapshot in its own types: the conversion
+        // happens here, per call, in the contract's bindings.
+        let outcome = match &live.bindings {
+            Bindings::V0_1(b) => b
+                .autoscaler_policy_policy()
+                .call_decide(&mut live.store, &to_v1::snapshot(snapshot))
+                .map(|r| r.map(to_v1::decision)),
+            Bindings::V0_2(b) => b
+                .autoscaler_policy_policy()
+                .call_decide(
+                    &mut live.store,
+                    &to_v2::snapshot(snapshot, &self.component.params),
+                )
+                .map(|r| r.map(to_v2::decision)),
+        };
         let fuel_used = limits.fuel - live.store.get_fuel().unwrap_or(0);
         let result = match outcome {
-            Ok(Ok(d)) => decision_from_wit(d, snapshot, &limits),
+            Ok(Ok(d)) => validate_decision(d, snapshot, &limits),
             Ok(Err(message)) => Err(PolicyFault::PolicyError {
                 message: text::cap(message, limits.max_reason_bytes),
             }),
@@ -155,7 +179,11 @@ pub(crate) fn new_store(engine: &PolicyEngine) -> Store<HostState> {
 
 fn instantiate(engine: &PolicyEngine, component: &PolicyComponent) -> Result<Live, PolicyFault> {
     let mut store = new_store(engine);
-    match component.pre.instantiate(&mut store) {
+    let made = match &component.pre {
+        Pre::V0_1(pre) => pre.instantiate(&mut store).map(Bindings::V0_1),
+        Pre::V0_2(pre) => pre.instantiate(&mut store).map(Bindings::V0_2),
+    };
+    match made {
         Ok(bindings) => Ok(Live { store, bindings }),
         Err(e) => Err(match classify(e, store.data(), engine) {
             PolicyFault::Trap { message } => PolicyFault::Instantiate { message },
@@ -168,18 +196,33 @@ fn instantiate(engine: &PolicyEngine, component: &PolicyComponent) -> Result<Liv
 pub(crate) fn probe_info(
     engine: &PolicyEngine,
     component: &PolicyComponent,
-) -> Result<PolicyInfo, PolicyFault> {
+) -> Result<ProbedInfo, PolicyFault> {
     let mut live = instantiate(engine, component)?;
     arm(&mut live.store, engine);
-    let info = live
-        .bindings
-        .autoscaler_policy_policy()
-        .call_info(&mut live.store)
-        .map_err(|e| classify(e, live.store.data(), engine))?;
+    let info = match &live.bindings {
+        Bindings::V0_1(b) => b
+            .autoscaler_policy_policy()
+            .call_info(&mut live.store)
+            .map(|i| ProbedInfo {
+                name: i.name,
+                version: i.version,
+                params: Vec::new(),
+            }),
+        Bindings::V0_2(b) => b
+            .autoscaler_policy_policy()
+            .call_info(&mut live.store)
+            .map(|i| ProbedInfo {
+                name: i.name,
+                version: i.version,
+                params: i.params,
+            }),
+    }
+    .map_err(|e| classify(e, live.store.data(), engine))?;
     let limit = engine.limits().max_reason_bytes;
-    Ok(PolicyInfo {
+    Ok(ProbedInfo {
         name: text::cap(info.name, limit),
         version: text::cap(info.version, limit),
+        params: info.params,
     })
 }
 

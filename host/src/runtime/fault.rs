@@ -143,6 +143,16 @@ pub enum LoadError {
         /// The fault.
         fault: PolicyFault,
     },
+    /// The policy's parameter declarations (contract 0.2.0 `policy-info.params`)
+    /// are malformed: a default of the wrong type or out of its range, a
+    /// range with min over max, a name declared twice, sizes over the limits.
+    #[error("{source_name} declares its parameters wrongly: {message}")]
+    BadDeclaration {
+        /// The file or label.
+        source_name: String,
+        /// What is wrong, escaped.
+        message: String,
+    },
     /// The wasmtime engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),

@@ -140,7 +140,7 @@ mod wasm_tests {
         let component =
             wasmtime::component::Component::new(engine.engine(), wat::parse_str(wat).unwrap())
                 .unwrap();
-        let linker = load::host_linker(engine.engine()).unwrap();
+        let linker = load::host_linker(engine.engine(), crate::runtime::Contract::V0_1).unwrap();
         let mut store = call::new_store(&engine);
         let result = linker
             .instantiate(&mut store, &component)

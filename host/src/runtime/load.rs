@@ -8,21 +8,32 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use super::bindings::{ScalingPolicy, ScalingPolicyPre};
+use super::bindings::{v1, v2};
 use super::fault::LoadError;
+use super::params::{self, Declared, ParamError, ParamSpec};
 use super::state::HostState;
-use super::{CONTRACT_VERSION, HOST_IMPORTS, POLICY_EXPORT, PolicyEngine};
+use super::{CONTRACT_VERSIONS, Contract, HOST_IMPORTS, PolicyEngine};
 use super::{log, scan};
+
+/// A component ready to instantiate, in the bindings of the contract it implements.
+pub(crate) enum Pre {
+    /// Contract 0.1.0.
+    V0_1(v1::ScalingPolicyPre<HostState>),
+    /// Contract 0.2.0.
+    V0_2(v2::ScalingPolicyPre<HostState>),
+}
 
 /// A compiled, checked policy component, ready to instantiate cheaply.
 pub struct PolicyComponent {
-    pub(crate) pre: ScalingPolicyPre<HostState>,
+    pub(crate) pre: Pre,
     /// The name the policy gives itself.
     pub name: String,
     /// The version the policy gives itself.
     pub version: String,
-    /// The contract version it implements.
+    /// The contract version it implements ("0.1.0" or "0.2.0").
     pub contract: String,
+    /// The parameters it declares (contract 0.2.0; empty for 0.1.0 or when it declares none).
+    pub params: Vec<ParamSpec>,
     /// sha256 of the component's bytes, hex.
     pub sha256: String,
     /// Where it came from (a path, or a label).
@@ -47,6 +58,54 @@ impl std::fmt::Debug for PolicyComponent {
             .field("sha256", &self.sha256)
             .field("source", &self.source)
             .finish_non_exhaustive()
+    }
+}
+
+impl PolicyComponent {
+    /// The contract the component implements.
+    pub fn contract_version(&self) -> Contract {
+        match self.pre {
+            Pre::V0_1(_) => Contract::V0_1,
+            Pre::V0_2(_) => Contract::V0_2,
+        }
+    }
+
+    /// Its declarations, labelled "name version" for messages.
+    pub fn declared<'a>(&'a self, label: &'a str) -> Declared<'a> {
+        Declared {
+            policy: label,
+            specs: &self.params,
+        }
+    }
+
+    /// "name version", as the policy's `info` says (not escaped).
+    pub fn label(&self) -> String {
+        format!("{} {}", self.name, self.version)
+    }
+
+    /// Checks a service's `[params]` against the declarations of all the
+    /// policies that read them (live, shadows, fallback); see [`params::check`].
+    pub fn check_service_params(
+        params: &std::collections::BTreeMap<String, crate::model::ParamValue>,
+        components: &[&PolicyComponent],
+    ) -> Result<(), ParamError> {
+        let labels: Vec<String> = components.iter().map(|c| c.label()).collect();
+        let declared: Vec<Declared<'_>> = components
+            .iter()
+            .zip(&labels)
+            .map(|(c, l)| c.declared(l))
+            .collect();
+        params::check(params, &declared)
+    }
+
+    /// Checks a service's `[params]` against this policy's declarations
+    /// alone (see [`params::check`] for several policies on one service).
+    pub fn check_params(
+        &self,
+        params: &std::collections::BTreeMap<String, crate::model::ParamValue>,
+    ) -> Result<(), ParamError> {
+        let label = self.label();
+        params::check(params, &[self.declared(&label)])
     }
 }
 
@@ -75,7 +134,7 @@ impl PolicyEngine {
         check_preamble(bytes, source)?;
         // World, imports and code sizes, before any compile time is spent.
         let scan = scan::scan(bytes, source, self.limits())?;
-        check_world(source, &scan.imports, &scan.exports)?;
+        let contract = check_world(source, &scan.imports, &scan.exports)?;
         check_imports(source, &scan.imports)?;
         let sha256 = hex::encode(Sha256::digest(bytes));
         let started = Instant::now();
@@ -111,8 +170,8 @@ impl PolicyEngine {
         );
         let imports = scan.imports;
 
-        let mut linker =
-            host_linker(self.engine()).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let mut linker = host_linker(self.engine(), contract)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         linker
             .define_unknown_imports_as_traps(&component)
             .map_err(|e| LoadError::WrongWorld {
@@ -122,11 +181,14 @@ impl PolicyEngine {
             })?;
         let wrong_types = |e: wasmtime::Error| LoadError::WrongWorld {
             source_name: source.to_string(),
-            expected: format!("the types of {POLICY_EXPORT}"),
+            expected: format!("the types of {}", contract.policy_export()),
             found: format!("{e:#}"),
         };
         let pre = linker.instantiate_pre(&component).map_err(wrong_types)?;
-        let pre = ScalingPolicyPre::new(pre).map_err(wrong_types)?;
+        let pre = match contract {
+            Contract::V0_1 => Pre::V0_1(v1::ScalingPolicyPre::new(pre).map_err(wrong_types)?),
+            Contract::V0_2 => Pre::V0_2(v2::ScalingPolicyPre::new(pre).map_err(wrong_types)?),
+        };
         let trapped_imports = imports
             .iter()
             .filter(|i| !HOST_IMPORTS.contains(&i.as_str()))
@@ -137,7 +199,8 @@ impl PolicyEngine {
             pre,
             name: String::new(),
             version: String::new(),
-            contract: CONTRACT_VERSION.to_string(),
+            contract: contract.version().to_string(),
+            params: Vec::new(),
             sha256,
             source: source.to_string(),
             size_bytes: bytes.len(),
@@ -152,6 +215,11 @@ impl PolicyEngine {
         })?;
         component.name = info.name;
         component.version = info.version;
+        component.params =
+            params::from_wire(info.params).map_err(|message| LoadError::BadDeclaration {
+                source_name: source.to_string(),
+                message,
+            })?;
         Ok(Arc::new(component))
     }
 }
@@ -173,11 +241,21 @@ fn check_preamble(bytes: &[u8], source: &str) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// A linker with the host's imports: the contract's, with the bounded `log`.
-pub(crate) fn host_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+/// A linker with the host's imports for `contract`, with the bounded `log`.
+pub(crate) fn host_linker(
+    engine: &wasmtime::Engine,
+    contract: Contract,
+) -> wasmtime::Result<Linker<HostState>> {
     let mut linker: Linker<HostState> = Linker::new(engine);
-    ScalingPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-    log::add_to_linker(&mut linker)?;
+    match contract {
+        Contract::V0_1 => {
+            v1::ScalingPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+        }
+        Contract::V0_2 => {
+            v2::ScalingPolicy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+        }
+    }
+    log::add_to_linker(&mut linker, contract)?;
     Ok(linker)
 }
 
@@ -225,11 +303,18 @@ fn check_imports(source: &str, imports: &[String]) -> Result<(), LoadError> {
     }
 }
 
-fn check_world(source: &str, imports: &[String], exports: &[String]) -> Result<(), LoadError> {
+/// The contract the component implements, told by the policy interface it
+/// exports; refuses other worlds and versions, naming the versions accepted.
+fn check_world(
+    source: &str,
+    imports: &[String],
+    exports: &[String],
+) -> Result<Contract, LoadError> {
+    let accepted = CONTRACT_VERSIONS.join(" or ");
     let wrong = |found: String| LoadError::WrongWorld {
         source_name: source.to_string(),
         expected: format!(
-            "world autoscaler:policy/scaling-policy@{CONTRACT_VERSION} (export {POLICY_EXPORT})"
+            "world autoscaler:policy/scaling-policy@{accepted} (export autoscaler:policy/policy@{accepted})"
         ),
         found,
     };
@@ -237,10 +322,10 @@ fn check_world(source: &str, imports: &[String], exports: &[String]) -> Result<(
         name.strip_prefix(&format!("autoscaler:policy/{iface}@"))
             .map(str::to_string)
     };
-    if !exports.iter().any(|e| e == POLICY_EXPORT) {
+    let Some(contract) = exports.iter().find_map(|e| Contract::from_export(e)) else {
         if let Some(v) = exports.iter().find_map(|e| ours(e, "policy")) {
             return Err(wrong(format!(
-                "contract version {v} (export autoscaler:policy/policy@{v}); this host accepts {CONTRACT_VERSION}"
+                "contract version {v} (export autoscaler:policy/policy@{v}); this host accepts {accepted}"
             )));
         }
         let found = if exports.is_empty() {
@@ -249,15 +334,16 @@ fn check_world(source: &str, imports: &[String], exports: &[String]) -> Result<(
             format!("exports {}", exports.join(", "))
         };
         return Err(wrong(found));
-    }
-    if let Some(v) = imports
+    };
+    let v = contract.version();
+    if let Some(other) = imports
         .iter()
-        .find_map(|i| ours(i, "host"))
-        .filter(|v| v != CONTRACT_VERSION)
+        .find_map(|i| ours(i, "host").or_else(|| ours(i, "types")))
+        .filter(|other| other != v)
     {
         return Err(wrong(format!(
-            "an import of autoscaler:policy/host@{v}; this host provides {CONTRACT_VERSION}"
+            "an export of contract {v} with an import of contract {other}; a policy imports the host of the version it exports"
         )));
     }
-    Ok(())
+    Ok(contract)
 }

@@ -15,28 +15,49 @@
 use wasmtime::StoreContextMut;
 use wasmtime::component::{Linker, WasmStr};
 
-use super::HOST_IMPORTS;
-use super::bindings::Level;
-use super::state::HostState;
+use super::Contract;
+use super::bindings::{v1, v2};
+use super::state::{HostState, level_name};
 use super::text;
 
-/// Replaces the generated `log` import in `linker` with the bounded one.
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+/// Replaces the generated `log` import of `contract`'s host interface in
+/// `linker` with the bounded one.
+pub(crate) fn add_to_linker(
+    linker: &mut Linker<HostState>,
+    contract: Contract,
+) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let mut host = linker.instance(HOST_IMPORTS[0])?;
-    host.func_wrap(
-        "log",
-        |mut store: StoreContextMut<'_, HostState>, (level, message): (Level, WasmStr)| {
-            let room = store.data().log_room();
-            let (kept, full_len) = {
-                let full = message.to_str(&store)?;
-                (text::prefix(&full, room).to_string(), full.len())
-            };
-            store.data_mut().keep_log(level, &kept, full_len);
-            Ok(())
-        },
-    )?;
+    let mut host = linker.instance(contract.host_import())?;
+    match contract {
+        Contract::V0_1 => host.func_wrap(
+            "log",
+            |store: StoreContextMut<'_, HostState>, (level, message): (v1::Level, WasmStr)| {
+                keep(store, level_name(level as u8), message)
+            },
+        )?,
+        Contract::V0_2 => host.func_wrap(
+            "log",
+            |store: StoreContextMut<'_, HostState>, (level, message): (v2::Level, WasmStr)| {
+                keep(store, level_name(level as u8), message)
+            },
+        )?,
+    }
     linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Copies out of the guest only the prefix of `message` the limits keep.
+fn keep(
+    mut store: StoreContextMut<'_, HostState>,
+    level: &'static str,
+    message: WasmStr,
+) -> wasmtime::Result<()> {
+    let room = store.data().log_room();
+    let (kept, full_len) = {
+        let full = message.to_str(&store)?;
+        (text::prefix(&full, room).to_string(), full.len())
+    };
+    store.data_mut().keep_log(level, &kept, full_len);
     Ok(())
 }
 
@@ -135,7 +156,7 @@ mod tests {
         let component =
             wasmtime::component::Component::new(engine.engine(), giant_logger(100, 10 << 20))
                 .unwrap();
-        let linker = load::host_linker(engine.engine()).unwrap();
+        let linker = load::host_linker(engine.engine(), crate::runtime::Contract::V0_1).unwrap();
         let mut store = call::new_store(&engine);
         let instance = linker.instantiate(&mut store, &component).unwrap();
         let run = instance

@@ -1,7 +1,7 @@
 //! What each policy's store holds: limits, the current call's task IDs, and captured logs.
 
 use super::Limits;
-use super::bindings::{Level, autoscaler::policy::host};
+use super::bindings::{v1, v2};
 use super::limiter::InstanceLimiter;
 use super::text;
 
@@ -76,33 +76,28 @@ impl HostState {
 
     /// Keeps `kept`, the prefix of a `full_len`-byte message the policy logged
     /// (already cut to [`HostState::log_room`]), or counts it dropped.
-    pub fn keep_log(&mut self, level: Level, kept: &str, full_len: usize) {
+    pub fn keep_log(&mut self, level: &'static str, kept: &str, full_len: usize) {
         if self.log_room() == 0 {
             self.logs_dropped += 1;
             return;
         }
         self.log_budget_left = self.log_budget_left.saturating_sub(kept.len());
-        let level = match level {
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        };
         let message = text::marked(kept, full_len);
         self.logs.push(PolicyLog { level, message });
     }
 }
 
-impl host::Host for HostState {
-    /// The bindgen-generated `log`. The linker shadows it with
+impl HostState {
+    /// The bindgen-generated `log`, either version. The linker shadows it with
     /// [`super::log::add_to_linker`], which copies only the kept prefix out of
-    /// the guest; this one stays for the trait and keeps the same rules.
-    fn log(&mut self, level: Level, message: String) {
+    /// the guest; this one stays for the traits and keeps the same rules.
+    fn log_whole(&mut self, level: &'static str, message: String) {
         let kept = text::prefix(&message, self.log_room());
         self.keep_log(level, kept, message.len());
     }
 
-    fn task_id(&mut self, handle: u32) -> Option<String> {
+    /// The `task-id` import, either version.
+    fn lookup_task_id(&mut self, handle: u32) -> Option<String> {
         let i = handle as usize;
         let end = *self.task_id_ends.get(i)? as usize;
         let start = if i == 0 {
@@ -114,4 +109,35 @@ impl host::Host for HostState {
     }
 }
 
-impl super::bindings::autoscaler::policy::types::Host for HostState {}
+/// A log level by its case index (debug, info, warn, error), the same in every contract version.
+pub(crate) fn level_name(index: u8) -> &'static str {
+    match index {
+        0 => "debug",
+        1 => "info",
+        2 => "warn",
+        _ => "error",
+    }
+}
+
+impl v1::autoscaler::policy::host::Host for HostState {
+    fn log(&mut self, level: v1::Level, message: String) {
+        self.log_whole(level_name(level as u8), message);
+    }
+
+    fn task_id(&mut self, handle: u32) -> Option<String> {
+        self.lookup_task_id(handle)
+    }
+}
+
+impl v2::autoscaler::policy::host::Host for HostState {
+    fn log(&mut self, level: v2::Level, message: String) {
+        self.log_whole(level_name(level as u8), message);
+    }
+
+    fn task_id(&mut self, handle: u32) -> Option<String> {
+        self.lookup_task_id(handle)
+    }
+}
+
+impl v1::autoscaler::policy::types::Host for HostState {}
+impl v2::autoscaler::policy::types::Host for HostState {}

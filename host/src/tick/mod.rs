@@ -200,11 +200,14 @@ impl Service {
         let mut record = self.blank_record(now);
 
         // gather
+        // The live policy's declared defaults fill the parameters the config
+        // leaves out, so the snapshot (and its record) shows them.
+        let params = crate::runtime::params::with_defaults(&self.spec.params, &component.params);
         let spec = gather::GatherSpec {
             svc: &self.spec.svc,
             min: self.spec.guard.min,
             max: self.spec.guard.max,
-            params: &self.spec.params,
+            params: &params,
             max_metric_age: self.spec.guard.max_metric_age.as_secs(),
         };
         let gathered = match gather::gather(p, &spec, &self.history, &self.drains, now).await {

@@ -10,9 +10,9 @@ const snap = () => new SnapshotBuilder().runningTasks(2).build();
 
 test("info and a good decision", () => {
   const p = exported((s) => scaleTo(s.desired + 1, "up", [0]));
-  assert.deepEqual(p.info(), { name: "t", version: "1.2.3" });
-  assert.deepEqual(p.decide(snap()), { desired: 3, drain: [0], reason: "up" });
-  assert.deepEqual(exported(() => hold("steady")).decide(snap()), { desired: null, drain: [], reason: "steady" });
+  assert.deepEqual(p.info(), { name: "t", version: "1.2.3", params: [] });
+  assert.deepEqual(p.decide(snap()), { desired: 3, drain: [0], cordon: [], uncordon: [], reason: "up" });
+  assert.deepEqual(exported(() => hold("steady")).decide(snap()), { desired: null, drain: [], cordon: [], uncordon: [], reason: "steady" });
 });
 
 test("a PolicyError is thrown on as its message", () => {

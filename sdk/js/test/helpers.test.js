@@ -124,8 +124,8 @@ test("trend values", () => {
 });
 
 test("decision constructors", () => {
-  assert.deepEqual(hold("why"), { desired: null, drain: [], reason: "why" });
-  assert.deepEqual(scaleTo(3, "up"), { desired: 3, drain: [], reason: "up" });
+  assert.deepEqual(hold("why"), { desired: null, drain: [], cordon: [], uncordon: [], reason: "why" });
+  assert.deepEqual(scaleTo(3, "up"), { desired: 3, drain: [], cordon: [], uncordon: [], reason: "up" });
   assert.deepEqual(withDrain(scaleTo(1, "down"), new Set([4, 2])).drain, [4, 2]);
   assert.deepEqual(scaleTo(1, "x", [7]).drain, [7]);
 });

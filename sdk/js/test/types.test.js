@@ -1,4 +1,4 @@
-// The SDK's shapes must be the contract's: reads wit/policy.wit and checks the
+// The SDK's shapes must be the contract's: reads wit/0.2.0/policy.wit and checks the
 // enums' cases and the records' fields (camelCase, as componentize-qjs passes
 // them) against what the SDK declares and the test builder produces, on the
 // wire (tasks and history as columns) and as a policy sees them (as records).
@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { DRAIN_STEPS, TARGET_HEALTHS, TASK_STATUSES, scaleTo } from "../autoscaler.js";
+import { DRAIN_STEPS, TARGET_HEALTHS, TASK_STATUSES, exportPolicy, hold, numberParam, scaleTo } from "../autoscaler.js";
 import { SnapshotBuilder, toWire } from "../testing.js";
 
-const wit = readFileSync(new URL("../../../wit/policy.wit", import.meta.url), "utf8").replace(/\/\/[^\n]*/g, "");
+const wit = readFileSync(new URL("../../../wit/0.2.0/policy.wit", import.meta.url), "utf8").replace(/\/\/[^\n]*/g, "");
 const items = {};
 for (const [, kind, name, body] of wit.matchAll(/\b(record|enum|variant)\s+([\w-]+)\s*\{([^}]*)\}/g)) {
   const entries = body.split(",").map((e) => e.trim()).filter(Boolean);
@@ -42,11 +42,15 @@ test("records", () => {
   assert.deepEqual(Object.keys(s.drains[0]), fields("drain"));
   assert.deepEqual(Object.keys(s.params[0]), fields("param"));
   assert.deepEqual(Object.keys(scaleTo(1, "x")), fields("decision"));
+  const info = exportPolicy(() => hold("x"), { name: "n", version: "1", params: [numberParam("p", 1, { min: 0 })] }).info();
+  assert.deepEqual(Object.keys(info), fields("policy-info"));
+  assert.deepEqual(Object.keys(info.params[0]), fields("param-spec"));
+  assert.deepEqual(["number", "flag", "text"], items["enum param-kind"]);
 });
 
 test("a policy sees the records the contract had before it switched to columns", () => {
   const s = new SnapshotBuilder().task().historyCpu([[1, 2]]).build();
-  const task = ["handle", "status", "health", "ageSeconds", "protected", "sessions", "cpu", "memory", "draining"];
+  const task = ["handle", "status", "health", "ageSeconds", "protected", "sessions", "cpu", "memory", "draining", "cordonedSince"];
   assert.deepEqual(Object.keys(s.tasks[0]), task);
   // Every task column but the marks (protected, draining) is a field of the same name.
   const columns = items["record task-columns"].map(camel).filter((c) => c !== "marks");

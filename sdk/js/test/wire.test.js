@@ -79,7 +79,7 @@ test("unknown cases and short columns read as the Rust SDK reads them", () => {
   w.history = { ...w.history, desired: [4], cpu: [], sessions: [] };
   const s = fromWire(w);
   const task = (handle, status, ageSeconds, marks, cpu) => ({
-    handle, status, health: "unknown", ageSeconds, protected: (marks & 1) !== 0, sessions: 0, cpu, memory: null, draining: (marks & 2) !== 0,
+    handle, status, health: "unknown", ageSeconds, protected: (marks & 1) !== 0, sessions: 0, cpu, memory: null, draining: (marks & 2) !== 0, cordonedSince: null,
   });
   assert.deepEqual(s.tasks, [task(0, "provisioning", 1, 3, 1), task(1, "provisioning", 0, 2, 2), task(2, "running", 0, 0, 3)]);
   assert.deepEqual(s.history, [
@@ -99,7 +99,7 @@ test("the exported policy rebuilds the records", () => {
   );
   const d = p.decide(varied().buildWire());
   assert.deepEqual(seen[0], varied().build());
-  assert.deepEqual(d, { desired: seen[0].tasks.length, drain: [15, 16], reason: "n" });
+  assert.deepEqual(d, { desired: seen[0].tasks.length, drain: [15, 16], cordon: [], uncordon: [], reason: "n" });
   // A snapshot of records (what `build()` gives) is passed on as it is.
   const s = varied().build();
   p.decide(s);

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Type, Union
+from typing import Callable, Iterable, List, Optional, Type, Union
 
 from . import rust, wire
-from .types import IN_COMPONENT, Decision, PolicyInfo, Snapshot, from_wire
+from .types import (
+    IN_COMPONENT,
+    Decision,
+    ParamKind,
+    ParamSpec,
+    ParamValue_Flag,
+    ParamValue_Number,
+    ParamValue_Text,
+    PolicyInfo,
+    Snapshot,
+    from_wire,
+)
 
 
 class PolicyError(Exception):
@@ -19,11 +30,13 @@ class PolicyError(Exception):
 
 def _check(decision: object) -> Decision:
     """The decision in the bindings' own type, or PolicyError if it is malformed."""
-    for field in ("desired", "drain", "reason"):
+    for field in ("desired", "drain", "cordon", "uncordon", "reason"):
         if not hasattr(decision, field):
             raise PolicyError(f"decide returned {type(decision).__name__}, not a Decision (no {field!r})")
     desired = decision.desired  # type: ignore[attr-defined]
     drain = list(decision.drain)  # type: ignore[attr-defined]
+    cordon = list(decision.cordon)  # type: ignore[attr-defined]
+    uncordon = list(decision.uncordon)  # type: ignore[attr-defined]
     reason = decision.reason  # type: ignore[attr-defined]
 
     def is_u32(v: object) -> bool:
@@ -32,15 +45,40 @@ def _check(decision: object) -> Decision:
     if desired is not None and not is_u32(desired):
         hint = " (round it: math.ceil or int)" if isinstance(desired, float) and math.isfinite(desired) else ""
         raise PolicyError(f"decision.desired must be None or an int in 0..=4294967295, not {desired!r}{hint}")
-    for h in drain:
-        if not is_u32(h):
-            raise PolicyError(f"decision.drain must hold task handles (int), not {h!r}")
+    for field, handles in (("drain", drain), ("cordon", cordon), ("uncordon", uncordon)):
+        for h in handles:
+            if not is_u32(h):
+                raise PolicyError(f"decision.{field} must hold task handles (int), not {h!r}")
     if not isinstance(reason, str):
         raise PolicyError(f"decision.reason must be a str, not {type(reason).__name__}")
-    return Decision(desired=desired, drain=drain, reason=reason)
+    return Decision(desired=desired, drain=drain, cordon=cordon, uncordon=uncordon, reason=reason)
 
 
-def export_policy(decide: Callable[[Snapshot], Decision], name: str, version: str) -> Type:
+def number_param(
+    name: str, default: Optional[float], *, min: Optional[float] = None, max: Optional[float] = None, doc: str = ""
+) -> ParamSpec:
+    """Declares a number parameter (default None: optional, absent when the config leaves it out)."""
+    value = None if default is None else ParamValue_Number(float(default))
+    lo = None if min is None else float(min)
+    hi = None if max is None else float(max)
+    return ParamSpec(name=name, kind=ParamKind.NUMBER, default=value, min=lo, max=hi, doc=doc)
+
+
+def flag_param(name: str, default: Optional[bool], *, doc: str = "") -> ParamSpec:
+    """Declares a true/false parameter (default None: optional)."""
+    value = None if default is None else ParamValue_Flag(bool(default))
+    return ParamSpec(name=name, kind=ParamKind.FLAG, default=value, min=None, max=None, doc=doc)
+
+
+def text_param(name: str, default: Optional[str], *, doc: str = "") -> ParamSpec:
+    """Declares a text parameter (default None: optional)."""
+    value = None if default is None else ParamValue_Text(str(default))
+    return ParamSpec(name=name, kind=ParamKind.TEXT, default=value, min=None, max=None, doc=doc)
+
+
+def export_policy(
+    decide: Callable[[Snapshot], Decision], name: str, version: str, params: Iterable[ParamSpec] = ()
+) -> Type:
     """The class componentize-py exports as the world's `policy` interface.
 
     Bind it to the name `Policy` at the top level of the app module:
@@ -48,7 +86,10 @@ def export_policy(decide: Callable[[Snapshot], Decision], name: str, version: st
         Policy = export_policy(decide, name="my-policy", version="0.1.0")
 
     `decide` returns a Decision (see `hold` and `scale_to`) or raises
-    PolicyError. The exported `decide` takes the snapshot as it crosses the
+    PolicyError. `params` declares the parameters the policy reads
+    (`number_param`, `flag_param`, `text_param`): the host checks the
+    service's `[params]` against them when it loads the policy and fills in
+    the defaults the config leaves out. The exported `decide` takes the snapshot as it crosses the
     boundary, tasks and history as columns, and hands `decide` the records
     rebuilt from them (`types.from_wire`).
 
@@ -66,9 +107,11 @@ def export_policy(decide: Callable[[Snapshot], Decision], name: str, version: st
         Err = None  # noqa: N806
         base = object
 
+    declared: List[ParamSpec] = list(params)
+
     class Policy(base):  # type: ignore[valid-type, misc]
         def info(self) -> PolicyInfo:
-            return PolicyInfo(name=name, version=version)
+            return PolicyInfo(name=name, version=version, params=list(declared))
 
         def decide(self, snapshot: Union[wire.Snapshot, Snapshot]) -> Decision:
             try:

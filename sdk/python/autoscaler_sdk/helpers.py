@@ -27,8 +27,13 @@ Sample = Tuple[int, float]
 
 
 def is_serving(task: Task) -> bool:
-    """Whether the task is running and not being drained."""
-    return task.status == TaskStatus.RUNNING and not task.draining
+    """Whether the task is running, not being drained and not cordoned: it takes new sessions."""
+    return task.status == TaskStatus.RUNNING and not task.draining and task.cordoned_since is None
+
+
+def is_cordoned(task: Task) -> bool:
+    """Whether the task is cordoned: no new sessions, keeps its own, stopped when the last one ends."""
+    return task.cordoned_since is not None
 
 
 def is_idle(task: Task) -> bool:
@@ -45,8 +50,30 @@ def idle_tasks(s: Snapshot) -> List[Task]:
 
 
 def serving_tasks(s: Snapshot) -> List[Task]:
-    """Tasks that are running and not draining, in snapshot order."""
+    """Tasks that take new sessions (running, not draining, not cordoned), in snapshot order."""
     return [t for t in s.tasks if is_serving(t)]
+
+
+def least_loaded_tasks(s: Snapshot) -> List[Task]:
+    """The serving tasks, fewest sessions first, ties by handle: the cheapest to cordon first."""
+    return sorted(serving_tasks(s), key=lambda t: (t.sessions, t.handle))
+
+
+def cordoned_tasks(s: Snapshot) -> List[Task]:
+    """The cordoned tasks, in handle order."""
+    return [t for t in s.tasks if is_cordoned(t)]
+
+
+def serving_capacity(s: Snapshot, per_task: int) -> int:
+    """Free session slots on the serving tasks, each holding `per_task` at most (u32, saturating).
+
+    The sum of `per_task - sessions` (0 for a task at or over it); cordoned
+    and draining tasks offer none.
+    """
+    total = 0
+    for t in serving_tasks(s):
+        total = min(total + rust.saturating_sub(per_task, t.sessions), rust.U32_MAX)
+    return total
 
 
 def total_sessions(s: Snapshot) -> int:
@@ -76,7 +103,11 @@ def utilization(s: Snapshot) -> Optional[float]:
 
 
 def effective_desired(s: Snapshot) -> int:
-    """The task count once the drains in flight finish: the base for a new target."""
+    """The task count once the drains in flight finish: the base for a new target.
+
+    Cordoned tasks are drains in flight, so they do not count: a policy's
+    `desired` means serving tasks wanted.
+    """
     return rust.saturating_sub(s.desired, len(s.drains) & rust.U32_MAX)
 
 
@@ -184,14 +215,42 @@ def cpu_trend(s: Snapshot, window_seconds: int) -> Optional[Trend]:
 
 def hold(reason: str) -> Decision:
     """No change to the task count."""
-    return Decision(desired=None, drain=[], reason=reason)
+    return Decision(desired=None, drain=[], cordon=[], uncordon=[], reason=reason)
 
 
 def scale_to(desired: int, reason: str, drain: Iterable[int] = ()) -> Decision:
     """An absolute target task count, with the tasks to drain on scale-in, best first."""
-    return Decision(desired=desired, drain=list(drain), reason=reason)
+    return Decision(desired=desired, drain=list(drain), cordon=[], uncordon=[], reason=reason)
 
 
 def with_drain(decision: Decision, handles: Iterable[int]) -> Decision:
     """The decision with its drain candidates replaced by `handles`, best first."""
-    return Decision(desired=decision.desired, drain=list(handles), reason=decision.reason)
+    return Decision(
+        desired=decision.desired,
+        drain=list(handles),
+        cordon=list(decision.cordon),
+        uncordon=list(decision.uncordon),
+        reason=decision.reason,
+    )
+
+
+def with_cordon(decision: Decision, handles: Iterable[int]) -> Decision:
+    """The decision with the busy tasks to cordon replaced by `handles` (independent of `desired`)."""
+    return Decision(
+        desired=decision.desired,
+        drain=list(decision.drain),
+        cordon=list(handles),
+        uncordon=list(decision.uncordon),
+        reason=decision.reason,
+    )
+
+
+def with_uncordon(decision: Decision, handles: Iterable[int]) -> Decision:
+    """The decision with the cordoned tasks to serve again replaced by `handles`."""
+    return Decision(
+        desired=decision.desired,
+        drain=list(decision.drain),
+        cordon=list(decision.cordon),
+        uncordon=list(handles),
+        reason=decision.reason,
+    )

@@ -24,6 +24,7 @@ from .types import (
     Drain,
     DrainStep,
     Param,
+    ParamSpec,
     ParamValue_Flag,
     ParamValue_Number,
     ParamValue_Text,
@@ -94,6 +95,14 @@ class TaskBuilder:
         """Marks the task as being drained; the snapshot gets a matching drain in flight."""
         self._task.draining = True
         self._task.health = TargetHealth.DRAINING
+        return self
+
+    def cordoned(self, since: int) -> "TaskBuilder":
+        """Marks the task as cordoned since `since` (seconds): it is draining too, and the
+        snapshot gets a matching drain in flight at step CORDONED. The target health is
+        left as set (an app-level cordon keeps the target healthy)."""
+        self._task.draining = True
+        self._task.cordoned_since = since
         return self
 
     def cpu(self, cpu: float) -> "TaskBuilder":
@@ -225,6 +234,14 @@ class SnapshotBuilder:
         self._s.params.append(Param(name=name, value=v))
         return self
 
+    def declared(self, specs: Sequence[ParamSpec]) -> "SnapshotBuilder":
+        """Adds the defaults of the declared parameters not set yet, as the host does
+        when it loads a policy. Call it after `param`."""
+        for spec in specs:
+            if spec.default is not None and not any(p.name == spec.name for p in self._s.params):
+                self._s.params.append(Param(name=spec.name, value=spec.default))
+        return self
+
     def build(self) -> Snapshot:
         """Finishes the snapshot and registers its task IDs for `host.task_id`."""
         s = self._s
@@ -232,7 +249,10 @@ class SnapshotBuilder:
         s.pending = sum(1 for t in s.tasks if t.status in _STARTING)
         s.desired = self._desired if self._desired is not None else len(s.tasks)
         for t in s.tasks:
-            if t.draining:
+            if t.cordoned_since is not None:
+                elapsed = min(max(s.now - t.cordoned_since, 0), 0xFFFFFFFF)
+                s.drains.append(Drain(handle=t.handle, step=DrainStep.CORDONED, elapsed_seconds=elapsed))
+            elif t.draining:
                 s.drains.append(Drain(handle=t.handle, step=DrainStep.WAITING, elapsed_seconds=60))
         for h in s.history:
             if h.desired == 0:

@@ -20,6 +20,8 @@ from .wire import (  # noqa: F401: re-exported
     Drain,
     DrainStep,
     Param,
+    ParamKind,
+    ParamSpec,
     ParamValue,
     ParamValue_Flag,
     ParamValue_Number,
@@ -51,7 +53,9 @@ class Task:
     memory: Optional[float]
     """The task's memory utilization in percent of its reservation, when known."""
     draining: bool
-    """Whether the task is already being drained by the host."""
+    """Whether the task is already being drained by the host (a cordoned task is too)."""
+    cordoned_since: Optional[int] = None
+    """When the task was cordoned, in seconds, if it is: it takes no new sessions, keeps its own, and is stopped when the last one ends."""
 
 
 @dataclass
@@ -130,14 +134,16 @@ def from_wire(s: wire.Snapshot) -> Snapshot:
             None if cpu != cpu else cpu,
             None if memory != memory else memory,
             marks & 2 != 0,
+            since if marks & 4 else None,
         )
-        for handle, status, health, age, sessions, marks, cpu, memory in zip(
+        for handle, status, health, age, sessions, marks, since, cpu, memory in zip(
             range(n),
             t.status,
             _padded(t.health, n, _HEALTH_UNKNOWN),
             _padded(t.age_seconds, n, 0),
             _padded(t.sessions, n, 0),
             _padded(t.marks, n, 0),
+            _padded(t.cordoned_since, n, 0),
             _padded(t.cpu, n, _NAN),
             _padded(t.memory, n, _NAN),
         )
@@ -200,7 +206,10 @@ def to_wire(s: Snapshot) -> wire.Snapshot:
         health=bytes(t.health.value for t in s.tasks),
         age_seconds=[t.age_seconds for t in s.tasks],
         sessions=[t.sessions for t in s.tasks],
-        marks=bytes(int(t.protected) | int(t.draining) << 1 for t in s.tasks),
+        marks=bytes(
+            int(t.protected) | int(t.draining) << 1 | int(t.cordoned_since is not None) << 2 for t in s.tasks
+        ),
+        cordoned_since=[t.cordoned_since or 0 for t in s.tasks],
         cpu=[nan(t.cpu) for t in s.tasks],
         memory=[nan(t.memory) for t in s.tasks],
     )

@@ -1,5 +1,5 @@
-"""The contract's types as they cross the boundary (`wit/policy.wit`, package
-`autoscaler:policy@0.1.0`): tasks and history arrive as columns of plain
+"""The contract's types as they cross the boundary (`wit/0.2.0/policy.wit`, package
+`autoscaler:policy@0.2.0`): tasks and history arrive as columns of plain
 numbers (`TaskColumns`, `HistoryColumns`). Policies see records instead
 (`autoscaler_sdk.types`), rebuilt from the columns by the export glue.
 
@@ -39,7 +39,7 @@ if IN_COMPONENT:
         TaskColumns,
         TaskStatus,
     )
-    from wit_world.exports.policy import PolicyInfo  # type: ignore[import-not-found]  # noqa: F401
+    from wit_world.exports.policy import ParamKind, ParamSpec, PolicyInfo  # type: ignore[import-not-found]  # noqa: F401
 else:
     from dataclasses import dataclass
     from enum import Enum
@@ -76,6 +76,7 @@ else:
         age_seconds: List[int]
         sessions: List[int]
         marks: bytes
+        cordoned_since: List[int]
         cpu: List[float]
         memory: List[float]
 
@@ -88,6 +89,7 @@ else:
         RECHECKING = 3
         SCALING_IN = 4
         CONFIRMING = 5
+        CORDONED = 6
 
     @dataclass
     class Drain:
@@ -161,11 +163,32 @@ else:
 
         desired: Optional[int]
         drain: List[int]
+        cordon: List[int]
+        uncordon: List[int]
         reason: str
+
+    class ParamKind(Enum):
+        """The type of a declared parameter."""
+
+        NUMBER = 0
+        FLAG = 1
+        TEXT = 2
+
+    @dataclass
+    class ParamSpec:
+        """One parameter the policy reads from the service's `[params]`."""
+
+        name: str
+        kind: ParamKind
+        default: Optional[ParamValue]
+        min: Optional[float]
+        max: Optional[float]
+        doc: str
 
     @dataclass
     class PolicyInfo:
-        """A policy's name and version, shown in logs and decision records."""
+        """A policy's name and version, shown in logs and decision records, and the parameters it reads."""
 
         name: str
         version: str
+        params: List[ParamSpec]

@@ -7,6 +7,9 @@ the snapshot and returns `hold(...)` or `scale_to(...)`, or raises
 PolicyError to refuse the snapshot.
 
 Parameters (all optional): `cpu-high` (75), `cpu-low` (30), `scale-in-window` (300).
+They are declared in `PARAMS`: the host checks the service's `[params]` against
+the declarations when it loads the policy (an unknown name, a wrong type or a
+value out of range is refused, naming the parameter) and fills in the defaults.
 """
 
 from autoscaler_sdk import (
@@ -17,6 +20,7 @@ from autoscaler_sdk import (
     effective_desired,
     export_policy,
     hold,
+    number_param,
     idle_tasks,
     log,
     param_f64,
@@ -25,6 +29,11 @@ from autoscaler_sdk import (
 
 NAME = "my-policy"
 VERSION = "0.1.0"
+PARAMS = [
+    number_param("cpu-high", 75.0, min=0, max=100, doc="Scale out when service CPU is over this, in percent."),
+    number_param("cpu-low", 30.0, min=0, max=100, doc="Scale in when service CPU stays under this, in percent."),
+    number_param("scale-in-window", 300.0, min=0, max=86_400, doc="Seconds CPU must stay under cpu-low."),
+]
 
 
 def number(s: Snapshot, name: str, default: float) -> float:
@@ -59,4 +68,4 @@ def decide(s: Snapshot) -> Decision:
 
 
 # componentize-py exports the class named `Policy` in this module.
-Policy = export_policy(decide, name=NAME, version=VERSION)
+Policy = export_policy(decide, name=NAME, version=VERSION, params=PARAMS)

@@ -14,9 +14,9 @@ class ExportTest(unittest.TestCase):
         p = self.export(lambda s: scale_to(s.desired + 1, "up", drain=[0]))
         self.assertEqual((p.info().name, p.info().version), ("t", "1.2.3"))
         d = p.decide(SnapshotBuilder().running_tasks(2).build())
-        self.assertEqual(d, Decision(desired=3, drain=[0], reason="up"))
+        self.assertEqual(d, Decision(desired=3, drain=[0], cordon=[], uncordon=[], reason="up"))
         q = self.export(lambda s: hold("steady"))
-        self.assertEqual(q.decide(SnapshotBuilder().build()), Decision(desired=None, drain=[], reason="steady"))
+        self.assertEqual(q.decide(SnapshotBuilder().build()), Decision(desired=None, drain=[], cordon=[], uncordon=[], reason="steady"))
 
     def test_policy_error_is_a_fault_with_its_message(self):
         def refuse(s):

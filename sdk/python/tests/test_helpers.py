@@ -138,7 +138,7 @@ class MoreHelperTests(unittest.TestCase):
         self.assertIsNone(trend([(5, 1.0)]))
 
     def test_decision_constructors(self):
-        self.assertEqual(hold("why"), Decision(desired=None, drain=[], reason="why"))
+        self.assertEqual(hold("why"), Decision(desired=None, drain=[], cordon=[], uncordon=[], reason="why"))
         d = scale_to(3, "up")
         self.assertEqual((d.desired, d.drain, d.reason), (3, [], "up"))
         d = with_drain(scale_to(1, "down"), iter([4, 2]))

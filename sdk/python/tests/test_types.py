@@ -17,7 +17,7 @@ from pathlib import Path
 
 from autoscaler_sdk import types, wire
 
-WIT = Path(__file__).resolve().parents[3] / "wit" / "policy.wit"
+WIT = Path(__file__).resolve().parents[3] / "wit" / "0.2.0" / "policy.wit"
 
 
 def pascal(name: str) -> str:
@@ -120,6 +120,7 @@ class PolicyViewMatchesColumns(unittest.TestCase):
                 ("cpu", "Optional[float]"),
                 ("memory", "Optional[float]"),
                 ("draining", "bool"),
+                ("cordoned_since", "Optional[int]"),
             ],
         )
         # Every column but the marks (protected, draining) is a field of the same name.
@@ -150,7 +151,8 @@ class PolicyViewMatchesColumns(unittest.TestCase):
         self.assertEqual(self.fields(types.Snapshot), expected)
 
     def test_every_other_type_is_the_contracts_own(self):
-        for name in ["Decision", "Drain", "DrainStep", "Param", "ParamValue_Number", "PolicyInfo", "TaskStatus"]:
+        for name in ["Decision", "Drain", "DrainStep", "Param", "ParamValue_Number", "PolicyInfo", "TaskStatus",
+                     "ParamKind", "ParamSpec"]:
             with self.subTest(name=name):
                 self.assertIs(getattr(types, name), getattr(wire, name))
 

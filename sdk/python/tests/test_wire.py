@@ -111,7 +111,7 @@ class WireTest(unittest.TestCase):
         d = p.decide(b.build_wire())
         self.assertIsInstance(seen[0], Snapshot)
         self.assertEqual(seen[0], varied().build())
-        self.assertEqual(d, Decision(desired=len(seen[0].tasks), drain=[15, 16], reason="n"))
+        self.assertEqual(d, Decision(desired=len(seen[0].tasks), drain=[15, 16], cordon=[], uncordon=[], reason="n"))
         # A snapshot of records (what `build()` gives) is passed on as it is.
         s = varied().build()
         p.decide(s)

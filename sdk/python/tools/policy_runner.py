@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover
     sys.exit("policy_runner needs wasmtime-py: pip install -r sdk/python/requirements-dev.txt")
 
 CONTRACT = "autoscaler:policy"
-VERSION = "0.1.0"
+VERSION = "0.2.0"  # the contract the SDKs build against
 HOST = f"{CONTRACT}/host@{VERSION}"
 TYPES = f"{CONTRACT}/types@{VERSION}"
 POLICY = f"{CONTRACT}/policy@{VERSION}"
@@ -86,7 +86,7 @@ class Policy:
         return r.name, r.version
 
     def decide(self, snapshot: Record, task_ids: Dict[int, str]) -> Tuple[Any, List[Tuple[str, str]]]:
-        """('ok', desired, drain, reason) or ('err', message), and the log lines."""
+        """('ok', desired, drain, cordon, uncordon, reason) or ('err', message), and the log lines."""
         self.logs = []
         self.task_ids = task_ids
         started = time.perf_counter()
@@ -95,7 +95,7 @@ class Policy:
         self._decide.post_return(self.store)
         if isinstance(r, str):
             return ("err", r), self.logs
-        return ("ok", r.desired, list(r.drain), r.reason), self.logs
+        return ("ok", r.desired, list(r.drain), list(r.cordon), list(r.uncordon), r.reason), self.logs
 
 
 def world(engine: Engine, path: str) -> Tuple[List[str], List[str]]:
@@ -108,7 +108,7 @@ def world(engine: Engine, path: str) -> Tuple[List[str], List[str]]:
 
 STATUSES = ["provisioning", "pending", "activating", "running", "deactivating", "stopping", "deprovisioning", "stopped"]
 HEALTHS = ["unregistered", "initial", "healthy", "unhealthy", "draining", "unknown"]
-STEPS = ["protecting", "deregistering", "waiting", "rechecking", "scaling-in", "confirming"]
+STEPS = ["protecting", "deregistering", "waiting", "rechecking", "scaling-in", "confirming", "cordoned"]
 
 
 def percent(rng: random.Random, low: float, high: float) -> float:
@@ -157,7 +157,10 @@ def task_columns(tasks: List[Dict[str, Any]]) -> Record:
         health=bytes(HEALTHS.index(t["health"]) for t in tasks),
         age_seconds=[t["age_seconds"] for t in tasks],
         sessions=[t["sessions"] for t in tasks],
-        marks=bytes(int(t["protected"]) | int(t["draining"]) << 1 for t in tasks),
+        marks=bytes(
+            int(t["protected"]) | int(t["draining"]) << 1 | int(t["cordoned_since"] is not None) << 2 for t in tasks
+        ),
+        cordoned_since=[t["cordoned_since"] or 0 for t in tasks],
         cpu=[nan_if_none(t["cpu"]) for t in tasks],
         memory=[nan_if_none(t["memory"]) for t in tasks],
     )
@@ -194,10 +197,15 @@ def snapshot(rng: random.Random) -> Tuple[Record, Dict[int, str]]:
                 cpu=None if rng.random() < 0.5 else percent(rng, 0, 100),
                 memory=None if rng.random() < 0.5 else percent(rng, 0, 100),
                 draining=draining,
+                cordoned_since=None,
             )
         )
         if draining:
-            drains.append(record(handle=handle, step=rng.choice(STEPS), elapsed_seconds=rng.randrange(0, 900)))
+            step = rng.choice(STEPS)
+            elapsed = rng.randrange(0, 900)
+            if step == "cordoned":
+                tasks[-1]["cordoned_since"] = now - elapsed
+            drains.append(record(handle=handle, step=step, elapsed_seconds=elapsed))
     history = []
     for offset in sorted(rng.sample(range(30, 1800, 30), rng.choice([0, 1, 2, 3, 5, 8])), reverse=True):
         history.append(

@@ -30,25 +30,40 @@ fn snapshot_with(n: usize) -> Snapshot {
     s
 }
 
-/// What the checks must conclude, computed independently: the fault's kind, or the drained IDs.
-fn oracle(d: &RawDecision, s: &Snapshot, l: &Limits) -> Result<Vec<String>, &'static str> {
-    if d.reason.len() > l.max_reason_bytes || d.drain.len() > l.max_drain {
+/// The task IDs a decision's drain, cordon and uncordon lists name.
+type Named = (Vec<String>, Vec<String>, Vec<String>);
+
+/// What the checks must conclude, computed independently: the fault's kind,
+/// or the IDs the drain, cordon and uncordon lists name.
+fn oracle(d: &RawDecision, s: &Snapshot, l: &Limits) -> Result<Named, &'static str> {
+    let lists = [&d.drain, &d.cordon, &d.uncordon];
+    if d.reason.len() > l.max_reason_bytes || lists.iter().any(|h| h.len() > l.max_drain) {
         return Err("output-too-large");
     }
     if d.desired.is_some_and(|n| n > MAX_SANE_DESIRED) {
         return Err("invalid-decision");
     }
-    let mut ids: Vec<String> = Vec::new();
-    for &h in &d.drain {
-        let Some(t) = s.tasks.get(h as usize) else {
-            return Err("invalid-decision");
-        };
-        if ids.contains(&t.id) {
-            return Err("invalid-decision");
+    let mut named = Vec::new();
+    for list in lists {
+        let mut ids: Vec<String> = Vec::new();
+        for &h in list {
+            let Some(t) = s.tasks.get(h as usize) else {
+                return Err("invalid-decision");
+            };
+            if ids.contains(&t.id) {
+                return Err("invalid-decision");
+            }
+            ids.push(t.id.clone());
         }
-        ids.push(t.id.clone());
+        named.push(ids);
     }
-    Ok(ids)
+    let uncordon = named.pop().unwrap();
+    let cordon = named.pop().unwrap();
+    let drain = named.pop().unwrap();
+    if uncordon.iter().any(|id| cordon.contains(id)) {
+        return Err("invalid-decision");
+    }
+    Ok((drain, cordon, uncordon))
 }
 
 fn raw_decision() -> impl Strategy<Value = RawDecision> {
@@ -60,11 +75,15 @@ fn raw_decision() -> impl Strategy<Value = RawDecision> {
             Just(Some(u32::MAX)),
         ],
         prop::collection::vec(0u32..10, 0..8),
+        prop::collection::vec(0u32..10, 0..4),
+        prop::collection::vec(0u32..10, 0..4),
         "\\PC{0,50}",
     )
-        .prop_map(|(desired, drain, reason)| RawDecision {
+        .prop_map(|(desired, drain, cordon, uncordon, reason)| RawDecision {
             desired,
             drain,
+            cordon,
+            uncordon,
             reason,
         })
 }
@@ -79,7 +98,7 @@ proptest! {
         let want = oracle(&d, &s, &l);
         match validate_decision(d.clone(), &s, &l) {
             Ok(decision) => {
-                prop_assert_eq!(Ok(decision.drain), want);
+                prop_assert_eq!(Ok((decision.drain, decision.cordon, decision.uncordon)), want);
                 prop_assert_eq!(decision.desired, d.desired);
                 prop_assert_eq!(decision.reason, d.reason);
             }

@@ -1,4 +1,4 @@
-//! Implements contract 0.2.0: the host (0.1.0) must refuse it, naming both versions.
+//! Implements contract 9.0.0: the host (0.1.0 and 0.2.0) must refuse it, naming both versions.
 #![allow(missing_docs, unsafe_code)]
 wit_bindgen::generate!({ path: "wit", world: "scaling-policy" });
 
