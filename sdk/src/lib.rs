@@ -144,6 +144,12 @@ macro_rules! export_policy {
         $crate::export_policy!($decide, name = $name, version = $version, params = []);
     };
     ($decide:path, name = $name:expr, version = $version:expr, params = [$($spec:expr),* $(,)?]) => {
+        $crate::export_policy!($decide, name = $name, version = $version, params = ::std::vec![$($spec),*]);
+    };
+    ($decide:path, params = $specs:expr) => {
+        $crate::export_policy!($decide, name = env!("CARGO_PKG_NAME"), version = env!("CARGO_PKG_VERSION"), params = $specs);
+    };
+    ($decide:path, name = $name:expr, version = $version:expr, params = $specs:expr) => {
         #[doc(hidden)]
         pub struct __AutoscalerPolicy;
         impl __AutoscalerPolicy {
@@ -151,7 +157,7 @@ macro_rules! export_policy {
             /// (`SnapshotBuilder::declared`) and `info`.
             #[allow(dead_code)]
             pub fn declared_params() -> ::std::vec::Vec<$crate::ParamSpec> {
-                ::std::vec![$($spec),*]
+                ::std::iter::IntoIterator::into_iter($specs).collect()
             }
         }
         impl $crate::bindings::exports::autoscaler::policy::policy::Guest for __AutoscalerPolicy {

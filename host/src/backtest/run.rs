@@ -262,6 +262,7 @@ async fn run_async(
     let end = start + scenario.duration.as_secs();
     let mut guard = scenario.guard.clone();
     guard.session_unaware_reference = spec.reference;
+    guard.cordon = scenario.cordon;
     let service = Service::new(
         ServiceSpec {
             digest: spec.records.is_some(),

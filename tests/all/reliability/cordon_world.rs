@@ -1,15 +1,14 @@
 //! The sim behind a load balancer of a chosen kind, with app-level cordons
 //! kept beside it, for the cordoned drains of the property test.
 //!
-//! The sim models neither yet (its `target_group_info` and `set_cordon` are
-//! the sim work's to fill in): this wrapper answers `target_group_info` from
-//! the scenario and keeps `set_cordon` in a map, and passes every other call
-//! to the sim, faults included. The sim does not refuse sessions on an
-//! app-cordoned task, so those holds only end when the load lets the task
-//! empty; the ALB's cut at the end of the delay is checked by the harness
-//! ([`super::harness::Invariants`]) instead of being counted by the sim.
-//! MERGE (sim branch): once `SimProvider` models both, drop the wrapper and
-//! check the sim's `sessions_cut` (see the marked line in the harness).
+//! This wrapper answers `target_group_info` from the scenario and keeps
+//! `set_cordon` in a map (so the harness can inspect it), and passes every
+//! other call to the sim, faults included. The sim service is configured
+//! with the same load balancer, so the sim counts what an ALB cuts, and the
+//! harness ([`super::harness::Invariants`]) checks both that count and its
+//! own reading of target health and sessions. App-level refusal is not
+//! applied here (the sim's own `set_cordon` is not called), so app holds
+//! end only when the load lets the task empty: the harder case for safety.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

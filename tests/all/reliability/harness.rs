@@ -134,6 +134,7 @@ pub struct Invariants {
     seen_records: usize,
     /// Whether a killed session was reported already.
     kill_seen: bool,
+    cut_seen: bool,
     /// Whether the journal and records were added to the violations.
     context_added: bool,
     /// Since when each running task's target has been out of the load
@@ -160,6 +161,7 @@ impl Invariants {
             reached_min: false,
             seen_records: 0,
             kill_seen: false,
+            cut_seen: false,
             context_added: false,
             deregistered_since: BTreeMap::new(),
             registered_again_since: BTreeMap::new(),
@@ -186,6 +188,15 @@ impl Invariants {
     pub fn check(&mut self, run: &MemRun) {
         let now = run.sim.now();
         let stats = run.sim.stats(&run.svc).expect("service");
+        // The sim counts what its load balancer cut (an ALB, or an NLB
+        // closing connections, at the end of a target's delay).
+        if stats.sessions_cut > 0 && !self.cut_seen {
+            self.cut_seen = true;
+            self.fail(
+                now,
+                format!("the load balancer cut {} session(s)", stats.sessions_cut),
+            );
+        }
         if (stats.sessions_killed > 0 || stats.tasks_stopped_with_sessions > 0) && !self.kill_seen {
             self.kill_seen = true;
             let tasks = run.sim.sim_tasks(&run.svc).expect("service");
@@ -269,7 +280,7 @@ impl Invariants {
             // The load balancer must never cut a session: with an ALB (or an
             // NLB closing connections), a cordoned task deregistered for its
             // whole delay must have no session left.
-            // MERGE (sim branch): also assert the sim's `sessions_cut` is 0.
+            // (The sim's own `sessions_cut` is checked above too.)
             if t.status == TaskStatus::Running && deregistered {
                 let wf = cordon.map(|d| d.id.clone());
                 let entry = self

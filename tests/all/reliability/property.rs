@@ -13,7 +13,8 @@ use autoscaler::model::{Decision, ParamValue, Snapshot};
 use autoscaler::providers::sim::{SimOp, SimProvider};
 use autoscaler::providers::{Clock, LoadBalancerKind, ServiceRef, TargetGroupInfo};
 use autoscaler::sim::{
-    FaultKind, FaultPlan, OpFaults, SessionLength, SimConfig, SimServiceConfig, Workload,
+    FaultKind, FaultPlan, OpFaults, SessionLength, SimConfig, SimLoadBalancer, SimServiceConfig,
+    Workload,
 };
 use autoscaler::tick::ServiceSpec;
 use autoscaler::tick::guard::GuardConfig;
@@ -314,6 +315,15 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
                 SessionLength::Exponential
             },
             workload: s.workload.clone(),
+            // The sim's load balancer is the one the cordons are told about,
+            // so it cuts what an ALB would cut.
+            load_balancer: match s.cordon.as_ref().map(|c| c.kind) {
+                Some(LoadBalancerKind::Application) | Some(LoadBalancerKind::Other) => {
+                    SimLoadBalancer::Application
+                }
+                _ => SimLoadBalancer::Network,
+            },
+            connection_termination: s.cordon.as_ref().is_some_and(|c| c.connection_termination),
             ..SimServiceConfig::default()
         },
     )

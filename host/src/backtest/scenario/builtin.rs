@@ -22,7 +22,7 @@ use crate::backtest::figures::Pricing;
 use crate::model::ParamValue;
 use crate::sim::{SessionLength, SimConfig, SimServiceConfig, Usage, Workload};
 use crate::tick::guard::GuardConfig;
-use crate::workflow::DrainConfig;
+use crate::workflow::{CordonMode, DrainConfig};
 
 const MIN: u64 = 60;
 const HOUR: u64 = 3600;
@@ -97,9 +97,11 @@ fn base(name: &str, description: &str, duration: u64, capacity: u32) -> Scenario
             },
             ..SimServiceConfig::default()
         },
+        cordon: CordonMode::App,
         guard: GuardConfig {
             min: 2,
             max: 100,
+            max_cordoned: 20,
             ..GuardConfig::default()
         },
         drain: DrainConfig {
@@ -226,6 +228,9 @@ pub fn rdp_workday() -> Result<Scenario, BacktestError> {
         repeat: true,
     };
     s.guard.max = 80;
+    // RDP is TCP behind a Network Load Balancer: a deregistered target keeps
+    // its connections, so the application needs no change to be cordoned.
+    s.cordon = CordonMode::Deregister;
     Ok(s)
 }
 

@@ -68,7 +68,7 @@ use super::figures::Pricing;
 use crate::model::ParamValue;
 use crate::sim::{SessionTrace, SimConfig, SimServiceConfig, Trace, Workload};
 use crate::tick::guard::GuardConfig;
-use crate::workflow::DrainConfig;
+use crate::workflow::{CordonMode, DrainConfig};
 
 /// The longest simulated time one run may cover.
 pub const MAX_DURATION: Duration = Duration::from_secs(400 * 86_400);
@@ -97,6 +97,12 @@ pub struct Scenario {
     pub world: SimConfig,
     /// The simulated service: workload, sessions, capacity, start-up and drain timing.
     pub sim: SimServiceConfig,
+    /// How the service cordons busy tasks when a policy asks (like a
+    /// service's `cordon` key): `"app"` (the default here: the simulated
+    /// application refuses new sessions on a cordoned task), `"deregister"`
+    /// or `"off"`.
+    #[serde(default = "default_cordon")]
+    pub cordon: CordonMode,
     /// The guardrails.
     #[serde(default)]
     pub guard: GuardConfig,
@@ -109,6 +115,10 @@ pub struct Scenario {
     /// Fargate prices and the task size, for the cost figures.
     #[serde(default)]
     pub cost: Pricing,
+}
+
+fn default_cordon() -> CordonMode {
+    CordonMode::App
 }
 
 fn default_interval() -> Duration {
