@@ -433,6 +433,13 @@ pub struct DrainWorkflow {
     /// written before cordons existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cordon: Option<Cordon>,
+    /// For an idle drain behind a load balancer that cuts a deregistered
+    /// target's connections when its delay ends (an ALB, or an NLB with
+    /// connection termination): the time, a margin before that cut, by which
+    /// the drain re-checks the task's sessions, so that a session reported
+    /// late is found while its target can still be registered again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_by: Option<u64>,
 }
 
 impl DrainWorkflow {
@@ -457,6 +464,7 @@ impl DrainWorkflow {
             last_error: None,
             changes: Changes::default(),
             cordon: None,
+            recheck_by: None,
         }
     }
 
@@ -538,6 +546,7 @@ impl DrainWorkflow {
         self.cordon
             .as_ref()
             .and_then(|c| c.uncordon_at)
+            .or(self.recheck_by)
             .unwrap_or(u64::MAX)
     }
 

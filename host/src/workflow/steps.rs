@@ -314,6 +314,20 @@ async fn run_step<P: Provider>(
             {
                 c.uncordon_at = Some((now + info.deregistration_delay_s).saturating_sub(margin));
             }
+            // An idle drain too: a session routed to the task just before its
+            // target left and reported late would be cut when the delay ends.
+            // The recheck comes a margin before, while the target can still
+            // be registered again (the step back).
+            if wf.cordon.is_none() && wf.recheck_by.is_none() && !wf.changes.deregistered {
+                let delay = match p.target_group_info(&svc.target_group).await {
+                    Ok(info) => (!info.keeps_connections()).then_some(info.deregistration_delay_s),
+                    Err(e) if e.is_retryable() => return Err(e.into()),
+                    // Unreadable for good (say, an IAM policy without the
+                    // Describe calls): assume the cut, at the configured delay.
+                    Err(_) => Some(cfg.deregistration_delay.as_secs()),
+                };
+                wf.recheck_by = delay.map(|d| (now + d).saturating_sub(margin));
+            }
             note(wf, journal, |c| c.deregistered = true)?;
             p.deregister(&svc.target_group, std::slice::from_ref(&target))
                 .await?;
@@ -326,6 +340,7 @@ async fn run_step<P: Provider>(
             if wf
                 .cordon
                 .and_then(|c| c.uncordon_at)
+                .or(wf.recheck_by)
                 .is_some_and(|t| now >= t)
             {
                 // Recheck before the load balancer would cut a late session.
@@ -1179,6 +1194,66 @@ mod tests {
             "the stopped task's cordon is lifted"
         );
         assert!(!wf.changes.cordoned_app);
+    }
+
+    #[test]
+    fn an_idle_drain_behind_an_alb_rechecks_before_the_cut_and_steps_back_for_a_late_session() {
+        let cfg = DrainConfig::default();
+        let margin = cfg.cordon_uncordon_margin.as_secs();
+        // Behind an NLB that keeps connections: no early recheck.
+        let (p, svc, victim) = busy_world(3, nlb(), &[]);
+        let target = p.sim.sim_tasks(&svc).unwrap()[0].target.clone();
+        let mut wf = DrainWorkflow::new(&svc.key(), &victim, Some(target), 0, &cfg);
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert!(matches!(wf.step, Step::Wait { .. }), "{:?}", wf.step);
+        assert_eq!(wf.recheck_by, None);
+
+        // Behind an ALB with a 300 s delay: the recheck comes a margin before
+        // the cut, and a session reported late steps the drain back while the
+        // target can still be registered again.
+        let (p, svc, victim) = busy_world(3, alb(300), &[]);
+        let target = p.sim.sim_tasks(&svc).unwrap()[0].target.clone();
+        let mut wf = DrainWorkflow::new(&svc.key(), &victim, Some(target), 0, &cfg);
+        let journal = MemoryJournal::default();
+        block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
+        assert_eq!(wf.recheck_by, Some(300 - margin));
+        assert!(
+            journal
+                .entries()
+                .iter()
+                .any(|e| e.recheck_by == Some(300 - margin)),
+            "journaled before the deregistration"
+        );
+        assert!(wf.wake_at().unwrap() <= 300 - margin);
+        p.sim.advance_to(100);
+        p.sim
+            .open_session(&svc, &victim, std::time::Duration::from_secs(3600))
+            .unwrap();
+        while !wf.is_done() {
+            let now = wf.wake_at().unwrap().max(p.sim.now());
+            assert!(
+                now < 300,
+                "the drain ends before the ALB cuts: {:?}",
+                wf.step
+            );
+            p.sim.advance_to(now);
+            block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, now)).unwrap();
+        }
+        assert!(
+            matches!(
+                wf.step,
+                Step::Done {
+                    outcome: Outcome::Aborted { .. }
+                }
+            ),
+            "{:?}",
+            wf.step
+        );
+        assert!(matches!(
+            health_of(&p.sim, &wf.target),
+            Some(TargetHealth::Initial | TargetHealth::Healthy)
+        ));
     }
 
     #[test]
