@@ -24,6 +24,10 @@ pub struct Expectation {
     pub desired: Option<Option<u32>>,
     /// The exact drain list.
     pub drain: Option<Vec<String>>,
+    /// The exact cordon list (contract 0.2.0).
+    pub cordon: Option<Vec<String>>,
+    /// The exact uncordon list (contract 0.2.0).
+    pub uncordon: Option<Vec<String>>,
     /// Text the reason must contain.
     pub reason_contains: Option<String>,
     /// The fault kind expected instead of a decision.
@@ -149,8 +153,14 @@ impl Expectation {
                 if let Some(want) = self.desired.filter(|w| *w != d.desired) {
                     out.push(format!("desired: expected {want:?}, got {:?}", d.desired));
                 }
-                if let Some(want) = self.drain.as_ref().filter(|w| **w != d.drain) {
-                    out.push(format!("drain: expected {want:?}, got {:?}", d.drain));
+                for (what, want, got) in [
+                    ("drain", &self.drain, &d.drain),
+                    ("cordon", &self.cordon, &d.cordon),
+                    ("uncordon", &self.uncordon, &d.uncordon),
+                ] {
+                    if let Some(want) = want.as_ref().filter(|w| *w != got) {
+                        out.push(format!("{what}: expected {want:?}, got {got:?}"));
+                    }
                 }
                 if let Some(want) = self
                     .reason_contains

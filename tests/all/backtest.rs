@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
+use autoscaler::artifacts::{CONSOLIDATE, SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::backtest::compare::{self, Comparison, Options, PolicyChoice, Silent};
 use autoscaler::backtest::{Scenario, report};
 use autoscaler::runtime::{Limits, PolicyEngine};
@@ -157,6 +157,32 @@ fn on_the_rdp_workday_session_aware_kills_none_and_the_reference_kills_some() {
     );
     assert!(aws.sessions.killed > 0, "{aws:?}");
     assert!(aws.scale_ins > 0 && aws.drains.started == 0, "{aws:?}");
+}
+
+/// Consolidation on the RDP week's first two days: cordoning busy tasks (here
+/// by deregistering their targets behind the sim's NLB) loses no session and
+/// costs less than waiting for idle tasks.
+#[test]
+fn on_the_rdp_workday_consolidate_kills_and_cuts_none_and_costs_less_than_session_aware() {
+    let c = run(
+        &scenario("rdp-workday", "2d"),
+        &[file(SESSION_AWARE), file(CONSOLIDATE)],
+    );
+    let (aware, packed) = (&c.runs[0].figures, &c.runs[1].figures);
+    assert_eq!(c.runs[1].label, "consolidate");
+    assert_eq!(packed.sessions.killed, 0, "{packed:?}");
+    assert_eq!(packed.sessions.cut, 0, "{packed:?}");
+    assert!(
+        packed.sessions.refused * 100 <= packed.sessions.arrived,
+        "refused at most 1 %: {packed:?}"
+    );
+    assert!(packed.cordons.cordons > 0, "it cordoned: {packed:?}");
+    assert!(
+        packed.task_hours < aware.task_hours * 0.95,
+        "consolidate {} task-hours, session-aware {}",
+        packed.task_hours,
+        aware.task_hours
+    );
 }
 
 /// The oracle is a lower bound on the cost of carrying every session: a run
@@ -347,11 +373,24 @@ fn behind_an_alb_the_shipped_policies_cut_no_session() {
     s.sim.load_balancer = autoscaler::sim::SimLoadBalancer::Application;
     let c = run(
         &s,
-        &[file(SESSION_AWARE), file(TARGET_TRACKING), reference()],
+        &[
+            file(SESSION_AWARE),
+            file(TARGET_TRACKING),
+            reference(),
+            file(CONSOLIDATE),
+        ],
     );
     for r in &c.runs {
         assert_eq!(r.figures.sessions.cut, 0, "{}: {:?}", r.label, r.figures);
     }
+    // Its deregister-cordons were uncordoned before the ALB's delay ended.
+    assert_eq!(c.runs[3].figures.sessions.killed, 0);
+    // And with the application refusing new sessions instead:
+    s.cordon = autoscaler::workflow::CordonMode::App;
+    let app = run(&s, &[file(CONSOLIDATE)]);
+    let f = &app.runs[0].figures;
+    assert_eq!((f.sessions.cut, f.sessions.killed), (0, 0), "{f:?}");
+    assert!(f.cordons.cordons > 0, "{f:?}");
     assert_eq!(c.runs[0].figures.sessions.killed, 0);
     assert!(
         c.runs[2].figures.sessions.killed > 0,

@@ -17,14 +17,18 @@ fn autoscaler(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn session_aware_passes_its_golden_cases() {
-    let dir = root().join("tests/golden/session-aware");
-    let out = autoscaler(&[
-        "-q",
-        "policy",
-        "test",
-        artifacts::SESSION_AWARE,
-        dir.to_str().unwrap(),
-    ]);
+    passes_its_golden_cases(artifacts::SESSION_AWARE, "session-aware");
+}
+
+#[test]
+fn consolidate_passes_its_golden_cases() {
+    // Cordons, uncordons, drains, holds and scale-outs, checked exactly.
+    passes_its_golden_cases(artifacts::CONSOLIDATE, "consolidate");
+}
+
+fn passes_its_golden_cases(policy: &str, cases: &str) {
+    let dir = root().join("tests/golden").join(cases);
+    let out = autoscaler(&["-q", "policy", "test", policy, dir.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(
