@@ -2,6 +2,7 @@
 //! interval, in time order. Between ticks it advances drains that come due,
 //! applies policy reloads, and serves the HTTP endpoint.
 
+pub mod ha;
 pub mod health;
 pub mod http;
 pub mod pace;
@@ -48,6 +49,11 @@ pub struct ServiceStatus {
     pub interval: u64,
     /// Ticks in a row, up to the last, whose gather failed (`/readyz`).
     pub gather_failures: u32,
+    /// With `[ha]`: the host that holds the service's lease, as far as this
+    /// host knows (none: free, or not read yet). Without `[ha]`: none.
+    pub holder: Option<String>,
+    /// Whether this host runs the service (always, without `[ha]`).
+    pub held_here: bool,
 }
 
 /// A callback run with every tick record.
@@ -120,6 +126,8 @@ pub struct Daemon<P: Provider> {
     pub totals: BTreeMap<String, ServiceTotals>,
     /// Current tasks per service, shared with the session ingest API; none when it is off.
     pub current_tasks: Option<crate::sessions::tasks::CurrentTasks>,
+    /// With `[ha]`: the leases; a service runs only while its lease is held here.
+    pub ha: Option<ha::DaemonHa>,
 }
 
 /// Gathers failed in a row as of `last`: unchanged when `last` is the record
@@ -167,10 +175,23 @@ impl<P: Provider> Daemon<P> {
         }
         for i in 0..self.services.len() {
             let svc = &mut self.services[i];
+            if let Some(ha) = self.ha.as_mut()
+                && !ha.gate(svc, self.journal.as_ref(), now)
+            {
+                self.publish(i);
+                continue;
+            }
             if svc.next_tick <= now {
-                let record = svc
+                let record = match svc
                     .tick(&self.provider, self.journal.as_ref(), &self.events, now)
-                    .await?;
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.refused(i, e, now)?;
+                        continue;
+                    }
+                };
                 self.sink.write(&record).map_err(DaemonError::Records)?;
                 self.count(&record);
                 if let Some(f) = self.on_tick.as_mut() {
@@ -183,8 +204,13 @@ impl<P: Provider> Daemon<P> {
                 // moves, not one that finishes a long round of services.
                 self.beat(now, true);
             } else if svc.wake_at() <= now {
-                svc.pump(&self.provider, self.journal.as_ref(), &self.events, now)
-                    .await?;
+                if let Err(e) = svc
+                    .pump(&self.provider, self.journal.as_ref(), &self.events, now)
+                    .await
+                {
+                    self.refused(i, e, now)?;
+                    continue;
+                }
                 if !svc.carried.is_empty() {
                     // A drain finished or scaled in between ticks: its pause or
                     // cooldown must survive a crash before the next action.
@@ -195,6 +221,18 @@ impl<P: Provider> Daemon<P> {
             self.publish(i);
         }
         self.beat(self.pacer.now(), true);
+        Ok(())
+    }
+
+    /// A journal error of service `i`: with `[ha]`, a write refused by the
+    /// fencing token stands the service down and the loop goes on;
+    /// otherwise the daemon stops.
+    fn refused(&mut self, i: usize, e: JournalError, now: u64) -> Result<(), DaemonError> {
+        match self.ha.as_mut() {
+            Some(ha) => ha.refused(&mut self.services[i], e, now)?,
+            None => return Err(e.into()),
+        }
+        self.publish(i);
         Ok(())
     }
 
@@ -263,6 +301,11 @@ impl<P: Provider> Daemon<P> {
             last: s.last_record.clone(),
             interval: s.spec.interval,
             gather_failures: 0,
+            holder: self.ha.as_ref().and_then(|h| h.holder(&s.key())),
+            held_here: self
+                .ha
+                .as_ref()
+                .is_none_or(|h| h.leases.held(&s.key()).is_some()),
         };
         let mut board = self.board.lock().unwrap_or_else(|p| p.into_inner());
         let previous = board.get(&status.service);
