@@ -246,7 +246,7 @@ impl Leases {
     }
 
     /// Records a lease taken now with `token`, valid until `valid_until`.
-    pub(crate) fn took(&self, service: &str, token: u64, valid_until: Instant) -> Held {
+    pub fn took(&self, service: &str, token: u64, valid_until: Instant) -> Held {
         let mut i = self.lock();
         i.generations += 1;
         let held = Held {
@@ -259,7 +259,7 @@ impl Leases {
     }
 
     /// Extends a held lease after a renewal sent at `sent` (no-op if given up meanwhile).
-    pub(crate) fn renewed(&self, service: &str, token: u64, valid_until: Instant) {
+    pub fn renewed(&self, service: &str, token: u64, valid_until: Instant) {
         if let Some(h) = self.lock().held.get_mut(service)
             && h.token == token
         {

@@ -43,6 +43,7 @@ mod cloudformation;
 mod cloudwatch;
 mod ecs;
 mod elb;
+mod ha;
 mod iam;
 mod ingest;
 mod ingest_attacks;
