@@ -3,7 +3,9 @@
 //! drains read from the shared journal and resumed; one whose lease is gone
 //! (lost, released, or refused by the journal's fencing token) has its drains
 //! dropped from memory (they stay in the journal for the holder) and is not
-//! ticked.
+//! ticked. The session ingest still needs the current tasks of every
+//! service, so for a service run elsewhere the daemon reads them (ListTasks
+//! and DescribeTasks, and the sessions Query) once an interval.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,8 @@ pub struct DaemonHa {
     pub leases: Leases,
     /// The lease generation each service's drains were loaded under.
     active: BTreeMap<String, u64>,
+    /// When the ingest's view of each service run elsewhere is next refreshed.
+    views: BTreeMap<String, u64>,
 }
 
 impl DaemonHa {
@@ -26,7 +30,19 @@ impl DaemonHa {
         DaemonHa {
             leases,
             active: BTreeMap::new(),
+            views: BTreeMap::new(),
         }
+    }
+
+    /// Whether the ingest's view of `key`, a service run by another host,
+    /// is due for a refresh at `now` (every `interval` seconds); if so, the
+    /// next one is scheduled.
+    pub fn view_due(&mut self, key: &str, now: u64, interval: u64) -> bool {
+        let due = self.views.get(key).is_none_or(|t| *t <= now);
+        if due {
+            self.views.insert(key.to_string(), now + interval.max(1));
+        }
+        due
     }
 
     /// Whether `svc` may run at `now`. A new holding loads the service's

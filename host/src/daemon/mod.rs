@@ -178,6 +178,9 @@ impl<P: Provider> Daemon<P> {
             if let Some(ha) = self.ha.as_mut()
                 && !ha.gate(svc, self.journal.as_ref(), now)
             {
+                if self.current_tasks.is_some() && ha.view_due(&svc.key(), now, svc.spec.interval) {
+                    self.publish_tasks_run_elsewhere(i, now).await;
+                }
                 self.publish(i);
                 continue;
             }
@@ -337,6 +340,36 @@ impl<P: Provider> Daemon<P> {
                     sessions: t.sessions,
                 }),
         );
+    }
+
+    /// Shares the current tasks of service `i`, which another host runs
+    /// (`[ha]`), with the ingest API: read now, as its gather would.
+    async fn publish_tasks_run_elsewhere(&self, i: usize, now: u64) {
+        use crate::providers::{Cluster, Sessions};
+        let Some(tasks) = &self.current_tasks else {
+            return;
+        };
+        let svc = &self.services[i].spec.svc;
+        let listed = self.provider.tasks(svc).await;
+        let counts = self.provider.sessions_by_task(svc, now).await;
+        match (listed, counts) {
+            (Ok(listed), Ok(counts)) => tasks.publish(
+                &crate::sessions::partition_key(&svc.cluster, &svc.service),
+                now,
+                listed
+                    .into_iter()
+                    .filter(|t| t.status != crate::model::TaskStatus::Stopped)
+                    .map(|t| crate::sessions::tasks::TaskView {
+                        sessions: counts.get(&t.id).copied().unwrap_or(0),
+                        ip: t.target.map(|x| x.ip),
+                        id: t.id,
+                    }),
+            ),
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(
+                service = %svc.key(),
+                "Cannot read the tasks of a service another host runs, for the session ingest: {e}"
+            ),
+        }
     }
 
     /// When the next thing is due.

@@ -5,8 +5,12 @@
 //! lease with at least the safety margin left. Otherwise the write is skipped
 //! and the call fails with a transient error naming the lease, so a drain
 //! step is retried (journaled, under the fencing token) rather than taken.
+//! A write that starts is cut off once only half the margin is left, so no
+//! retry of it is sent near the lease's end.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
 
 use super::Leases;
 use crate::model::TaskStatus;
@@ -48,28 +52,38 @@ impl<P> Guarded<P> {
         &self.inner
     }
 
-    fn check(&self, service: &str, call: &str) -> ProviderResult<()> {
-        let Some(l) = &self.leases else { return Ok(()) };
-        l.check(service).map_err(|e| {
-            tracing::warn!(service, call, "Skipped an AWS write: {e}");
-            ProviderError::Transient {
-                service: "lease",
-                message: format!("{call} skipped: {e}"),
+    /// How long a write for `service` may take (none: no limit, no HA), or
+    /// the error that skips it.
+    fn check(&self, service: &str, call: &str) -> ProviderResult<Option<Duration>> {
+        let Some(l) = &self.leases else {
+            return Ok(None);
+        };
+        match l.check(service) {
+            Ok(limit) => Ok(Some(limit)),
+            Err(e) => {
+                tracing::warn!(service, call, "Skipped an AWS write: {e}");
+                Err(ProviderError::Transient {
+                    service: "lease",
+                    message: format!("{call} skipped: {e}"),
+                })
             }
-        })
+        }
     }
 
-    fn check_group(&self, target_group: &str, call: &str) -> ProviderResult<()> {
+    fn check_group(&self, target_group: &str, call: &str) -> ProviderResult<Option<Duration>> {
         if self.leases.is_none() {
-            return Ok(());
+            return Ok(None);
         }
         let services = self
             .groups
             .get(target_group)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        if services.iter().any(|s| self.check(s, call).is_ok()) {
-            return Ok(());
+        if let Some(limit) = services
+            .iter()
+            .find_map(|s| self.leases.as_ref()?.check(s).ok())
+        {
+            return Ok(Some(limit));
         }
         match services.first() {
             Some(s) => self.check(s, call),
@@ -80,6 +94,28 @@ impl<P> Guarded<P> {
                 ),
             }),
         }
+    }
+}
+
+/// Runs a write, cut off after `limit` (when given): no retry of it is sent
+/// once the lease is within half its safety margin of ending.
+async fn bounded<F: Future<Output = ProviderResult<()>>>(
+    limit: Option<Duration>,
+    call: &str,
+    write: F,
+) -> ProviderResult<()> {
+    let Some(limit) = limit else {
+        return write.await;
+    };
+    match tokio::time::timeout(limit, write).await {
+        Ok(r) => r,
+        Err(_) => Err(ProviderError::Transient {
+            service: "lease",
+            message: format!(
+                "{call} cut off after {} ms: the lease is about to end, so no further attempt is sent",
+                limit.as_millis()
+            ),
+        }),
     }
 }
 
@@ -104,8 +140,8 @@ impl<P: Cluster> Cluster for Guarded<P> {
         self.inner.task_status(svc, ids).await
     }
     async fn set_desired(&self, svc: &ServiceRef, desired: u32) -> ProviderResult<()> {
-        self.check(&svc.key(), "UpdateService")?;
-        self.inner.set_desired(svc, desired).await
+        let limit = self.check(&svc.key(), "UpdateService")?;
+        bounded(limit, "UpdateService", self.inner.set_desired(svc, desired)).await
     }
     async fn set_protection(
         &self,
@@ -114,10 +150,11 @@ impl<P: Cluster> Cluster for Guarded<P> {
         protected: bool,
         expires_minutes: u32,
     ) -> ProviderResult<()> {
-        self.check(&svc.key(), "UpdateTaskProtection")?;
-        self.inner
-            .set_protection(svc, ids, protected, expires_minutes)
-            .await
+        let limit = self.check(&svc.key(), "UpdateTaskProtection")?;
+        let write = self
+            .inner
+            .set_protection(svc, ids, protected, expires_minutes);
+        bounded(limit, "UpdateTaskProtection", write).await
     }
 }
 
@@ -126,12 +163,14 @@ impl<P: LoadBalancer> LoadBalancer for Guarded<P> {
         self.inner.targets(target_group).await
     }
     async fn deregister(&self, target_group: &str, targets: &[Target]) -> ProviderResult<()> {
-        self.check_group(target_group, "DeregisterTargets")?;
-        self.inner.deregister(target_group, targets).await
+        let limit = self.check_group(target_group, "DeregisterTargets")?;
+        let write = self.inner.deregister(target_group, targets);
+        bounded(limit, "DeregisterTargets", write).await
     }
     async fn register(&self, target_group: &str, targets: &[Target]) -> ProviderResult<()> {
-        self.check_group(target_group, "RegisterTargets")?;
-        self.inner.register(target_group, targets).await
+        let limit = self.check_group(target_group, "RegisterTargets")?;
+        let write = self.inner.register(target_group, targets);
+        bounded(limit, "RegisterTargets", write).await
     }
     async fn target_group_info(&self, target_group: &str) -> ProviderResult<TargetGroupInfo> {
         self.inner.target_group_info(target_group).await
@@ -158,8 +197,9 @@ impl<P: Sessions> Sessions for Guarded<P> {
         task_id: &str,
         cordoned_since: Option<u64>,
     ) -> ProviderResult<()> {
-        self.check(&svc.key(), "cordon")?;
-        self.inner.set_cordon(svc, task_id, cordoned_since).await
+        let limit = self.check(&svc.key(), "cordon")?;
+        let write = self.inner.set_cordon(svc, task_id, cordoned_since);
+        bounded(limit, "cordon", write).await
     }
 }
 

@@ -224,8 +224,10 @@ impl Leases {
     }
 
     /// Whether this host may make an AWS write for `service` now: it holds
-    /// the lease with at least the safety margin left.
-    pub fn check(&self, service: &str) -> Result<(), NotHeld> {
+    /// the lease with at least the safety margin left. Returns how long the
+    /// write may take: until half the margin is left, so its last attempt is
+    /// sent well before the lease ends (see docs/ha.md).
+    pub fn check(&self, service: &str) -> Result<Duration, NotHeld> {
         let i = self.lock();
         let Some(h) = i.held.get(service) else {
             return Err(NotHeld::None {
@@ -242,7 +244,7 @@ impl Leases {
                 margin_ms: i.margin.as_millis(),
             });
         }
-        Ok(())
+        Ok(left - i.margin / 2)
     }
 
     /// Records a lease taken now with `token`, valid until `valid_until`.

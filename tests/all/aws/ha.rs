@@ -501,6 +501,10 @@ struct Pair<'a> {
     standby: Host,
     scheduler: Scheduler<'a>,
     svc: ServiceRef,
+    /// The ingest ports of the holder and the standby.
+    ingest: [u16; 2],
+    /// A task that carries sessions and stays.
+    keeper: String,
 }
 
 async fn pair<'a>(world: &'a World, proxy: &'a Proxy) -> Pair<'a> {
@@ -631,6 +635,32 @@ async fn aws_ha_sigkill_of_the_holder_in_a_drain_wait_hands_the_drain_over_withi
     let proxy = Proxy::start(world.moto.addr()).await;
     world.sessions_table(SESSIONS).await;
     let mut p = pair(&world, &proxy).await;
+    // The standby's ingest takes sessions for the service it does not run.
+    let body = super::ingest::event_on(&p.keeper, "start", "via-standby", "");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], p.ingest[1]));
+    let deadline = Instant::now() + PHASE;
+    let reply = loop {
+        let r = super::ingest::post_as(addr, "", &body).await;
+        if r.status != 503 {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby's ingest never knew the tasks: {}",
+            r.body
+        );
+        tokio::time::sleep(POLL * 4).await;
+    };
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("started"), "{}", reply.body);
+    assert!(
+        world
+            .items(SESSIONS)
+            .await
+            .iter()
+            .any(|i| format!("{i:?}").contains("via-standby")),
+        "the session is in the shared table"
+    );
     let before = live_leases(&world).await[&p.svc.key()].clone();
     let killed = Instant::now();
     p.holder.kill();
