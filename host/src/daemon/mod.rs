@@ -345,7 +345,6 @@ impl<P: Provider> Daemon<P> {
     /// Shares the current tasks of service `i`, which another host runs
     /// (`[ha]`), with the ingest API: read now, as its gather would.
     async fn publish_tasks_run_elsewhere(&self, i: usize, now: u64) {
-        use crate::providers::{Cluster, Sessions};
         let Some(tasks) = &self.current_tasks else {
             return;
         };
@@ -372,7 +371,7 @@ impl<P: Provider> Daemon<P> {
         }
     }
 
-    /// When the next thing is due.
+    /// When the next thing is due (at least every second with `[ha]`).
     pub fn next_wake(&self) -> u64 {
         let next = self
             .services
@@ -380,6 +379,12 @@ impl<P: Provider> Daemon<P> {
             .map(Service::wake_at)
             .min()
             .unwrap_or(u64::MAX);
+        // With [ha], leases come and go between ticks: step every second so
+        // a service taken over starts at once and `/v1/services` stays current.
+        let next = match &self.ha {
+            Some(_) => next.min(self.pacer.now() + 1),
+            None => next,
+        };
         self.stop_at.map_or(next, |s| next.min(s))
     }
 

@@ -41,12 +41,16 @@ fn host_config(
     endpoint: &str,
     services: &[ServiceRef],
     http: Option<u16>,
+    ingest: Option<u16>,
     body: &str,
 ) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    let http = http.map_or(String::new(), |p| {
+    let mut http = http.map_or(String::new(), |p| {
         format!("[http]\nlisten = \"127.0.0.1:{p}\"\n\n")
     });
+    if let Some(p) = ingest {
+        http.push_str(&format!("[ingest]\nlisten = \"127.0.0.1:{p}\"\n\n"));
+    }
     let mut text = format!(
         r#"journal = {{ kind = "dynamodb", table = "{DRAINS}" }}
 state_dir = "state"
@@ -135,11 +139,13 @@ fn is(holder: &str, host: &Host) -> bool {
 
 /// `autoscaler_lease_held` of one host: service → 0 or 1.
 async fn gauges(port: u16) -> BTreeMap<String, u8> {
+    // Not up yet (or gone): no gauges.
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(Ok((200, body))) = tokio::time::timeout(Duration::from_secs(2), async {
-        Ok::<_, ()>(crate::http::get(addr, "/metrics").await)
-    })
-    .await
+    if tokio::net::TcpStream::connect(addr).await.is_err() {
+        return BTreeMap::new();
+    }
+    let Ok((200, body)) =
+        tokio::time::timeout(Duration::from_secs(5), crate::http::get(addr, "/metrics")).await
     else {
         return BTreeMap::new();
     };
@@ -148,6 +154,26 @@ async fn gauges(port: u16) -> BTreeMap<String, u8> {
         .filter_map(|l| {
             let (svc, rest) = l.split_once("\"}")?;
             Some((svc.to_string(), rest.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The AWS writes one host made, by its own `autoscaler_aws_calls_total`: operation → calls.
+async fn aws_writes(port: u16) -> BTreeMap<String, u64> {
+    let (status, body) = crate::http::get(([127, 0, 0, 1], port).into(), "/metrics").await;
+    assert_eq!(status, 200);
+    let writes = [
+        "UpdateService",
+        "UpdateTaskProtection",
+        "DeregisterTargets",
+        "RegisterTargets",
+    ];
+    body.lines()
+        .filter(|l| l.starts_with("autoscaler_aws_calls_total{"))
+        .filter_map(|l| {
+            let op = l.split("operation=\"").nth(1)?.split('"').next()?;
+            let n = l.rsplit(' ').next()?.parse().ok()?;
+            writes.contains(&op).then(|| (op.to_string(), n))
         })
         .collect()
 }
@@ -239,6 +265,7 @@ async fn aws_ha_three_hosts_share_six_services_two_each_and_sigterm_hands_over_w
                 &proxy.endpoint(),
                 &services,
                 Some(ports[i]),
+                None,
                 body,
             )
         })
@@ -503,6 +530,8 @@ struct Pair<'a> {
     svc: ServiceRef,
     /// The ingest ports of the holder and the standby.
     ingest: [u16; 2],
+    /// Their HTTP ports.
+    http: [u16; 2],
     /// A task that carries sessions and stays.
     keeper: String,
 }
@@ -510,14 +539,18 @@ struct Pair<'a> {
 async fn pair<'a>(world: &'a World, proxy: &'a Proxy) -> Pair<'a> {
     let (svc, tasks) = drain_world(world).await;
     let dir = tempfile::tempdir().unwrap();
-    let configs: Vec<PathBuf> = ["a", "b"]
-        .iter()
-        .map(|h| {
+    let ingest = [free_port(), free_port()];
+    let http = [free_port(), free_port()];
+    let configs: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let dir = dir.path().join(["a", "b"][i]);
+            let svc = std::slice::from_ref(&svc);
             host_config(
-                &dir.path().join(h),
+                &dir,
                 &proxy.endpoint(),
-                std::slice::from_ref(&svc),
-                None,
+                svc,
+                Some(http[i]),
+                Some(ingest[i]),
                 DRAIN_BODY,
             )
         })
@@ -567,6 +600,9 @@ async fn pair<'a>(world: &'a World, proxy: &'a Proxy) -> Pair<'a> {
         standby,
         scheduler,
         svc,
+        ingest,
+        http,
+        keeper: tasks[0].0.clone(),
     }
 }
 
@@ -636,7 +672,7 @@ async fn aws_ha_sigkill_of_the_holder_in_a_drain_wait_hands_the_drain_over_withi
     world.sessions_table(SESSIONS).await;
     let mut p = pair(&world, &proxy).await;
     // The standby's ingest takes sessions for the service it does not run.
-    let body = super::ingest::event_on(&p.keeper, "start", "via-standby", "");
+    let body = super::ingest::event_on(&p.keeper, "start", "via-standby", r#","ttl_seconds":600"#);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], p.ingest[1]));
     let deadline = Instant::now() + PHASE;
     let reply = loop {
@@ -698,20 +734,18 @@ async fn aws_ha_a_holder_paused_past_its_lease_stands_down_without_acting_when_r
     let proxy = Proxy::start(world.moto.addr()).await;
     world.sessions_table(SESSIONS).await;
     let mut p = pair(&world, &proxy).await;
+    // What the holder has written to AWS so far, by its own call counter.
+    let writes_at_pause = aws_writes(p.http[0]).await;
+    assert!(
+        writes_at_pause.values().sum::<u64>() > 0,
+        "the holder started the drain: {writes_at_pause:?}"
+    );
     p.holder.signal("STOP");
+    let paused = Instant::now();
     let (done, version) = finish(&world, &mut p).await;
+    assert!(paused.elapsed() > LEASE, "paused past its lease");
     assert_once(&p, &proxy, &done);
-    let writes = |proxy: &Proxy| {
-        [
-            "UpdateService",
-            "UpdateTaskProtection",
-            "DeregisterTargets",
-            "RegisterTargets",
-            "TransactWriteItems",
-        ]
-        .map(|op| proxy.calls(op))
-    };
-    let (writes_before, journal_before) = (writes(&proxy), journal(&world).await);
+    let journal_before = journal(&world).await;
     p.holder.signal("CONT");
     let resumed = Instant::now();
     let how = loop {
@@ -742,10 +776,13 @@ async fn aws_ha_a_holder_paused_past_its_lease_stands_down_without_acting_when_r
         "the journal is as the new holder left it (version {version})"
     );
     assert_eq!(
-        writes(&proxy),
-        writes_before,
-        "no AWS or journal write after the resume"
+        aws_writes(p.http[0]).await,
+        writes_at_pause,
+        "the resumed host made no AWS write"
     );
+    let (_, metrics) = crate::http::get(([127, 0, 0, 1], p.http[0]).into(), "/metrics").await;
+    let gauge = format!("autoscaler_lease_held{{service=\"{}\"}} 0", p.svc.key());
+    assert!(metrics.contains(&gauge), "{metrics}");
     assert!(
         p.holder.log_text().contains("standing down"),
         "{}",
