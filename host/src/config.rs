@@ -53,6 +53,10 @@ pub struct Config {
     /// how many older files are kept.
     #[serde(default)]
     pub records: Rotation,
+    /// High availability: hosts share the services through DynamoDB leases
+    /// (`[ha]`, see docs/ha.md); none: this host runs every service alone.
+    #[serde(default)]
+    pub ha: Option<crate::ha::HaConfig>,
     /// The services, one `[[service]]` table each.
     #[serde(rename = "service")]
     pub services: Vec<ServiceConfig>,
@@ -475,6 +479,22 @@ impl Config {
                 ));
             }
             _ => {}
+        }
+        if let Some(ha) = &self.ha {
+            if sim {
+                return Err(invalid(
+                    "ha".into(),
+                    "[ha] needs provider.kind = \"aws\": the leases live in DynamoDB".into(),
+                ));
+            }
+            if self.journal == JournalConfig::File {
+                return Err(invalid(
+                    "journal.kind".into(),
+                    "[ha] needs journal.kind = \"dynamodb\": a host that takes over a service resumes its drains from the shared journal".into(),
+                ));
+            }
+            ha.validate()
+                .map_err(|(field, message)| invalid(format!("ha.{field}"), message))?;
         }
         let mut seen = BTreeSet::new();
         for (i, s) in self.services.iter().enumerate() {

@@ -22,6 +22,8 @@
 //! - [`runtime`]: the wasmtime engine, the compiled-component cache and hot reload;
 //! - [`workflow`]: the durable drain state machine and its journal;
 //! - [`daemon`]: the long-running service loops and the HTTP endpoint;
+//! - [`ha`]: several hosts sharing the services through DynamoDB leases,
+//!   with fencing tokens on the journal and a lease check before each write;
 //! - [`backtest`]: policies run through the daemon on the simulated cluster,
 //!   compared side by side and against an offline oracle, with a report;
 //! - [`config`]: the TOML config;
@@ -34,6 +36,7 @@ pub mod daemon;
 pub mod escape;
 pub mod events;
 pub mod golden;
+pub mod ha;
 pub mod model;
 pub mod providers;
 pub mod remote;

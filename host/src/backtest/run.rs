@@ -310,6 +310,7 @@ async fn run_async(
         on_tick: None,
         totals: BTreeMap::new(),
         current_tasks: None,
+        ha: None,
     };
 
     let minutes = scenario.duration.as_secs().div_ceil(60) as usize;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 mod compare;
+mod leases;
 mod policy;
 mod record;
 mod run;
@@ -53,6 +54,9 @@ enum Command {
     /// Idempotent: prints what it created and what was already there. A
     /// table that exists with other keys is an error and is left alone.
     Setup(setup::SetupArgs),
+    /// The `[ha]` lease table: which host holds each service.
+    #[command(subcommand)]
+    Leases(leases::LeasesCommand),
 }
 
 impl Cli {
@@ -67,6 +71,7 @@ impl Cli {
             Command::Record(args) => args.run(),
             Command::Sessions(cmd) => cmd.run(),
             Command::Setup(args) => args.run(),
+            Command::Leases(cmd) => cmd.run(),
         }
     }
 }

@@ -9,6 +9,9 @@ use autoscaler::config::{Config, ProviderConfig};
 use autoscaler::daemon::setup::{self, service_ref};
 use autoscaler::daemon::{Daemon, Pacer, ServiceTotals, http};
 use autoscaler::events::Events;
+use autoscaler::ha::guard::Guarded;
+use autoscaler::ha::membership;
+use autoscaler::ha::table::LeaseTable;
 use autoscaler::providers::Provider;
 use autoscaler::providers::aws::AwsProvider;
 use autoscaler::providers::{Clock, SystemClock};
@@ -165,8 +168,37 @@ impl RunArgs {
                     self.dry_run,
                     &remote.fetched,
                 )?;
-                let mut daemon =
-                    setup::open(&cfg, provider, Pacer::Wall, engine, services, events, false)?;
+                let leases = setup::leases(&cfg);
+                let refs: Vec<_> = cfg.services.iter().map(service_ref).collect();
+                let provider = Guarded::new(provider, leases.clone(), &refs);
+                let lease_loop = match (&cfg.ha, &leases) {
+                    (Some(ha), Some(l)) => {
+                        events.collect_from(std::sync::Arc::new(l.clone()));
+                        let table = LeaseTable::connect(
+                            provider.inner().config(),
+                            ha.table.clone(),
+                            ha.renew_every,
+                        )
+                        .await
+                        .map_err(anyhow::Error::msg)?;
+                        tracing::info!(host = %l.me(), table = %ha.table, "High availability: taking service leases as host {}.", l.me());
+                        let (stop, rx) = watch::channel(false);
+                        let task =
+                            tokio::spawn(membership::run(l.clone(), table.clone(), ha.clone(), rx));
+                        Some((stop, task, table, l.clone()))
+                    }
+                    _ => None,
+                };
+                let mut daemon = setup::open_with_leases(
+                    &cfg,
+                    provider,
+                    Pacer::Wall,
+                    engine,
+                    services,
+                    events,
+                    false,
+                    leases,
+                )?;
                 daemon.current_tasks = ingest.as_ref().map(|i| i.tasks.clone());
                 if !self.no_status {
                     daemon.on_tick = Some(Box::new(|r: &TickRecord| {
@@ -178,7 +210,14 @@ impl RunArgs {
                         );
                     }));
                 }
-                let code = Box::pin(drive(&cfg, &mut daemon, ingest, remote)).await?;
+                let code = Box::pin(drive(&cfg, &mut daemon, ingest, remote)).await;
+                // The daemon's last step is done: hand the services over at once.
+                if let Some((stop, task, table, leases)) = lease_loop {
+                    let _ = stop.send(true);
+                    let _ = task.await;
+                    membership::release_all(&leases, &table).await;
+                }
+                let code = code?;
                 print_summary(&daemon);
                 Ok(code)
             }

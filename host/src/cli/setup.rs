@@ -16,7 +16,7 @@ use clap::Args;
 pub struct SetupArgs {
     /// The TOML config (a file or `s3://bucket/key.toml`) whose tables to
     /// create: `provider.sessions_table`, and `journal.table` when
-    /// `[journal]` has `kind = "dynamodb"`.
+    /// `[journal]` has `kind = "dynamodb"`, and `ha.table` with `[ha]`.
     #[arg(long, short, value_name = "FILE|s3://BUCKET/KEY")]
     config: String,
 }
@@ -40,6 +40,9 @@ impl SetupArgs {
         let mut specs = vec![TableSpec::sessions(sessions_table)];
         if let JournalConfig::Dynamodb { table } = &cfg.journal {
             specs.push(TableSpec::journal(table));
+        }
+        if let Some(ha) = &cfg.ha {
+            specs.push(TableSpec::leases(&ha.table));
         }
         let aws = aws_config(&cfg).expect("an aws config gives AWS settings");
         let sdk = AwsProvider::load_sdk_config(&aws).await?;

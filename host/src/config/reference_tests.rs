@@ -119,7 +119,9 @@ fn table_at<'a>(root: &'a mut Table, path: &[String]) -> &'a mut Table {
 /// The smallest valid config that holds `path` (of `kind`), with the
 /// documented required keys of `rows` filled in.
 fn base(path: &[String], kind: Option<&str>, rows: &[Row]) -> Table {
+    let ha = path.first().is_some_and(|p| p == "ha");
     let aws = (path == ["provider"] && kind == Some("aws"))
+        || ha
         || path
             .first()
             .is_some_and(|p| p == "journal" || p == "ingest");
@@ -128,6 +130,15 @@ fn base(path: &[String], kind: Option<&str>, rows: &[Row]) -> Table {
         if aws { "aws" } else { "sim" }
     ))
     .unwrap();
+    if ha {
+        // [ha] needs the shared journal.
+        root.insert(
+            "journal".into(),
+            toml::from_str::<Table>("kind = \"dynamodb\"")
+                .unwrap()
+                .into(),
+        );
+    }
     let t = table_at(&mut root, path);
     if let Some(kind) = kind {
         t.insert("kind".into(), Value::String(kind.into()));

@@ -280,6 +280,8 @@ mod tests {
             last: None,
             interval: 60,
             gather_failures: 0,
+            holder: None,
+            held_here: true,
         }
     }
 

@@ -2,6 +2,7 @@
 //! interval, in time order. Between ticks it advances drains that come due,
 //! applies policy reloads, and serves the HTTP endpoint.
 
+pub mod ha;
 pub mod health;
 pub mod http;
 pub mod pace;
@@ -48,6 +49,11 @@ pub struct ServiceStatus {
     pub interval: u64,
     /// Ticks in a row, up to the last, whose gather failed (`/readyz`).
     pub gather_failures: u32,
+    /// With `[ha]`: the host that holds the service's lease, as far as this
+    /// host knows (none: free, or not read yet). Without `[ha]`: none.
+    pub holder: Option<String>,
+    /// Whether this host runs the service (always, without `[ha]`).
+    pub held_here: bool,
 }
 
 /// A callback run with every tick record.
@@ -120,6 +126,8 @@ pub struct Daemon<P: Provider> {
     pub totals: BTreeMap<String, ServiceTotals>,
     /// Current tasks per service, shared with the session ingest API; none when it is off.
     pub current_tasks: Option<crate::sessions::tasks::CurrentTasks>,
+    /// With `[ha]`: the leases; a service runs only while its lease is held here.
+    pub ha: Option<ha::DaemonHa>,
 }
 
 /// Gathers failed in a row as of `last`: unchanged when `last` is the record
@@ -167,10 +175,26 @@ impl<P: Provider> Daemon<P> {
         }
         for i in 0..self.services.len() {
             let svc = &mut self.services[i];
+            if let Some(ha) = self.ha.as_mut()
+                && !ha.gate(svc, self.journal.as_ref(), now)
+            {
+                if self.current_tasks.is_some() && ha.view_due(&svc.key(), now, svc.spec.interval) {
+                    self.publish_tasks_run_elsewhere(i, now).await;
+                }
+                self.publish(i);
+                continue;
+            }
             if svc.next_tick <= now {
-                let record = svc
+                let record = match svc
                     .tick(&self.provider, self.journal.as_ref(), &self.events, now)
-                    .await?;
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.refused(i, e, now)?;
+                        continue;
+                    }
+                };
                 self.sink.write(&record).map_err(DaemonError::Records)?;
                 self.count(&record);
                 if let Some(f) = self.on_tick.as_mut() {
@@ -183,8 +207,13 @@ impl<P: Provider> Daemon<P> {
                 // moves, not one that finishes a long round of services.
                 self.beat(now, true);
             } else if svc.wake_at() <= now {
-                svc.pump(&self.provider, self.journal.as_ref(), &self.events, now)
-                    .await?;
+                if let Err(e) = svc
+                    .pump(&self.provider, self.journal.as_ref(), &self.events, now)
+                    .await
+                {
+                    self.refused(i, e, now)?;
+                    continue;
+                }
                 if !svc.carried.is_empty() {
                     // A drain finished or scaled in between ticks: its pause or
                     // cooldown must survive a crash before the next action.
@@ -195,6 +224,18 @@ impl<P: Provider> Daemon<P> {
             self.publish(i);
         }
         self.beat(self.pacer.now(), true);
+        Ok(())
+    }
+
+    /// A journal error of service `i`: with `[ha]`, a write refused by the
+    /// fencing token stands the service down and the loop goes on;
+    /// otherwise the daemon stops.
+    fn refused(&mut self, i: usize, e: JournalError, now: u64) -> Result<(), DaemonError> {
+        match self.ha.as_mut() {
+            Some(ha) => ha.refused(&mut self.services[i], e, now)?,
+            None => return Err(e.into()),
+        }
+        self.publish(i);
         Ok(())
     }
 
@@ -263,6 +304,11 @@ impl<P: Provider> Daemon<P> {
             last: s.last_record.clone(),
             interval: s.spec.interval,
             gather_failures: 0,
+            holder: self.ha.as_ref().and_then(|h| h.holder(&s.key())),
+            held_here: self
+                .ha
+                .as_ref()
+                .is_none_or(|h| h.leases.held(&s.key()).is_some()),
         };
         let mut board = self.board.lock().unwrap_or_else(|p| p.into_inner());
         let previous = board.get(&status.service);
@@ -296,7 +342,36 @@ impl<P: Provider> Daemon<P> {
         );
     }
 
-    /// When the next thing is due.
+    /// Shares the current tasks of service `i`, which another host runs
+    /// (`[ha]`), with the ingest API: read now, as its gather would.
+    async fn publish_tasks_run_elsewhere(&self, i: usize, now: u64) {
+        let Some(tasks) = &self.current_tasks else {
+            return;
+        };
+        let svc = &self.services[i].spec.svc;
+        let listed = self.provider.tasks(svc).await;
+        let counts = self.provider.sessions_by_task(svc, now).await;
+        match (listed, counts) {
+            (Ok(listed), Ok(counts)) => tasks.publish(
+                &crate::sessions::partition_key(&svc.cluster, &svc.service),
+                now,
+                listed
+                    .into_iter()
+                    .filter(|t| t.status != crate::model::TaskStatus::Stopped)
+                    .map(|t| crate::sessions::tasks::TaskView {
+                        sessions: counts.get(&t.id).copied().unwrap_or(0),
+                        ip: t.target.map(|x| x.ip),
+                        id: t.id,
+                    }),
+            ),
+            (Err(e), _) | (_, Err(e)) => tracing::warn!(
+                service = %svc.key(),
+                "Cannot read the tasks of a service another host runs, for the session ingest: {e}"
+            ),
+        }
+    }
+
+    /// When the next thing is due (at least every second with `[ha]`).
     pub fn next_wake(&self) -> u64 {
         let next = self
             .services
@@ -304,6 +379,12 @@ impl<P: Provider> Daemon<P> {
             .map(Service::wake_at)
             .min()
             .unwrap_or(u64::MAX);
+        // With [ha], leases come and go between ticks: step every second so
+        // a service taken over starts at once and `/v1/services` stays current.
+        let next = match &self.ha {
+            Some(_) => next.min(self.pacer.now() + 1),
+            None => next,
+        };
         self.stop_at.map_or(next, |s| next.min(s))
     }
 

@@ -10,6 +10,7 @@ pub mod warnings;
 use super::{Board, Daemon, Pacer};
 use crate::config::{Config, Fallback, JournalConfig, ProviderConfig};
 use crate::events::Events;
+use crate::ha::Leases;
 use crate::providers::aws::AwsConfig;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
@@ -101,6 +102,13 @@ pub fn aws_settings(provider: &ProviderConfig) -> Option<AwsConfig> {
 /// DynamoDB table (which needs a multi-threaded tokio runtime: see
 /// [`crate::workflow::dynamodb`]).
 pub fn journal(cfg: &Config) -> Result<Arc<dyn Journal>, SetupError> {
+    journal_with(cfg, None)
+}
+
+/// [`journal`], its DynamoDB writes conditional on the service's lease when
+/// `leases` is given (`[ha]`). Then no drain is read back at start: each is
+/// resumed by the host that takes its service's lease.
+pub fn journal_with(cfg: &Config, leases: Option<&Leases>) -> Result<Arc<dyn Journal>, SetupError> {
     Ok(match &cfg.journal {
         JournalConfig::File => Arc::new(FileJournal::open(&cfg.state_dir.join("drains.jsonl"))?),
         JournalConfig::Dynamodb { table } => {
@@ -109,8 +117,15 @@ pub fn journal(cfg: &Config) -> Result<Arc<dyn Journal>, SetupError> {
                     "journal.kind = \"dynamodb\" needs provider.kind = \"aws\"".into(),
                 )
             })?;
-            let services = cfg.services.iter().map(|s| service_ref(s).key()).collect();
-            Arc::new(DynamoJournal::connect(&aws, table.clone(), services)?)
+            let services = match leases {
+                Some(_) => Vec::new(),
+                None => cfg.services.iter().map(|s| service_ref(s).key()).collect(),
+            };
+            let journal = DynamoJournal::connect(&aws, table.clone(), services)?;
+            match leases {
+                Some(l) => Arc::new(journal.with_fence(Arc::new(l.clone()))),
+                None => Arc::new(journal),
+            }
         }
     })
 }
@@ -243,6 +258,33 @@ pub fn open<P: Provider>(
     events: Events,
     fresh: bool,
 ) -> Result<Daemon<P>, SetupError> {
+    let leases = leases(cfg);
+    open_with_leases(
+        cfg, provider, pacer, engine, services, events, fresh, leases,
+    )
+}
+
+/// The leases of an `[ha]` config, as a new host holding none; none without `[ha]`.
+pub fn leases(cfg: &Config) -> Option<Leases> {
+    let ha = cfg.ha.as_ref()?;
+    let services = cfg.services.iter().map(|s| service_ref(s).key()).collect();
+    Some(Leases::new(ha.host_id(), ha, services))
+}
+
+/// [`open`] with `[ha]`'s `leases` (the same ones the provider checks and
+/// the lease loop keeps): the journal is fenced by them and each service
+/// runs only while its lease is held here.
+#[allow(clippy::too_many_arguments)]
+pub fn open_with_leases<P: Provider>(
+    cfg: &Config,
+    provider: P,
+    pacer: Pacer,
+    engine: PolicyEngine,
+    services: Vec<Service>,
+    events: Events,
+    fresh: bool,
+    leases: Option<Leases>,
+) -> Result<Daemon<P>, SetupError> {
     let dir = &cfg.state_dir;
     std::fs::create_dir_all(dir).map_err(|source| SetupError::StateDir {
         path: dir.clone(),
@@ -270,7 +312,7 @@ pub fn open<P: Provider>(
             }
         }
     }
-    let journal = journal(cfg)?;
+    let journal = journal_with(cfg, leases.as_ref())?;
     let records = dir.join("decisions.jsonl");
     let sink =
         JsonlSink::open(&records, cfg.records.clone()).map_err(|source| SetupError::StateDir {
@@ -313,6 +355,7 @@ pub fn open<P: Provider>(
         on_tick: None,
         totals: BTreeMap::new(),
         current_tasks: None,
+        ha: leases.map(super::ha::DaemonHa::new),
     };
     daemon.restore_state(&state_file);
     daemon.resume()?;

@@ -29,6 +29,13 @@
 //! consistent GetItem shows the item holding exactly this state at this
 //! version, and the write counts as done.
 //!
+//! With `[ha]` ([`DynamoJournal::with_fence`]), every write is instead a
+//! TransactWriteItems: a ConditionCheck that the service's lease item still
+//! names this host with its fencing token, and the same conditional Put. A
+//! host that lost the lease (even one paused past it) has the write refused
+//! ([`JournalError::Fenced`]) and stands down from the service; the step
+//! the write announced is never taken.
+//!
 //! [`Journal::unfinished`] is one strongly consistent Query per service of
 //! this host (`service = :s`, filtered on `finished = false`), so a host
 //! sees only its own services' drains and never a stale copy. Finished items
@@ -49,16 +56,17 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::{DrainWorkflow, Journal, JournalError};
+use crate::ha::table::attr as lease_attr;
 use crate::providers::aws::errors::from_sdk;
 use crate::providers::aws::{AwsConfig, AwsProvider};
 use crate::providers::{Clock, SystemClock};
@@ -106,6 +114,29 @@ pub struct DynamoJournal {
     services: Vec<String>,
     /// The version of each workflow this host last wrote or read.
     versions: Mutex<HashMap<String, u64>>,
+    /// With `[ha]`: the lease each write is conditional on.
+    fence: Option<Arc<dyn Fence>>,
+}
+
+/// The lease item a journal write is conditional on (`[ha]`, see
+/// [`crate::ha`]): the write lands only if the item at `key` in `table`
+/// still names `holder` with `token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseCondition {
+    /// The lease table.
+    pub table: String,
+    /// The lease item's partition and sort key values (`group`, `id`).
+    pub key: (String, String),
+    /// This host.
+    pub holder: String,
+    /// The fencing token this host holds the lease with.
+    pub token: u64,
+}
+
+/// Where the journal learns the lease of a service (none: this host holds none).
+pub trait Fence: Send + Sync + std::fmt::Debug {
+    /// The condition for writes of `service`'s workflows.
+    fn condition(&self, service: &str) -> Option<LeaseCondition>;
 }
 
 impl DynamoJournal {
@@ -117,7 +148,18 @@ impl DynamoJournal {
             table: table.into(),
             services,
             versions: Mutex::default(),
+            fence: None,
         }
+    }
+
+    /// Makes every write conditional on the service's lease (`[ha]`): a
+    /// TransactWriteItems of a ConditionCheck on the lease item (holder and
+    /// fencing token) and the Put. A host that lost the lease, even one
+    /// paused past it that has not noticed, has its writes refused with
+    /// [`JournalError::Fenced`].
+    pub fn with_fence(mut self, fence: Arc<dyn Fence>) -> DynamoJournal {
+        self.fence = Some(fence);
+        self
     }
 
     /// A journal with its own DynamoDB client from the SDK's default chain
@@ -156,7 +198,8 @@ impl DynamoJournal {
         format!("table {} item {}|{}", self.table, wf.service, wf.id)
     }
 
-    /// Writes `wf` as `version`, on condition that the stored item is at `seen`.
+    /// Writes `wf` as `version`, on condition that the stored item is at
+    /// `seen` (and, with a fence, that this host still holds the lease).
     async fn write(
         &self,
         wf: &DrainWorkflow,
@@ -165,50 +208,159 @@ impl DynamoJournal {
         version: u64,
     ) -> Result<(), JournalError> {
         let now = SystemClock.now();
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(attr::SERVICE, AttributeValue::S(wf.service.clone()))
-            .item(attr::WORKFLOW_ID, AttributeValue::S(wf.id.clone()))
-            .item(attr::VERSION, AttributeValue::N(version.to_string()))
-            .item(attr::FINISHED, AttributeValue::Bool(wf.is_done()))
-            .item(attr::STEP, AttributeValue::S(wf.step.name().to_string()))
-            .item(attr::TASK_ID, AttributeValue::S(wf.task_id.clone()))
-            .item(attr::STATE, AttributeValue::S(state.to_string()))
-            .item(attr::UPDATED_AT, AttributeValue::N(now.to_string()));
+        let mut item = HashMap::from([
+            (
+                attr::SERVICE.to_string(),
+                AttributeValue::S(wf.service.clone()),
+            ),
+            (
+                attr::WORKFLOW_ID.to_string(),
+                AttributeValue::S(wf.id.clone()),
+            ),
+            (
+                attr::VERSION.to_string(),
+                AttributeValue::N(version.to_string()),
+            ),
+            (
+                attr::FINISHED.to_string(),
+                AttributeValue::Bool(wf.is_done()),
+            ),
+            (
+                attr::STEP.to_string(),
+                AttributeValue::S(wf.step.name().to_string()),
+            ),
+            (
+                attr::TASK_ID.to_string(),
+                AttributeValue::S(wf.task_id.clone()),
+            ),
+            (
+                attr::STATE.to_string(),
+                AttributeValue::S(state.to_string()),
+            ),
+            (
+                attr::UPDATED_AT.to_string(),
+                AttributeValue::N(now.to_string()),
+            ),
+        ]);
         if wf.is_done() {
             let expires = now + FINISHED_RETENTION.as_secs();
-            put = put.item(attr::EXPIRES_AT, AttributeValue::N(expires.to_string()));
+            item.insert(
+                attr::EXPIRES_AT.into(),
+                AttributeValue::N(expires.to_string()),
+            );
         }
-        put = match seen {
-            None => put
-                .condition_expression("attribute_not_exists(#id)")
-                .expression_attribute_names("#id", attr::WORKFLOW_ID),
-            Some(v) => put
-                .condition_expression("#v = :seen")
-                .expression_attribute_names("#v", attr::VERSION)
-                .expression_attribute_values(":seen", AttributeValue::N(v.to_string())),
+        let (condition, names, values) = match seen {
+            None => (
+                "attribute_not_exists(#id)",
+                HashMap::from([("#id".to_string(), attr::WORKFLOW_ID.to_string())]),
+                None,
+            ),
+            Some(v) => (
+                "#v = :seen",
+                HashMap::from([("#v".to_string(), attr::VERSION.to_string())]),
+                Some(HashMap::from([(
+                    ":seen".to_string(),
+                    AttributeValue::N(v.to_string()),
+                )])),
+            ),
         };
-        match put.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        match &self.fence {
+            None => match self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .send()
+                .await
             {
-                // An earlier attempt of this same call may have landed with its answer lost.
-                match self.stored(wf).await? {
-                    Some((v, s)) if v == version && s == state => Ok(()),
-                    stored => Err(JournalError::Conflict {
-                        id: wf.id.clone(),
-                        expected: seen,
-                        found: stored.map(|(v, _)| v),
-                    }),
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => {
+                    return Err(JournalError::Remote(
+                        from_sdk(SERVICE_NAME, "PutItem", &self.resource(wf), e).to_string(),
+                    ));
+                }
+            },
+            Some(fence) => {
+                let fenced = |reason: String| JournalError::Fenced {
+                    service: wf.service.clone(),
+                    reason,
+                };
+                let Some(lease) = fence.condition(&wf.service) else {
+                    return Err(fenced("this host holds no lease on it".into()));
+                };
+                let build = |e: aws_smithy_types::error::operation::BuildError| {
+                    JournalError::Remote(format!("cannot build a journal write: {e}"))
+                };
+                let check = ConditionCheck::builder()
+                    .table_name(&lease.table)
+                    .key(lease_attr::GROUP, AttributeValue::S(lease.key.0.clone()))
+                    .key(lease_attr::ID, AttributeValue::S(lease.key.1.clone()))
+                    .condition_expression("#h = :h AND #t = :t")
+                    .expression_attribute_names("#h", lease_attr::HOLDER)
+                    .expression_attribute_names("#t", lease_attr::TOKEN)
+                    .expression_attribute_values(":h", AttributeValue::S(lease.holder.clone()))
+                    .expression_attribute_values(":t", AttributeValue::N(lease.token.to_string()))
+                    .build()
+                    .map_err(build)?;
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build)?;
+                let out = self
+                    .client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().condition_check(check).build())
+                    .transact_items(TransactWriteItem::builder().put(put).build())
+                    .send()
+                    .await;
+                match out {
+                    Ok(_) => return Ok(()),
+                    Err(e) => {
+                        let failed = |i: usize| {
+                            e.as_service_error()
+                                .and_then(|se| match se {
+                                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                                        c.cancellation_reasons().get(i).and_then(|r| r.code()).map(|c| c == "ConditionalCheckFailed")
+                                    }
+                                    _ => None,
+                                })
+                                .unwrap_or(false)
+                        };
+                        if failed(0) {
+                            return Err(fenced(format!(
+                                "its lease in table {} no longer names this host ({}) with fencing token {}",
+                                lease.table, lease.holder, lease.token
+                            )));
+                        }
+                        if !failed(1) {
+                            return Err(JournalError::Remote(
+                                from_sdk(SERVICE_NAME, "TransactWriteItems", &self.resource(wf), e)
+                                    .to_string(),
+                            ));
+                        }
+                    }
                 }
             }
-            Err(e) => Err(JournalError::Remote(
-                from_sdk(SERVICE_NAME, "PutItem", &self.resource(wf), e).to_string(),
-            )),
+        };
+        // The version condition failed. An earlier attempt of this same
+        // call may have landed with its answer lost.
+        match self.stored(wf).await? {
+            Some((v, s)) if v == version && s == state => Ok(()),
+            stored => Err(JournalError::Conflict {
+                id: wf.id.clone(),
+                expected: seen,
+                found: stored.map(|(v, _)| v),
+            }),
         }
     }
 
@@ -235,10 +387,13 @@ impl DynamoJournal {
         }))
     }
 
-    /// Every unfinished workflow of this host's services, with its version.
-    async fn read_unfinished(&self) -> Result<Vec<(DrainWorkflow, u64)>, JournalError> {
+    /// Every unfinished workflow of `services`, with its version.
+    async fn read_unfinished(
+        &self,
+        services: &[String],
+    ) -> Result<Vec<(DrainWorkflow, u64)>, JournalError> {
         let mut found = Vec::new();
-        for service in &self.services {
+        for service in services {
             let mut items = self
                 .client
                 .query()
@@ -311,7 +466,20 @@ impl Journal for DynamoJournal {
     }
 
     fn unfinished(&self) -> Result<Vec<DrainWorkflow>, JournalError> {
-        let found = block_on(self.read_unfinished())??;
+        self.remember(block_on(self.read_unfinished(&self.services))??)
+    }
+
+    fn unfinished_of(&self, service: &str) -> Result<Vec<DrainWorkflow>, JournalError> {
+        self.remember(block_on(self.read_unfinished(&[service.to_string()]))??)
+    }
+}
+
+impl DynamoJournal {
+    /// Notes the versions read, so the next writes are conditional on them.
+    fn remember(
+        &self,
+        found: Vec<(DrainWorkflow, u64)>,
+    ) -> Result<Vec<DrainWorkflow>, JournalError> {
         let mut versions = self.versions();
         Ok(found
             .into_iter()

@@ -40,6 +40,18 @@ pub enum JournalError {
         /// The version the journal holds, if any.
         found: Option<u64>,
     },
+    /// The write was refused because this host no longer holds the
+    /// service's lease with its fencing token (`[ha]`): another host took
+    /// the service over, so this one must not act on its drains.
+    #[error(
+        "drain journal: a write for {service} was refused: {reason}; this host stands down from the service"
+    )]
+    Fenced {
+        /// The service key.
+        service: String,
+        /// Why: no lease held, or the lease's holder or token changed.
+        reason: String,
+    },
 }
 
 /// Durable storage of drain workflows.
@@ -48,6 +60,13 @@ pub trait Journal: Send + Sync {
     fn record(&self, wf: &DrainWorkflow) -> Result<(), JournalError>;
     /// The latest state of every workflow that has not finished.
     fn unfinished(&self) -> Result<Vec<DrainWorkflow>, JournalError>;
+    /// The unfinished workflows of one service, read now (a host that just
+    /// took the service's lease resumes them).
+    fn unfinished_of(&self, service: &str) -> Result<Vec<DrainWorkflow>, JournalError> {
+        let mut all = self.unfinished()?;
+        all.retain(|w| w.service == service);
+        Ok(all)
+    }
 }
 
 /// The embedded journal: JSON lines in a local file, fsynced on every write.

@@ -276,6 +276,10 @@ async fn the_cloudformation_template_deploys_into_moto() {
         "arn:aws:dynamodb:us-east-1:123456789012:table/autoscaler-drains"
     );
     assert_eq!(
+        resource("HaLeases"),
+        "arn:aws:dynamodb:us-east-1:123456789012:table/autoscaler-leases"
+    );
+    assert_eq!(
         resource("ReadPoliciesAndConfigFromS3"),
         format!("arn:aws:s3:::{bucket}/*").as_str()
     );
@@ -364,7 +368,7 @@ async fn the_cloudformation_template_deploys_into_moto() {
 
     // What moto drops, checked in the template itself.
     let r = &template["Resources"];
-    for table in ["SessionsTable", "JournalTable"] {
+    for table in ["SessionsTable", "JournalTable", "LeasesTable"] {
         let p = &r[table]["Properties"];
         assert_eq!(
             p["TimeToLiveSpecification"],

@@ -44,6 +44,7 @@ mod cloudwatch;
 mod cordon;
 mod ecs;
 mod elb;
+mod ha;
 mod iam;
 mod ingest;
 mod ingest_attacks;

@@ -69,6 +69,36 @@ impl Host {
         let _ = self.child.wait();
     }
 
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`"TERM"`, `"STOP"`, `"CONT"`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -s {signal} {}", self.child.id());
+    }
+
+    /// Waits for the process to exit by itself, up to `limit`; its exit status.
+    pub fn wait_exit(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the host did not exit within {limit:?}; its log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Fails the test if the process has exited by itself.
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {

@@ -91,6 +91,7 @@ impl MemRun {
             })),
             totals: BTreeMap::new(),
             current_tasks: None,
+            ha: None,
         };
         MemRun {
             daemon,

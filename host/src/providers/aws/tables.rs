@@ -7,8 +7,9 @@
 //! |---|---|---|---|
 //! | sessions (`provider.sessions_table`) | `service` (S) | `task_session` (S) | `expires_at` |
 //! | drain journal (`journal.table`, with `kind = "dynamodb"`) | `service` (S) | `workflow_id` (S) | `expires_at` |
+//! | leases (`ha.table`, with `[ha]`) | `group` (S) | `id` (S) | `expires_at` |
 //!
-//! Both are on-demand (`PAY_PER_REQUEST`).
+//! All are on-demand (`PAY_PER_REQUEST`).
 
 use std::fmt;
 use std::time::Duration;
@@ -50,6 +51,18 @@ impl TableSpec {
             name: name.to_string(),
             partition_key: attr::SERVICE,
             sort_key: attr::TASK_SESSION,
+            ttl_attribute: attr::EXPIRES_AT,
+        }
+    }
+
+    /// The lease table of `[ha]` (schema in [`crate::ha::table`]).
+    pub fn leases(name: &str) -> TableSpec {
+        use crate::ha::table::attr;
+        TableSpec {
+            role: "leases",
+            name: name.to_string(),
+            partition_key: attr::GROUP,
+            sort_key: attr::ID,
             ttl_attribute: attr::EXPIRES_AT,
         }
     }
