@@ -17,8 +17,6 @@ use autoscaler::tick::record::{MemorySink, TickRecord};
 use autoscaler::tick::{Service, ServiceSpec};
 use autoscaler::workflow::{CordonMechanism, DrainWorkflow, Journal, MemoryJournal, Step};
 
-use super::cordon_world::CordonWorld;
-
 /// The example policies, compiled once for the whole test binary.
 pub struct Components {
     /// The engine they were compiled with.
@@ -46,10 +44,11 @@ pub fn components() -> &'static Components {
 /// A daemon over the sim with an in-memory journal and record list: no disk,
 /// so a property case costs only its ticks.
 pub struct MemRun {
-    pub daemon: Daemon<CordonWorld>,
+    pub daemon: Daemon<SimProvider>,
     pub sim: SimProvider,
-    /// The sim behind a load balancer of a known kind (see [`CordonWorld`]).
-    pub world: CordonWorld,
+    /// The target group the sim's service sits behind: the sim answers
+    /// `target_group_info` with it, and cuts what its load balancer would cut.
+    pub info: TargetGroupInfo,
     pub svc: ServiceRef,
     pub journal: Arc<MemoryJournal>,
     pub records: Arc<Mutex<Vec<TickRecord>>>,
@@ -64,7 +63,6 @@ impl MemRun {
         spec: ServiceSpec,
         policy: Arc<PolicyComponent>,
     ) -> MemRun {
-        let world = CordonWorld::new(sim.clone(), info);
         let engine = components().engine.clone();
         let svc = spec.svc.clone();
         let service = Service::new(spec, Policy::new(engine.clone(), policy), vec![], sim.now());
@@ -72,7 +70,7 @@ impl MemRun {
         let records = Arc::new(Mutex::new(Vec::new()));
         let sink = records.clone();
         let daemon = Daemon {
-            provider: world.clone(),
+            provider: sim.clone(),
             pacer: Pacer::Sim {
                 sim: sim.clone(),
                 speed: 0.0,
@@ -96,7 +94,7 @@ impl MemRun {
         MemRun {
             daemon,
             sim,
-            world,
+            info,
             svc,
             journal,
             records,
@@ -266,7 +264,7 @@ impl Invariants {
         }
         self.seen_records = records.len();
         drop(records);
-        let info = run.world.info;
+        let info = run.info;
         for t in run.sim.sim_tasks(&run.svc).expect("service") {
             let deregistered = matches!(
                 t.health,

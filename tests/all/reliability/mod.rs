@@ -10,9 +10,7 @@
 //! - [`roll_back`]: a protection call that fails for good: bounded roll-backs, freed slots, a pause;
 //! - [`plan`]: a `[provider.faults]` table reaches the daemon's provider;
 //! - [`harness`]: the shared components, an in-memory daemon and the invariants;
-//! - [`cordon_world`]: the sim behind a load balancer of a chosen kind, for cordoned drains.
 
-mod cordon_world;
 mod crash;
 mod fallback;
 mod harness;
