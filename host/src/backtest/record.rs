@@ -279,15 +279,33 @@ pub async fn record<P: Provider, W: Write>(
         path: std::path::PathBuf::from("(the --out file)"),
         source,
     };
+    drive_sampling(
+        daemon,
+        sample,
+        until,
+        &mut stop,
+        async |d: &Daemon<P>, now| recorder.observe(&d.provider, now).await.map_err(write_err),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Runs `daemon` and calls `observe` every `sample` seconds (once at the
+/// start, and once more as it stops, so the last interval closes), until
+/// `until` (virtual or Unix time) or `stop` turns true. Saves the daemon's
+/// state at the end and returns the time it stopped.
+async fn drive_sampling<P: Provider>(
+    daemon: &mut Daemon<P>,
+    sample: u64,
+    until: Option<u64>,
+    stop: &mut watch::Receiver<bool>,
+    mut observe: impl AsyncFnMut(&Daemon<P>, u64) -> Result<(), BacktestError>,
+) -> Result<u64, BacktestError> {
     let mut next_sample = daemon.pacer.now();
     loop {
         let now = daemon.pacer.now();
         if now >= next_sample {
-            // Read before stopping too, so the last minute closes.
-            recorder
-                .observe(&daemon.provider, now)
-                .await
-                .map_err(write_err)?;
+            observe(daemon, now).await?;
             next_sample = (now / sample + 1) * sample;
         }
         if *stop.borrow() || until.is_some_and(|u| now >= u) {
@@ -307,7 +325,7 @@ pub async fn record<P: Provider, W: Write>(
     }
     daemon.save_state();
     let _ = daemon.sink.flush();
-    Ok(())
+    Ok(daemon.pacer.now())
 }
 
 /// What a sessions recording knows of one active session.
@@ -466,33 +484,18 @@ pub async fn record_sessions<W: Write>(
             source: std::io::Error::other(e.to_string()),
         })?;
     let sample = sample.max(1);
-    let mut next_sample = daemon.pacer.now();
-    loop {
-        let now = daemon.pacer.now();
-        if now >= next_sample {
+    drive_sampling(
+        daemon,
+        sample,
+        until,
+        &mut stop,
+        async |d: &Daemon<_>, now| {
             recorder
-                .observe(now, daemon.provider.session_items(svc))
-                .map_err(write_err)?;
-            next_sample = (now / sample + 1) * sample;
-        }
-        if *stop.borrow() || until.is_some_and(|u| now >= u) {
-            break;
-        }
-        daemon.step().await?;
-        let next = daemon
-            .next_wake()
-            .min(next_sample)
-            .min(until.unwrap_or(u64::MAX))
-            .max(now + 1);
-        let pacer = daemon.pacer.clone();
-        tokio::select! {
-            _ = pacer.wait_until(next) => {}
-            _ = stop.changed() => {}
-        }
-    }
-    daemon.save_state();
-    let _ = daemon.sink.flush();
-    Ok(daemon.pacer.now())
+                .observe(now, d.provider.session_items(svc))
+                .map_err(write_err)
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

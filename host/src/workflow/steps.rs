@@ -189,6 +189,39 @@ fn note(
     journal.record(wf)
 }
 
+/// Registers the victim's target again if the drain deregistered it, and
+/// journals that it is undone.
+async fn register_again<P: Provider>(
+    p: &P,
+    svc: &ServiceRef,
+    wf: &mut DrainWorkflow,
+    journal: &dyn Journal,
+) -> Result<(), StepError> {
+    if wf.changes.deregistered {
+        if let Some(target) = &wf.target {
+            p.register(&svc.target_group, std::slice::from_ref(target))
+                .await?;
+        }
+        note(wf, journal, |c| c.deregistered = false)?;
+    }
+    Ok(())
+}
+
+/// Lifts the victim's app-level cordon if the drain set it, and journals
+/// that it is undone.
+async fn lift_app_cordon<P: Provider>(
+    p: &P,
+    svc: &ServiceRef,
+    wf: &mut DrainWorkflow,
+    journal: &dyn Journal,
+) -> Result<(), StepError> {
+    if wf.changes.cordoned_app {
+        p.set_cordon(svc, &wf.task_id, None).await?;
+        note(wf, journal, |c| c.cordoned_app = false)?;
+    }
+    Ok(())
+}
+
 /// What a failed roll-back leaves behind, from what it could not undo.
 fn left_as_is(wf: &DrainWorkflow) -> String {
     let c = wf.changes;
@@ -284,17 +317,8 @@ async fn run_step<P: Provider>(
         Step::Hold { .. } => hold(p, svc, wf, cfg, expiry, now).await,
         Step::Uncordon { reason } => {
             // The victim stayed protected through the hold: it may serve at once.
-            if wf.changes.deregistered {
-                if let Some(target) = &wf.target {
-                    p.register(&svc.target_group, std::slice::from_ref(target))
-                        .await?;
-                }
-                note(wf, journal, |c| c.deregistered = false)?;
-            }
-            if wf.changes.cordoned_app {
-                p.set_cordon(svc, &wf.task_id, None).await?;
-                note(wf, journal, |c| c.cordoned_app = false)?;
-            }
+            register_again(p, svc, wf, journal).await?;
+            lift_app_cordon(p, svc, wf, journal).await?;
             Ok(Step::Done {
                 outcome: Outcome::Uncordoned { reason },
             })
@@ -448,20 +472,11 @@ async fn run_step<P: Provider>(
                         .await?;
                     note(wf, journal, |c| c.unprotected = false)?;
                 }
-                if wf.changes.deregistered {
-                    if let Some(target) = &wf.target {
-                        p.register(&svc.target_group, std::slice::from_ref(target))
-                            .await?;
-                    }
-                    note(wf, journal, |c| c.deregistered = false)?;
-                }
+                register_again(p, svc, wf, journal).await?;
             }
             // After the protection, like the target: the application may give
             // the task new sessions again. A stopped task's item is lifted too.
-            if wf.changes.cordoned_app {
-                p.set_cordon(svc, &wf.task_id, None).await?;
-                note(wf, journal, |c| c.cordoned_app = false)?;
-            }
+            lift_app_cordon(p, svc, wf, journal).await?;
             let outcome = if session_appeared {
                 Outcome::Aborted { reason }
             } else {
