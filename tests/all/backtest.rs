@@ -473,6 +473,72 @@ workload = { kind = "steady", per_min = 20.0 }
     );
 }
 
+/// `record --sessions` writes one line per session the store saw, and the
+/// file replays as a scenario with exactly those sessions.
+#[test]
+fn recorded_exact_sessions_replay_one_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rec.toml");
+    let body = r#"
+[service.params]
+session-capacity = 25
+[service.sim]
+initial_tasks = 4
+session_capacity = 25
+session_mean = "20m"
+workload = { kind = "steady", per_min = 10.0 }
+"#;
+    std::fs::write(
+        &config,
+        format!("state_dir = \"state\"\n{}", config_for(SESSION_AWARE, body)),
+    )
+    .unwrap();
+    let out_file = dir.path().join("day.csv");
+    let out = Command::new(env!("CARGO_BIN_EXE_autoscaler"))
+        .args([
+            "record",
+            "--sessions",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+            "--duration",
+            "2h",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("start_s,duration_s,task_hint"));
+    let sessions: Vec<(u64, u64)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].parse().unwrap(), f[1].parse().unwrap())
+        })
+        .collect();
+    // About 10 a minute for two hours were offered.
+    assert!(
+        (1000..1400).contains(&sessions.len()),
+        "{} sessions recorded",
+        sessions.len()
+    );
+    let odd: Vec<&(u64, u64)> = sessions
+        .iter()
+        .filter(|&&(start, d)| start > 7200 || d == 0)
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
+
+    let replay = Scenario::resolve(out_file.to_str().unwrap()).expect("a sessions scenario");
+    let c = run(&replay, &[file(SESSION_AWARE)]);
+    assert_eq!(
+        c.runs[0].figures.sessions.arrived,
+        sessions.len() as u64,
+        "every recorded session arrives once in the replay"
+    );
+}
+
 #[test]
 fn bad_inputs_are_refused_naming_what_is_wrong() {
     let o = cli(&[
