@@ -14,6 +14,7 @@ mod hygiene;
 mod ingest_tasks;
 mod polyglot;
 mod records;
+mod records_golden;
 mod reliability;
 mod reload;
 mod runtime;

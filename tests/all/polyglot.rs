@@ -139,7 +139,7 @@ async fn python_and_js_policies_decide_like_rust_over_a_whole_run() {
 /// and every decision record.
 fn backtest(policy: &Path, records: &Path) -> (serde_json::Value, Vec<serde_json::Value>) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_autoscaler"))
-        .args(["simulate", "--scenario", "diurnal-week", "--duration", "1d"])
+        .args(["simulate", "--scenario", "flash-crowd", "--duration", "1d"])
         .args(["--json", "--no-timing", "--cache-dir"])
         .arg(test_cache())
         .arg("--policy")

@@ -16,7 +16,9 @@
 //! artifact is read into memory once, checked, and deserialized from those
 //! same bytes, so it cannot be swapped between the check and the use.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
+
+use fnv::FnvHasher;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -59,7 +61,8 @@ impl ArtifactCache {
                 return None;
             }
         };
-        let mut h = DefaultHasher::new();
+        // FNV, not std's hasher: the same name for the same engine on every build.
+        let mut h = FnvHasher::default();
         engine.precompile_compatibility_hash().hash(&mut h);
         Some(ArtifactCache {
             dir,

@@ -6,8 +6,12 @@
 //! session is accepted or refused, so two policies run on the same seed face
 //! exactly the same users.
 
+use std::hash::Hasher;
+
+use fnv::FnvHasher;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use rand_distr::{Exp1, StandardNormal};
 
 /// SplitMix64's finalizer: a fast, well-mixed 64-bit hash of a 64-bit value.
 pub(crate) const fn splitmix64(x: u64) -> u64 {
@@ -19,9 +23,9 @@ pub(crate) const fn splitmix64(x: u64) -> u64 {
 
 /// FNV-1a over bytes: stable across runs and platforms, unlike std's hasher.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xCBF2_9CE4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01B3)
-    })
+    let mut h = FnvHasher::default();
+    h.write(bytes);
+    h.finish()
 }
 
 /// A service's seed: the world seed mixed with the service's cluster and name,
@@ -64,30 +68,20 @@ impl Rngs {
     }
 }
 
-/// An exponential draw with this mean.
+/// An exponential draw with this mean (which must be positive and finite).
 pub(crate) fn exponential(rng: &mut SmallRng, mean: f64) -> f64 {
-    -mean * (1.0 - rng.random::<f64>()).ln()
+    mean * rng.sample::<f64, _>(Exp1)
 }
 
-/// Two independent standard normal draws (Marsaglia's polar method: no
-/// trigonometry, about 1.27 tries on average).
-pub(crate) fn normal_pair(rng: &mut SmallRng) -> (f64, f64) {
-    loop {
-        let u = 2.0 * rng.random::<f64>() - 1.0;
-        let v = 2.0 * rng.random::<f64>() - 1.0;
-        let s = u * u + v * v;
-        if s > 0.0 && s < 1.0 {
-            let f = (-2.0 * s.ln() / s).sqrt();
-            return (u * f, v * f);
-        }
-    }
+/// A standard normal draw.
+pub(crate) fn standard_normal(rng: &mut SmallRng) -> f64 {
+    rng.sample(StandardNormal)
 }
 
 /// A lognormal draw with this mean and shape `sigma` (the standard deviation of its log).
 pub(crate) fn lognormal(rng: &mut SmallRng, mean: f64, sigma: f64) -> f64 {
-    let (z, _) = normal_pair(rng);
     let mu = mean.ln() - sigma * sigma / 2.0;
-    (mu + sigma * z).exp()
+    (mu + sigma * standard_normal(rng)).exp()
 }
 
 /// A uniform index below `n` (which must be positive).
@@ -132,12 +126,12 @@ mod tests {
         assert!((e - 1800.0).abs() < 20.0, "exponential mean {e}");
         let l = mean_of(200_000, || lognormal(&mut rng, 1800.0, 0.8));
         assert!((l - 1800.0).abs() < 30.0, "lognormal mean {l}");
-        let z = mean_of(200_000, || normal_pair(&mut rng).1.powi(2));
+        let z = mean_of(200_000, || standard_normal(&mut rng).powi(2));
         assert!((z - 1.0).abs() < 0.02, "normal variance {z}");
-        let m = mean_of(200_000, || normal_pair(&mut rng).0);
+        let m = mean_of(200_000, || standard_normal(&mut rng));
         assert!(m.abs() < 0.01, "normal mean {m}");
         let tail = mean_of(200_000, || {
-            f64::from(u8::from(normal_pair(&mut rng).0 > 1.96))
+            f64::from(u8::from(standard_normal(&mut rng) > 1.96))
         });
         assert!((tail - 0.025).abs() < 0.002, "normal upper tail {tail}");
     }

@@ -90,7 +90,10 @@ impl ServiceSim {
             }
             let up = t.up_secs as f64;
             let avg_sessions = t.session_secs as f64 / up;
-            let (z1, z2) = random::normal_pair(&mut rng.usage);
+            let (z1, z2) = (
+                random::standard_normal(&mut rng.usage),
+                random::standard_normal(&mut rng.usage),
+            );
             let cpu = (u.cpu_base + u.cpu_per_session * avg_sessions + u.cpu_noise * z1)
                 .clamp(0.0, 100.0);
             let memory =

@@ -1,15 +1,20 @@
 //! Backoff with jitter for transient errors, deterministic per workflow and
 //! attempt so that simulated runs reproduce exactly.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hasher;
+
+use fnv::FnvHasher;
 
 /// Seconds to wait before attempt `attempt` (1-based) of a step: exponential
 /// from 2 s, capped at 60 s, with "full jitter" drawn from a hash of `key`
 /// and the attempt (never less than 1 s).
 pub fn backoff(key: &str, attempt: u32) -> u64 {
     let cap = 2u64.saturating_pow(attempt.min(6)).min(60);
-    let mut h = DefaultHasher::new();
-    (key, attempt).hash(&mut h);
+    // FNV over explicit bytes: the same jitter on every build and platform,
+    // which std's hasher does not promise.
+    let mut h = FnvHasher::default();
+    h.write(key.as_bytes());
+    h.write(&attempt.to_le_bytes());
     1 + h.finish() % cap
 }
 
