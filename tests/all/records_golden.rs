@@ -48,13 +48,19 @@ const RUNS: [(&str, &str, &str, &str); 3] = [
     ),
 ];
 
-/// `"call_micros":N` becomes `"call_micros":0`, and every 64-hex `"sha256"`
-/// becomes zeros.
+/// `"call_micros":N` becomes `"call_micros":0`, and every hex `"sha256"`
+/// becomes zeros, in compact and in pretty-printed JSON.
 fn normalize(records: &str) -> String {
     let mut out = String::with_capacity(records.len());
     let mut rest = records;
     loop {
-        let next = [("\"call_micros\":", false), ("\"sha256\":\"", true)]
+        // The spaced keys first: at the same place, the first one wins.
+        let next = [
+            ("\"call_micros\": ", false),
+            ("\"call_micros\":", false),
+            ("\"sha256\": \"", true),
+            ("\"sha256\":\"", true),
+        ]
             .into_iter()
             .filter_map(|(key, hex)| rest.find(key).map(|at| (at, key, hex)))
             .min_by_key(|(at, ..)| *at);
@@ -164,5 +170,10 @@ fn normalize_blanks_only_timing_and_digests() {
     assert_eq!(
         normalize(line),
         r#"{"sha256":"0000","call_micros":0,"x":"call_micros","n":12}"#
+    );
+    let pretty = "{\n  \"sha256\": \"ab12\",\n  \"call_micros\": 7\n}";
+    assert_eq!(
+        normalize(pretty),
+        "{\n  \"sha256\": \"0000\",\n  \"call_micros\": 0\n}"
     );
 }
