@@ -1,4 +1,5 @@
-//! The packing reference: a clairvoyant placement without migration.
+//! The packing references: placements without migration, one clairvoyant
+//! and one online.
 //!
 //! The oracle ([`super::oracle`]) moves sessions between tasks freely, which
 //! no load balancer does, so no real placement reaches it. The packing
@@ -20,6 +21,18 @@
 //! Placement that knows the future and ignores start-up is still far from
 //! what any autoscaler can do; it shows how much of the gap to the oracle is
 //! the price of not migrating sessions.
+//!
+//! The **online packing reference** ([`Placement::Fullest`]) knows no
+//! session's length: an arriving session goes to the fullest open task with
+//! room (best fit, the depth-first placement of Agones' Packed strategy and
+//! Azure Virtual Desktop), ties to the lowest task index. It has the same
+//! ideal conditions otherwise (no start-up delay, no buffer, a task stops the
+//! moment it empties), and each session is placed by the reference itself,
+//! where a policy can only steer a load balancer by cordoning. It shows how
+//! much of the gap is the price of not knowing how long sessions last: with
+//! heavy-tailed lengths, every task that takes sessions in the afternoon is
+//! likely to keep one of the long ones into the evening. It is a reference,
+//! not a bound, either.
 
 use serde::Serialize;
 
@@ -35,18 +48,30 @@ struct Slot {
     last_end: u64,
 }
 
-/// The packing reference, fed arrivals in time order.
+/// How a packing reference places an arriving session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Clairvoyant: best fit by departure (the packing reference).
+    ByDeparture,
+    /// Online: the fullest open task with room (the online packing reference).
+    Fullest,
+}
+
+/// A packing reference, fed arrivals in time order.
 ///
 /// Built for a backtest's hot loop: the open tasks with room are a vector
-/// sorted by (latest end, index), searched by bisection (a run keeps tens
-/// to hundreds open), and session ends wait in the sim's minute wheel.
+/// sorted by (key, index), searched by bisection (a run keeps tens to
+/// hundreds open), and session ends wait in the sim's minute wheel. The key
+/// is the latest end ([`Placement::ByDeparture`]) or the free slots
+/// ([`Placement::Fullest`]).
 #[derive(Debug, Clone)]
 pub struct Packing {
+    placement: Placement,
     capacity: u32,
     floor: u64,
     /// Every task opened, by index; closed ones have no sessions.
     slots: Vec<Slot>,
-    /// Open tasks with room, sorted by (latest end, index).
+    /// Open tasks with room, sorted by (key, index).
     room: Vec<(u64, usize)>,
     /// Session ends to come, by task index.
     ends: SessionEnds,
@@ -78,9 +103,17 @@ pub struct PackingFigures {
 }
 
 impl Packing {
-    /// A placement starting at `start`, `capacity` sessions per task, never below `floor` tasks billed.
+    /// The clairvoyant placement starting at `start`, `capacity` sessions
+    /// per task, never below `floor` tasks billed.
     pub fn new(capacity: u32, floor: u32, start: u64) -> Packing {
+        Packing::with(Placement::ByDeparture, capacity, floor, start)
+    }
+
+    /// A placement of this kind starting at `start`, `capacity` sessions per
+    /// task, never below `floor` tasks billed.
+    pub fn with(placement: Placement, capacity: u32, floor: u32, start: u64) -> Packing {
         Packing {
+            placement,
             capacity: capacity.max(1),
             floor: u64::from(floor),
             slots: Vec::new(),
@@ -104,6 +137,14 @@ impl Packing {
         if t > self.now {
             self.task_seconds += u128::from(self.billed()) * u128::from(t - self.now);
             self.now = t;
+        }
+    }
+
+    /// Where a task sorts among those with room.
+    fn key(&self, slot: Slot) -> u64 {
+        match self.placement {
+            Placement::ByDeparture => slot.last_end,
+            Placement::Fullest => u64::from(self.capacity - slot.sessions),
         }
     }
 
@@ -143,16 +184,22 @@ impl Packing {
 
     fn end_session(&mut self, end: u64, i: usize) {
         self.integrate(end);
-        let slot = self.slots[i];
-        if slot.sessions == self.capacity {
-            self.room_insert((slot.last_end, i));
-        }
+        let before = self.slots[i];
         self.slots[i].sessions -= 1;
-        if slot.sessions == 1 {
+        let after = self.slots[i];
+        let (had_room, old) = (before.sessions < self.capacity, (self.key(before), i));
+        if after.sessions == 0 {
             // Its last session ended (it was its latest end): it stops.
-            self.room_remove((slot.last_end, i));
+            if had_room {
+                self.room_remove(old);
+            }
             self.open -= 1;
             self.free.push(i);
+        } else if !had_room {
+            self.room_insert((self.key(after), i));
+        } else if self.key(after) != old.0 {
+            self.room_remove(old);
+            self.room_insert((self.key(after), i));
         }
     }
 
@@ -161,12 +208,18 @@ impl Packing {
     pub fn arrive(&mut self, a: SessionArrival) {
         self.advance_to(a.at);
         let end = a.at.max(self.now).saturating_add(a.duration.max(1));
-        // The first task ending at or after the session, else the last one before it.
-        let at = self.room.partition_point(|&(e, _)| e < end);
-        let pick = if at < self.room.len() {
-            Some(at)
-        } else {
-            at.checked_sub(1)
+        let pick = match self.placement {
+            // The first task ending at or after the session, else the last one before it.
+            Placement::ByDeparture => {
+                let at = self.room.partition_point(|&(e, _)| e < end);
+                if at < self.room.len() {
+                    Some(at)
+                } else {
+                    at.checked_sub(1)
+                }
+            }
+            // The fewest free slots come first.
+            Placement::Fullest => (!self.room.is_empty()).then_some(0),
         };
         let i = match pick {
             Some(at) => self.room.remove(at).1,
@@ -194,7 +247,7 @@ impl Packing {
         slot.last_end = slot.last_end.max(end);
         let slot = *slot;
         if slot.sessions < self.capacity {
-            self.room_insert((slot.last_end, i));
+            self.room_insert((self.key(slot), i));
         }
         self.ends.push(end, i as u32, 0);
         self.peak_tasks = self.peak_tasks.max(self.billed());
@@ -307,6 +360,38 @@ mod tests {
     }
 
     #[test]
+    fn online_placement_fills_the_fullest_task_with_room_knowing_no_end() {
+        // Capacity 3, hand-computed:
+        //   t=0  [0,1000), [0,50), [0,50) -> A, full until 50
+        //   t=0  [0,100), [0,100)         -> B (A is full)
+        //   t=60 A holds 1 session, B holds 2. A session [60,900) arrives:
+        //   - online, it joins B, the fullest with room, and keeps B open
+        //     to 900: 1000 + 900 task-seconds;
+        //   - clairvoyant, it joins A, which ends after it anyway:
+        //     1000 + 100.
+        let place = |placement| {
+            let mut p = Packing::with(placement, 3, 0, 0);
+            for &(at, d) in &[(0, 1000), (0, 50), (0, 50), (0, 100), (0, 100), (60, 840)] {
+                p.arrive(a(at, d));
+            }
+            p.advance_to(3000);
+            (p.task_seconds(), p.figures(1.0, 0.0).tasks_opened)
+        };
+        assert_eq!(place(Placement::Fullest), (1000 + 900, 2));
+        assert_eq!(place(Placement::ByDeparture), (1000 + 100, 2));
+
+        // A task that empties stops at once, and is billed no more.
+        let mut p = Packing::with(Placement::Fullest, 2, 0, 0);
+        p.arrive(a(0, 100)); // opens A
+        p.arrive(a(0, 300)); // A, full
+        p.arrive(a(10, 50)); // opens B, which stops at 60
+        p.arrive(a(100, 10)); // A holds [0,300) only: A
+        p.advance_to(1000);
+        assert_eq!(p.task_seconds(), 300 + 50);
+        assert_eq!(p.figures(1.0, 0.0).tasks_opened, 2);
+    }
+
+    #[test]
     fn the_floor_is_billed_and_a_closed_task_costs_nothing() {
         let p = run(10, 2, &[(100, 50)], 1000);
         assert_eq!(p.task_seconds(), 2 * 1000, "one session fits in the floor");
@@ -324,20 +409,26 @@ mod tests {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
         let mut t = 0;
         let (mut o, mut p) = (Oracle::new(5, 1, 0), Packing::new(5, 1, 0));
+        let mut online = Packing::with(Placement::Fullest, 5, 1, 0);
         for _ in 0..3000 {
             t += rng.random_range(0..40);
             let s = a(t, rng.random_range(1..4000));
             o.arrive(s);
             p.arrive(s);
+            online.arrive(s);
+        }
+        for r in [&mut p, &mut online] {
+            r.advance_to(t + 5000);
         }
         o.advance_to(t + 5000);
-        p.advance_to(t + 5000);
-        assert!(p.task_seconds() >= o.task_seconds());
-        assert!(
-            p.task_seconds() < 2 * o.task_seconds(),
-            "{} vs {}",
-            p.task_seconds(),
-            o.task_seconds()
-        );
+        for r in [&p, &online] {
+            assert!(r.task_seconds() >= o.task_seconds());
+            assert!(
+                r.task_seconds() < 2 * o.task_seconds(),
+                "{} vs {}",
+                r.task_seconds(),
+                o.task_seconds()
+            );
+        }
     }
 }
