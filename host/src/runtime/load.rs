@@ -10,18 +10,11 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::bindings::{v1, v2};
 use super::fault::LoadError;
+use super::instance::{Pre, probe_info};
 use super::params::{self, Declared, ParamError, ParamSpec};
 use super::state::HostState;
 use super::{CONTRACT_VERSIONS, Contract, HOST_IMPORTS, PolicyEngine};
 use super::{log, scan};
-
-/// A component ready to instantiate, in the bindings of the contract it implements.
-pub(crate) enum Pre {
-    /// Contract 0.1.0.
-    V0_1(v1::ScalingPolicyPre<HostState>),
-    /// Contract 0.2.0.
-    V0_2(v2::ScalingPolicyPre<HostState>),
-}
 
 /// A compiled, checked policy component, ready to instantiate cheaply.
 pub struct PolicyComponent {
@@ -195,12 +188,21 @@ impl PolicyEngine {
             .cloned()
             .collect();
 
-        let mut component = PolicyComponent {
+        let info = probe_info(self, &pre).map_err(|fault| LoadError::Probe {
+            source_name: source.to_string(),
+            fault,
+        })?;
+        let params =
+            params::from_wire(info.params).map_err(|message| LoadError::BadDeclaration {
+                source_name: source.to_string(),
+                message,
+            })?;
+        let component = PolicyComponent {
             pre,
-            name: String::new(),
-            version: String::new(),
+            name: info.name,
+            version: info.version,
             contract: contract.version().to_string(),
-            params: Vec::new(),
+            params,
             sha256,
             source: source.to_string(),
             size_bytes: bytes.len(),
@@ -209,17 +211,6 @@ impl PolicyEngine {
             imports,
             trapped_imports,
         };
-        let info = super::call::probe_info(self, &component).map_err(|fault| LoadError::Probe {
-            source_name: source.to_string(),
-            fault,
-        })?;
-        component.name = info.name;
-        component.version = info.version;
-        component.params =
-            params::from_wire(info.params).map_err(|message| LoadError::BadDeclaration {
-                source_name: source.to_string(),
-                message,
-            })?;
         Ok(Arc::new(component))
     }
 }

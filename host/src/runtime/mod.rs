@@ -6,6 +6,7 @@
 //! - [`cache`]: compiled artifacts cached on disk by content hash, each under an HMAC tag;
 //! - `limiter`: one memory cap over all of an instance's memories and tables;
 //! - `log`: the `log` import, which copies only what it keeps;
+//! - `instance`: a store under limits, instantiation, the `info` probe and fault classification;
 //! - [`call`]: a [`Policy`] instance and its `decide` call under limits;
 //! - [`fault`]: the typed ways a policy can fail;
 //! - [`reload`]: watching policy files and swapping them in between ticks.
@@ -17,6 +18,7 @@ pub mod call;
 mod convert;
 pub mod engine;
 pub mod fault;
+mod instance;
 mod limiter;
 pub mod load;
 mod log;
