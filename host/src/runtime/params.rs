@@ -32,8 +32,9 @@ pub const MAX_NAME_BYTES: usize = 64;
 pub const MAX_DOC_BYTES: usize = 512;
 
 /// The type of a declared parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ParamKind {
     /// A number.
     Number,
@@ -46,11 +47,7 @@ pub enum ParamKind {
 impl ParamKind {
     /// "number", "flag" or "text".
     pub fn name(self) -> &'static str {
-        match self {
-            ParamKind::Number => "number",
-            ParamKind::Flag => "flag",
-            ParamKind::Text => "text",
-        }
+        self.into()
     }
 
     /// The type of a value.

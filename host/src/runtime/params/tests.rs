@@ -211,3 +211,12 @@ fn runtime_params_malformed_declarations_are_refused() {
         .collect();
     assert!(from_wire(many).unwrap_err().contains("over the limit"));
 }
+
+#[test]
+fn param_kinds_are_named_as_the_config_writes_them() {
+    let names: Vec<&str> = [ParamKind::Number, ParamKind::Flag, ParamKind::Text]
+        .into_iter()
+        .map(ParamKind::name)
+        .collect();
+    assert_eq!(names, ["number", "flag", "text"]);
+}
