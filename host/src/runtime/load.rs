@@ -23,8 +23,8 @@ pub struct PolicyComponent {
     pub name: String,
     /// The version the policy gives itself.
     pub version: String,
-    /// The contract version it implements ("0.1.0" or "0.2.0").
-    pub contract: String,
+    /// The contract version it implements (shown as "0.1.0" or "0.2.0").
+    pub contract: Contract,
     /// The parameters it declares (contract 0.2.0; empty for 0.1.0 or when it declares none).
     pub params: Vec<ParamSpec>,
     /// sha256 of the component's bytes, hex.
@@ -57,10 +57,7 @@ impl std::fmt::Debug for PolicyComponent {
 impl PolicyComponent {
     /// The contract the component implements.
     pub fn contract_version(&self) -> Contract {
-        match self.pre {
-            Pre::V0_1(_) => Contract::V0_1,
-            Pre::V0_2(_) => Contract::V0_2,
-        }
+        self.contract
     }
 
     /// Its declarations, labelled "name version" for messages.
@@ -201,7 +198,7 @@ impl PolicyEngine {
             pre,
             name: info.name,
             version: info.version,
-            contract: contract.version().to_string(),
+            contract,
             params,
             sha256,
             source: source.to_string(),
