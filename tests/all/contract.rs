@@ -44,7 +44,7 @@ fn probe_with(mode: &str, snap: &mut Snapshot) -> Result<autoscaler::model::Deci
 fn contract_0_1_component_runs_unchanged_next_to_a_0_2_one() {
     let mut old = load(ADVERSARIAL_CONTRACT_0_1);
     let mut new = load(artifacts::SESSION_AWARE);
-    assert_eq!(old.component().contract, "0.1.0");
+    assert_eq!(old.component().contract.to_string(), "0.1.0");
     assert_eq!(old.component().contract_version(), Contract::V0_1);
     assert!(old.component().params.is_empty());
     assert_eq!(new.component().contract_version(), Contract::V0_2);
@@ -74,7 +74,7 @@ fn contract_0_1_component_runs_unchanged_next_to_a_0_2_one() {
 fn contract_0_2_shows_the_cordon_and_declared_defaults() {
     let mut p = load(ADVERSARIAL_CORDON_PROBE);
     let c = p.component();
-    assert_eq!(c.contract, "0.2.0");
+    assert_eq!(c.contract.to_string(), "0.2.0");
     let names: Vec<&str> = c.params.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["mode", "per-task", "verbose"]);
     assert_eq!((c.params[1].min, c.params[1].max), (Some(1.0), Some(100.0)));

@@ -47,7 +47,7 @@ fn example_policies_load_and_decide() {
         let mut p = policy(path);
         assert_eq!(p.component().name, name);
         assert_eq!(p.component().version, "0.1.0");
-        assert_eq!(p.component().contract, "0.2.0");
+        assert_eq!(p.component().contract.to_string(), "0.2.0");
         assert!(
             p.component()
                 .imports

@@ -15,6 +15,17 @@
 //! tag (compared in constant time), is deleted and compiled again. The
 //! artifact is read into memory once, checked, and deserialized from those
 //! same bytes, so it cannot be swapped between the check and the use.
+//!
+//! Why not wasmtime's own compilation cache (`Config::cache`, the `cache`
+//! feature): it keys entries by a hash of the module and the compiler
+//! settings and deserializes whatever file sits under that name, trusting
+//! the directory, so a swapped or altered entry would run as native code in
+//! the host. SECURITY.md requires each entry to carry proof that this host
+//! wrote it for these source bytes; wasmtime's cache has no hook for such a
+//! tag. It would also hide whether a load came from the cache (the
+//! `from_cache` a load logs and `policy check` shows) and add a cache worker
+//! thread and its dependencies. This cache is the small part of it we need:
+//! one entry per source hash and engine, written atomically, tagged.
 
 use std::hash::{Hash, Hasher};
 

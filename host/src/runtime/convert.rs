@@ -20,6 +20,40 @@ fn marks(t: &crate::model::TaskInfo, cordon_bit: bool) -> u8 {
         | (u8::from(cordon_bit && t.cordoned_since.is_some()) << 2)
 }
 
+/// The tasks as columns of plain numbers, in the contract's own `wit` types:
+/// each list crosses the boundary in one copy. `$cordon` sets the cordon mark
+/// bit; each extra `column: t => value` is a column only that contract has.
+macro_rules! task_columns {
+    ($s:expr, $cordon:literal $(, $column:ident: $t:ident => $value:expr)*) => {{
+        let s: &Snapshot = $s;
+        let n = s.tasks.len();
+        let mut c = wit::TaskColumns {
+            status: Vec::with_capacity(n),
+            health: Vec::with_capacity(n),
+            age_seconds: Vec::with_capacity(n),
+            sessions: Vec::with_capacity(n),
+            marks: Vec::with_capacity(n),
+            $($column: Vec::with_capacity(n),)*
+            cpu: Vec::with_capacity(n),
+            memory: Vec::with_capacity(n),
+        };
+        for t in &s.tasks {
+            c.status.push(status(t.status) as u8);
+            c.health.push(health(t.health) as u8);
+            c.age_seconds.push(t.age_seconds);
+            c.sessions.push(t.sessions);
+            c.marks.push(marks(t, $cordon));
+            $(
+                let $t = t;
+                c.$column.push($value);
+            )*
+            c.cpu.push(t.cpu.unwrap_or(f64::NAN));
+            c.memory.push(t.memory.unwrap_or(f64::NAN));
+        }
+        c
+    }};
+}
+
 /// The conversions every contract version shares, for its own generated types.
 macro_rules! common_conversions {
     ($wit:path) => {
@@ -135,28 +169,9 @@ pub(crate) mod to_v1 {
         }
     }
 
-    /// The tasks as columns of plain numbers: each list crosses the boundary in one copy.
+    /// The tasks as columns, without the cordon mark.
     fn task_columns(s: &Snapshot) -> wit::TaskColumns {
-        let n = s.tasks.len();
-        let mut c = wit::TaskColumns {
-            status: Vec::with_capacity(n),
-            health: Vec::with_capacity(n),
-            age_seconds: Vec::with_capacity(n),
-            sessions: Vec::with_capacity(n),
-            marks: Vec::with_capacity(n),
-            cpu: Vec::with_capacity(n),
-            memory: Vec::with_capacity(n),
-        };
-        for t in &s.tasks {
-            c.status.push(status(t.status) as u8);
-            c.health.push(health(t.health) as u8);
-            c.age_seconds.push(t.age_seconds);
-            c.sessions.push(t.sessions);
-            c.marks.push(marks(t, false));
-            c.cpu.push(t.cpu.unwrap_or(f64::NAN));
-            c.memory.push(t.memory.unwrap_or(f64::NAN));
-        }
-        c
+        task_columns!(s, false)
     }
 
     /// A 0.1.0 decision: no cordons.
@@ -210,30 +225,9 @@ pub(crate) mod to_v2 {
         }
     }
 
-    /// The tasks as columns of plain numbers: each list crosses the boundary in one copy.
+    /// The tasks as columns, with the cordon mark and since when each is cordoned.
     fn task_columns(s: &Snapshot) -> wit::TaskColumns {
-        let n = s.tasks.len();
-        let mut c = wit::TaskColumns {
-            status: Vec::with_capacity(n),
-            health: Vec::with_capacity(n),
-            age_seconds: Vec::with_capacity(n),
-            sessions: Vec::with_capacity(n),
-            marks: Vec::with_capacity(n),
-            cordoned_since: Vec::with_capacity(n),
-            cpu: Vec::with_capacity(n),
-            memory: Vec::with_capacity(n),
-        };
-        for t in &s.tasks {
-            c.status.push(status(t.status) as u8);
-            c.health.push(health(t.health) as u8);
-            c.age_seconds.push(t.age_seconds);
-            c.sessions.push(t.sessions);
-            c.marks.push(marks(t, true));
-            c.cordoned_since.push(t.cordoned_since.unwrap_or(0));
-            c.cpu.push(t.cpu.unwrap_or(f64::NAN));
-            c.memory.push(t.memory.unwrap_or(f64::NAN));
-        }
-        c
+        task_columns!(s, true, cordoned_since: t => t.cordoned_since.unwrap_or(0))
     }
 
     /// A 0.2.0 decision, unchecked.

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 /// Why a policy call produced no usable decision. The tick holds on any of these.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "kebab-case")]
 pub enum PolicyFault {
     /// The call ran out of fuel or past its wall-time deadline (an endless loop, or too slow).
     #[error("timeout: the policy {what}")]
@@ -56,15 +57,7 @@ pub enum PolicyFault {
 impl PolicyFault {
     /// A short stable name for metrics, records and exit messages.
     pub fn kind(&self) -> &'static str {
-        match self {
-            PolicyFault::Timeout { .. } => "timeout",
-            PolicyFault::OutOfMemory { .. } => "out-of-memory",
-            PolicyFault::Trap { .. } => "trap",
-            PolicyFault::InvalidDecision { .. } => "invalid-decision",
-            PolicyFault::OutputTooLarge { .. } => "output-too-large",
-            PolicyFault::PolicyError { .. } => "policy-error",
-            PolicyFault::Instantiate { .. } => "instantiate",
-        }
+        self.into()
     }
 }
 
@@ -156,4 +149,42 @@ pub enum LoadError {
     /// The wasmtime engine could not be set up.
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PolicyFault;
+
+    #[test]
+    fn runtime_fault_kinds_keep_their_stable_names() {
+        let text = || String::new();
+        let kinds: Vec<&str> = [
+            PolicyFault::Timeout { what: text() },
+            PolicyFault::OutOfMemory { limit_bytes: 1 },
+            PolicyFault::Trap { message: text() },
+            PolicyFault::InvalidDecision { reason: text() },
+            PolicyFault::OutputTooLarge {
+                what: "reason",
+                size: 2,
+                limit: 1,
+            },
+            PolicyFault::PolicyError { message: text() },
+            PolicyFault::Instantiate { message: text() },
+        ]
+        .iter()
+        .map(PolicyFault::kind)
+        .collect();
+        assert_eq!(
+            kinds,
+            [
+                "timeout",
+                "out-of-memory",
+                "trap",
+                "invalid-decision",
+                "output-too-large",
+                "policy-error",
+                "instantiate"
+            ]
+        );
+    }
 }

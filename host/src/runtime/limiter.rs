@@ -125,7 +125,7 @@ mod tests {
 
 #[cfg(test)]
 mod wasm_tests {
-    use super::super::{Limits, PolicyEngine, call, load};
+    use super::super::{Limits, PolicyEngine, instance, load};
 
     fn rss_bytes() -> usize {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -141,7 +141,7 @@ mod wasm_tests {
             wasmtime::component::Component::new(engine.engine(), wat::parse_str(wat).unwrap())
                 .unwrap();
         let linker = load::host_linker(engine.engine(), crate::runtime::Contract::V0_1).unwrap();
-        let mut store = call::new_store(&engine);
+        let mut store = instance::new_store(&engine);
         let result = linker
             .instantiate(&mut store, &component)
             .and_then(|i| i.get_typed_func::<(), ()>(&mut store, "run"))

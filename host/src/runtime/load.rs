@@ -10,18 +10,11 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::bindings::{v1, v2};
 use super::fault::LoadError;
+use super::instance::{Pre, probe_info};
 use super::params::{self, Declared, ParamError, ParamSpec};
 use super::state::HostState;
 use super::{CONTRACT_VERSIONS, Contract, HOST_IMPORTS, PolicyEngine};
 use super::{log, scan};
-
-/// A component ready to instantiate, in the bindings of the contract it implements.
-pub(crate) enum Pre {
-    /// Contract 0.1.0.
-    V0_1(v1::ScalingPolicyPre<HostState>),
-    /// Contract 0.2.0.
-    V0_2(v2::ScalingPolicyPre<HostState>),
-}
 
 /// A compiled, checked policy component, ready to instantiate cheaply.
 pub struct PolicyComponent {
@@ -30,8 +23,8 @@ pub struct PolicyComponent {
     pub name: String,
     /// The version the policy gives itself.
     pub version: String,
-    /// The contract version it implements ("0.1.0" or "0.2.0").
-    pub contract: String,
+    /// The contract version it implements (shown as "0.1.0" or "0.2.0").
+    pub contract: Contract,
     /// The parameters it declares (contract 0.2.0; empty for 0.1.0 or when it declares none).
     pub params: Vec<ParamSpec>,
     /// sha256 of the component's bytes, hex.
@@ -64,10 +57,7 @@ impl std::fmt::Debug for PolicyComponent {
 impl PolicyComponent {
     /// The contract the component implements.
     pub fn contract_version(&self) -> Contract {
-        match self.pre {
-            Pre::V0_1(_) => Contract::V0_1,
-            Pre::V0_2(_) => Contract::V0_2,
-        }
+        self.contract
     }
 
     /// Its declarations, labelled "name version" for messages.
@@ -195,12 +185,21 @@ impl PolicyEngine {
             .cloned()
             .collect();
 
-        let mut component = PolicyComponent {
+        let info = probe_info(self, &pre).map_err(|fault| LoadError::Probe {
+            source_name: source.to_string(),
+            fault,
+        })?;
+        let params =
+            params::from_wire(info.params).map_err(|message| LoadError::BadDeclaration {
+                source_name: source.to_string(),
+                message,
+            })?;
+        let component = PolicyComponent {
             pre,
-            name: String::new(),
-            version: String::new(),
-            contract: contract.version().to_string(),
-            params: Vec::new(),
+            name: info.name,
+            version: info.version,
+            contract,
+            params,
             sha256,
             source: source.to_string(),
             size_bytes: bytes.len(),
@@ -209,17 +208,6 @@ impl PolicyEngine {
             imports,
             trapped_imports,
         };
-        let info = super::call::probe_info(self, &component).map_err(|fault| LoadError::Probe {
-            source_name: source.to_string(),
-            fault,
-        })?;
-        component.name = info.name;
-        component.version = info.version;
-        component.params =
-            params::from_wire(info.params).map_err(|message| LoadError::BadDeclaration {
-                source_name: source.to_string(),
-                message,
-            })?;
         Ok(Arc::new(component))
     }
 }

@@ -66,7 +66,7 @@ mod tests {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
 
-    use super::super::{Limits, PolicyEngine, call, load};
+    use super::super::{Limits, PolicyEngine, instance, load};
 
     thread_local! {
         static WATCHED: Cell<bool> = const { Cell::new(false) };
@@ -157,7 +157,7 @@ mod tests {
             wasmtime::component::Component::new(engine.engine(), giant_logger(100, 10 << 20))
                 .unwrap();
         let linker = load::host_linker(engine.engine(), crate::runtime::Contract::V0_1).unwrap();
-        let mut store = call::new_store(&engine);
+        let mut store = instance::new_store(&engine);
         let instance = linker.instantiate(&mut store, &component).unwrap();
         let run = instance
             .get_typed_func::<(), ()>(&mut store, "run")

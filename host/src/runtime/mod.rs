@@ -6,6 +6,7 @@
 //! - [`cache`]: compiled artifacts cached on disk by content hash, each under an HMAC tag;
 //! - `limiter`: one memory cap over all of an instance's memories and tables;
 //! - `log`: the `log` import, which copies only what it keeps;
+//! - `instance`: a store under limits, instantiation, the `info` probe and fault classification;
 //! - [`call`]: a [`Policy`] instance and its `decide` call under limits;
 //! - [`fault`]: the typed ways a policy can fail;
 //! - [`reload`]: watching policy files and swapping them in between ticks.
@@ -17,6 +18,7 @@ pub mod call;
 mod convert;
 pub mod engine;
 pub mod fault;
+mod instance;
 mod limiter;
 pub mod load;
 mod log;
@@ -47,12 +49,17 @@ pub const HOST_IMPORTS: [&str; 4] = [
     "autoscaler:policy/types@0.2.0",
 ];
 
-/// A contract version the host accepts, told by the interface a component exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A contract version the host accepts, told by the interface a component
+/// exports; shown as its package version, such as "0.2.0".
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::Display, strum::IntoStaticStr,
+)]
 pub enum Contract {
     /// `autoscaler:policy@0.1.0`: no cordons, no declared parameters.
+    #[strum(serialize = "0.1.0")]
     V0_1,
     /// `autoscaler:policy@0.2.0`: cordons and declared parameters.
+    #[strum(serialize = "0.2.0")]
     V0_2,
 }
 
@@ -62,10 +69,7 @@ impl Contract {
 
     /// The package version, such as "0.2.0".
     pub fn version(self) -> &'static str {
-        match self {
-            Contract::V0_1 => "0.1.0",
-            Contract::V0_2 => "0.2.0",
-        }
+        self.into()
     }
 
     /// The interface a component of this contract exports.
