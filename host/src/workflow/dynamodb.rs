@@ -56,13 +56,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::{DrainWorkflow, Journal, JournalError};
@@ -190,8 +191,8 @@ impl DynamoJournal {
         &self.table
     }
 
-    fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        self.versions.lock().unwrap_or_else(|p| p.into_inner())
+    fn versions(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.versions.lock()
     }
 
     fn resource(&self, wf: &DrainWorkflow) -> String {

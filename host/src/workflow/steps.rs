@@ -1180,7 +1180,7 @@ mod tests {
         let journal = MemoryJournal::default();
         block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
         assert!(matches!(wf.step, Step::Hold { .. }));
-        assert_eq!(p.cordons.lock().unwrap().get(&victim), Some(&0));
+        assert_eq!(p.cordons.lock().get(&victim), Some(&0));
         // The app mechanism leaves the target in the load balancer during the hold,
         // and an ALB's delay does not bound it.
         assert_eq!(health_of(&p.sim, &wf.target), Some(TargetHealth::Healthy));
@@ -1205,7 +1205,7 @@ mod tests {
             "{steps:?}"
         );
         assert!(
-            p.cordons.lock().unwrap().is_empty(),
+            p.cordons.lock().is_empty(),
             "the stopped task's cordon is lifted"
         );
         assert!(!wf.changes.cordoned_app);
@@ -1303,7 +1303,7 @@ mod tests {
                     CordonMechanism::App => TargetHealth::Healthy,
                 })
             );
-            assert!(p.cordons.lock().unwrap().is_empty());
+            assert!(p.cordons.lock().is_empty());
             assert!(
                 !wf.uncordon("twice"),
                 "a finished workflow does not step back"
@@ -1319,7 +1319,7 @@ mod tests {
         let journal = MemoryJournal::default();
         block_on(advance(&p, &svc, &mut wf, &cfg, &[], &journal, 0)).unwrap();
         assert!(wf.uncordon("demand returned"));
-        *p.cordon_faults.lock().unwrap() = 2;
+        *p.cordon_faults.lock() = 2;
         run_cordon(&p, &svc, &mut wf, &cfg, &journal, u64::MAX);
         assert!(
             matches!(
@@ -1332,7 +1332,7 @@ mod tests {
             wf.step
         );
         assert!(
-            p.cordons.lock().unwrap().is_empty(),
+            p.cordons.lock().is_empty(),
             "the roll-back lifted the cordon"
         );
         assert!(wf.changes.is_empty());

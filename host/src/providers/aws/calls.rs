@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fmt::Write;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -254,21 +256,14 @@ impl CallCounter {
 
     /// The counts so far.
     pub fn snapshot(&self) -> CallCounts {
-        self.lock().clone()
+        self.inner.lock().clone()
     }
 
     /// The counts so far, resetting the counter to zero (for per-tick reports).
     /// The exported metrics restart from zero too, which Prometheus reads as a
     /// counter reset; the daemon never calls this.
     pub fn take(&self) -> CallCounts {
-        std::mem::take(&mut *self.lock())
-    }
-
-    fn lock(&self) -> MutexGuard<'_, CallCounts> {
-        // A panic while holding this lock cannot leave the counts inconsistent.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        std::mem::take(&mut *self.inner.lock())
     }
 
     fn bump(&self, service: &'static str, cfg: &ConfigBag, f: impl FnOnce(&mut OpCount)) {
@@ -276,7 +271,12 @@ impl CallCounter {
             .load::<Metadata>()
             .map_or("Unknown", |m| m.name())
             .to_string();
-        f(self.lock().by_operation.entry((service, name)).or_default());
+        f(self
+            .inner
+            .lock()
+            .by_operation
+            .entry((service, name))
+            .or_default());
     }
 }
 
@@ -415,7 +415,7 @@ mod tests {
     #[test]
     fn take_resets() {
         let counter = CallCounter::new();
-        counter.lock().by_operation.insert(
+        counter.inner.lock().by_operation.insert(
             ("dynamodb", "Query".into()),
             OpCount {
                 calls: 1,
@@ -470,7 +470,7 @@ mod tests {
         let counter = CallCounter::new();
         let mut errors = [0; 5];
         errors[ErrorKind::Throttling as usize] = 2;
-        counter.lock().by_operation.insert(
+        counter.inner.lock().by_operation.insert(
             ("ecs", "DescribeServices".into()),
             OpCount {
                 calls: 3,
