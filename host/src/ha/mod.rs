@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use serde::Deserialize;
 
-use crate::workflow::dynamodb::{Fence, LeaseCondition};
+use crate::providers::aws::journal::{Fence, LeaseCondition};
 
 /// The default lease table name.
 pub const DEFAULT_TABLE: &str = "autoscaler-leases";

@@ -47,7 +47,6 @@
 //! the load balancer (no session can reach it), never both unprotected and
 //! serving.
 
-pub mod dynamodb;
 mod journal;
 mod retry;
 mod steps;
@@ -55,7 +54,6 @@ mod steps;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-pub use dynamodb::DynamoJournal;
 pub use journal::{FileJournal, Journal, JournalError, LatestJournal, MemoryJournal};
 pub use retry::backoff;
 pub use steps::{MIN_UNCORDON_MARGIN, StepReport, UNCORDON_RETRY, advance};

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use autoscaler::ha::table::{LeaseItem, LeaseTable, attr as lease, wall_ms};
 use autoscaler::ha::{HaConfig, Leases};
 use autoscaler::providers::ServiceRef;
-use autoscaler::workflow::dynamodb::{DynamoJournal, attr};
+use autoscaler::providers::aws::journal::{DynamoJournal, attr};
 use autoscaler::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError, Step};
 use serde_json::Value;
 

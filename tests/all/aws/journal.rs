@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use autoscaler::config::{Config, JournalConfig};
-use autoscaler::workflow::dynamodb::attr;
-use autoscaler::workflow::{
-    DrainConfig, DrainWorkflow, DynamoJournal, Journal, JournalError, Outcome, Step,
-};
+use autoscaler::providers::aws::journal::{DynamoJournal, attr};
+use autoscaler::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,

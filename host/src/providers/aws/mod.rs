@@ -71,10 +71,12 @@ mod dynamodb;
 mod ecs;
 mod elb;
 pub(crate) mod errors;
+pub mod journal;
 mod protection;
 pub mod tables;
 
 pub use calls::{CallCounter, CallCounts, ErrorKind, OpCount, ServiceCalls};
+pub use journal::DynamoJournal;
 
 /// The ECS task ID: the last part of a task ARN (an ID stays as it is).
 /// The ECS calls and the protection cache both key tasks by it.
