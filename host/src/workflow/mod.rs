@@ -50,6 +50,7 @@
 mod journal;
 mod retry;
 mod steps;
+mod wire;
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -209,9 +210,15 @@ impl Default for DrainConfig {
     }
 }
 
-/// Where a workflow is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
+/// Where a workflow is. The journal stores it flat beside the workflow's
+/// other fields, as `"step": "<name>"` and the variant's fields (see `wire.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(StepKind),
+    doc = "A step without its data, named in logs, metrics and the DynamoDB journal's `step` attribute.",
+    derive(strum::IntoStaticStr, strum::Display, Hash),
+    strum(serialize_all = "kebab-case")
+)]
 pub enum Step {
     /// Protect every task of the service.
     Protect,
@@ -231,11 +238,16 @@ pub enum Step {
         reason: String,
     },
     /// Deregister the victim's target.
-    Deregister,
+    Deregister {
+        /// The victim's target (the workflow's [`DrainWorkflow::target`]).
+        target: Target,
+    },
     /// Wait for the deregistration to finish; check again at `next_check_at`.
     Wait {
         /// When to look next, in seconds.
         next_check_at: u64,
+        /// The target being deregistered.
+        target: Target,
     },
     /// Re-check the victim's sessions.
     Recheck,
@@ -253,7 +265,6 @@ pub enum Step {
         /// Why the workflow is rolling back.
         reason: String,
         /// Whether a session on the victim caused it (the outcome is then "aborted").
-        #[serde(default)]
         session_appeared: bool,
     },
     /// Finished, one way or another.
@@ -269,7 +280,7 @@ impl Step {
         Some(match self {
             Step::Protect => DrainStep::Protecting,
             Step::Cordon | Step::Hold { .. } | Step::Uncordon { .. } => DrainStep::Cordoned,
-            Step::Deregister => DrainStep::Deregistering,
+            Step::Deregister { .. } => DrainStep::Deregistering,
             Step::Wait { .. } => DrainStep::Waiting,
             Step::Recheck | Step::RollBack { .. } => DrainStep::Rechecking,
             Step::ScaleIn { .. } => DrainStep::ScalingIn,
@@ -278,27 +289,21 @@ impl Step {
         })
     }
 
-    /// A short name for logs and metrics.
+    /// The step's kind, without its data.
+    pub fn kind(&self) -> StepKind {
+        self.into()
+    }
+
+    /// A short name for logs and metrics (`scale-in`, `roll-back`, ...).
     pub fn name(&self) -> &'static str {
-        match self {
-            Step::Protect => "protect",
-            Step::Cordon => "cordon",
-            Step::Hold { .. } => "hold",
-            Step::Uncordon { .. } => "uncordon",
-            Step::Deregister => "deregister",
-            Step::Wait { .. } => "wait",
-            Step::Recheck => "recheck",
-            Step::ScaleIn { .. } => "scale-in",
-            Step::Confirm => "confirm",
-            Step::RollBack { .. } => "roll-back",
-            Step::Done { .. } => "done",
-        }
+        self.kind().into()
     }
 }
 
 /// How a workflow ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Outcome {
     /// The victim stopped: the service is one task smaller.
     Stopped,
@@ -331,13 +336,7 @@ pub enum Outcome {
 impl Outcome {
     /// `stopped`, `aborted`, `uncordoned`, `rolled-back` or `roll-back-failed`, for metrics.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Outcome::Stopped => "stopped",
-            Outcome::Aborted { .. } => "aborted",
-            Outcome::Uncordoned { .. } => "uncordoned",
-            Outcome::RolledBack { .. } => "rolled-back",
-            Outcome::RollBackFailed { .. } => "roll-back-failed",
-        }
+        self.into()
     }
 
     /// Whether the drain had to be undone because it failed (not because a
@@ -397,8 +396,8 @@ impl Changes {
 }
 
 /// One drain workflow: its identity and where it is. This whole struct is
-/// what the journal stores, one line per change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// what the journal stores, one line per change (its JSON form is in `wire.rs`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DrainWorkflow {
     /// Unique ID: service key, task ID and start time.
     pub id: String,
@@ -409,7 +408,6 @@ pub struct DrainWorkflow {
     /// The victim's target, if it had one.
     pub target: Option<Target>,
     /// The current step.
-    #[serde(flatten)]
     pub step: Step,
     /// When the workflow began, in seconds.
     pub started_at: u64,
@@ -420,23 +418,19 @@ pub struct DrainWorkflow {
     /// Not before this time, in seconds (backoff after a transient error).
     pub not_before: u64,
     /// The last error met, for the record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// What the drain has changed so far, for its roll-back. Journal lines
     /// written before this field existed read as [`Changes::unknown`].
-    #[serde(default = "Changes::unknown")]
     pub changes: Changes,
     /// For a cordon (a busy victim that is stopped once its sessions end):
     /// its mechanism and state. None for an idle drain (and in journal lines
     /// written before cordons existed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cordon: Option<Cordon>,
     /// For an idle drain behind a load balancer that cuts a deregistered
     /// target's connections when its delay ends (an ALB, or an NLB with
     /// connection termination): the time, a margin before that cut, by which
     /// the drain re-checks the task's sessions, so that a session reported
     /// late is found while its target can still be registered again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recheck_by: Option<u64>,
 }
 
@@ -552,7 +546,7 @@ impl DrainWorkflow {
     pub fn wake_at(&self) -> Option<u64> {
         match &self.step {
             Step::Done { .. } => None,
-            Step::Wait { next_check_at } => {
+            Step::Wait { next_check_at, .. } => {
                 Some((*next_check_at).max(self.not_before).min(self.hold_limit()))
             }
             // The wake-up to uncordon before an ALB cuts sessions cannot wait

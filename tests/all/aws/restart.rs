@@ -103,7 +103,7 @@ fn outcomes(records: &[Value], what: &str) -> Vec<Value> {
 }
 
 fn past_deregistration(step: &Step) -> bool {
-    !matches!(step, Step::Protect | Step::Deregister)
+    !matches!(step, Step::Protect | Step::Deregister { .. })
 }
 
 fn config(dir: &Path, proxy: &Proxy, svc: &ServiceRef, kind: &JournalKind) -> PathBuf {

@@ -2,7 +2,7 @@
 //! or cordon it (a busy task).
 
 use super::{StepError, note};
-use crate::providers::{Provider, ServiceRef};
+use crate::providers::{Provider, ServiceRef, Target};
 use crate::workflow::{CordonMechanism, DrainConfig, DrainWorkflow, Journal, Outcome, Step};
 
 /// The deregister step: fix when the recheck must come (before a load
@@ -13,12 +13,9 @@ pub(super) async fn deregister<P: Provider>(
     wf: &mut DrainWorkflow,
     cfg: &DrainConfig,
     journal: &dyn Journal,
+    target: Target,
     now: u64,
 ) -> Result<Step, StepError> {
-    let target = wf
-        .target
-        .clone()
-        .expect("deregister only runs with a target");
     // After an app-level hold, with a load balancer that cuts a
     // deregistered target's connections: a session reported late
     // must be found (and the target registered again) before then.
@@ -49,6 +46,7 @@ pub(super) async fn deregister<P: Provider>(
     let first = (cfg.deregistration_delay.as_secs_f64() * cfg.first_check_fraction) as u64;
     Ok(Step::Wait {
         next_check_at: now + first.max(1),
+        target,
     })
 }
 

@@ -1,7 +1,9 @@
 //! Advancing one drain workflow: run every step that is due, journaling each
 //! new state before acting on it.
 
-use super::{Changes, DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, backoff};
+use super::{
+    Changes, DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step, StepKind, backoff,
+};
 use crate::model::TaskStatus;
 use crate::providers::{ClusterTask, Provider, ProviderError, ServiceRef};
 
@@ -30,8 +32,8 @@ pub const MIN_UNCORDON_MARGIN: u64 = 30;
 /// What one call to [`advance`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StepReport {
-    /// Each step that completed, by name, in order.
-    pub completed: Vec<&'static str>,
+    /// Each step that completed, in order.
+    pub completed: Vec<StepKind>,
     /// Transient errors met (the step will be retried).
     pub retried: Vec<String>,
     /// The outcome, if the workflow finished.
@@ -66,7 +68,7 @@ pub async fn advance<P: Provider>(
         let past_deadline = now >= wf.deadline_at
             && matches!(
                 wf.step,
-                Step::Protect | Step::Deregister | Step::Wait { .. } | Step::Recheck
+                Step::Protect | Step::Deregister { .. } | Step::Wait { .. } | Step::Recheck
             );
         if past_deadline {
             // The roll-back's retries are its own, not the step's it replaces.
@@ -82,10 +84,11 @@ pub async fn advance<P: Provider>(
             )?;
             continue;
         }
-        let name = wf.step.name();
+        let kind = wf.step.kind();
+        let name: &str = kind.into();
         match run_step(p, svc, wf, cfg, released, journal, now).await {
             Ok(next) => {
-                report.completed.push(name);
+                report.completed.push(kind);
                 if let (Step::ScaleIn { to: Some(n) }, Step::Confirm) = (&wf.step, &next) {
                     report.lowered_to = Some(*n);
                 }
@@ -213,8 +216,10 @@ async fn run_step<P: Provider>(
         Step::Cordon => deregister::cordon(p, svc, wf, cfg, journal, now).await,
         Step::Hold { .. } => wait::hold(p, svc, wf, cfg, expiry, now).await,
         Step::Uncordon { reason } => roll_back::uncordon(p, svc, wf, journal, reason).await,
-        Step::Deregister => deregister::deregister(p, svc, wf, cfg, journal, now).await,
-        Step::Wait { .. } => wait::wait(p, svc, wf, cfg, now).await,
+        Step::Deregister { target } => {
+            deregister::deregister(p, svc, wf, cfg, journal, target, now).await
+        }
+        Step::Wait { target, .. } => wait::wait(p, svc, wf, cfg, target, now).await,
         Step::Recheck => wait::recheck(p, svc, wf, now).await,
         Step::ScaleIn { to: None } => scale_in::decide(p, svc).await,
         Step::ScaleIn { to: Some(n) } => {

@@ -44,9 +44,8 @@ pub(super) async fn protect<P: Provider>(
         c.protected_at = now;
         return Ok(Step::Cordon);
     }
-    Ok(if wf.target.is_some() {
-        Step::Deregister
-    } else {
-        Step::Recheck
+    Ok(match wf.target.clone() {
+        Some(target) => Step::Deregister { target },
+        None => Step::Recheck,
     })
 }

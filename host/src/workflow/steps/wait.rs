@@ -4,7 +4,7 @@
 
 use super::StepError;
 use crate::model::TargetHealth;
-use crate::providers::{Provider, ServiceRef};
+use crate::providers::{Provider, ServiceRef, Target};
 use crate::workflow::{CordonMechanism, DrainConfig, DrainWorkflow, Step};
 
 /// The wait: recheck early before a load balancer would cut a late
@@ -15,6 +15,7 @@ pub(super) async fn wait<P: Provider>(
     svc: &ServiceRef,
     wf: &mut DrainWorkflow,
     cfg: &DrainConfig,
+    target: Target,
     now: u64,
 ) -> Result<Step, StepError> {
     if wf
@@ -26,7 +27,6 @@ pub(super) async fn wait<P: Provider>(
         // Recheck before the load balancer would cut a late session.
         return Ok(Step::Recheck);
     }
-    let target = wf.target.clone().expect("wait only runs with a target");
     let targets = p.targets(&svc.target_group).await?;
     let state = targets
         .iter()
@@ -36,9 +36,10 @@ pub(super) async fn wait<P: Provider>(
         None | Some(TargetHealth::Unregistered) => Step::Recheck,
         Some(TargetHealth::Draining) | Some(TargetHealth::Unknown) => Step::Wait {
             next_check_at: now + cfg.check_interval.as_secs().max(1),
+            target,
         },
         // Registered again by someone else: deregister once more.
-        Some(_) => Step::Deregister,
+        Some(_) => Step::Deregister { target },
     })
 }
 
@@ -107,7 +108,9 @@ pub(super) async fn hold<P: Provider>(
     Ok(match c.mechanism {
         // Already out of the load balancer.
         CordonMechanism::Deregister => Step::Recheck,
-        CordonMechanism::App if wf.target.is_some() => Step::Deregister,
-        CordonMechanism::App => Step::Recheck,
+        CordonMechanism::App => match wf.target.clone() {
+            Some(target) => Step::Deregister { target },
+            None => Step::Recheck,
+        },
     })
 }
