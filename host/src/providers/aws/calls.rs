@@ -26,7 +26,8 @@ use aws_smithy_types::config_bag::ConfigBag;
 use crate::events::{Collect, labels};
 
 /// Why a call failed, as the `autoscaler_aws_call_errors_total` metric counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum ErrorKind {
     /// HTTP 429 or a throttling error code (`ThrottlingException`, `Throttling`, ...).
     Throttling,
@@ -52,13 +53,7 @@ impl ErrorKind {
 
     /// The metric label: `throttling`, `server`, `client`, `timeout` or `other`.
     pub fn label(self) -> &'static str {
-        match self {
-            ErrorKind::Throttling => "throttling",
-            ErrorKind::Server => "server",
-            ErrorKind::Client => "client",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Other => "other",
-        }
+        self.into()
     }
 
     /// Classifies a failed call by the SDK's error and the last HTTP response.

@@ -132,3 +132,11 @@ fn the_exposition_has_help_and_type_and_labels_by_service_and_operation() {
     );
     assert!(!out.contains("kind=\"server\""), "{out}");
 }
+
+#[test]
+fn error_kinds_are_labelled_in_lowercase() {
+    assert_eq!(
+        ErrorKind::ALL.map(ErrorKind::label),
+        ["throttling", "server", "client", "timeout", "other"]
+    );
+}
