@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use autoscaler::daemon::setup::{self, service_ref};
 use autoscaler::ha::table::{LeaseTable, wall_ms};
 use clap::Subcommand;
+use comfy_table::{CellAlignment, ColumnConstraint, Table, Width};
 
 #[derive(Debug, Subcommand)]
 pub enum LeasesCommand {
@@ -72,33 +73,85 @@ impl LeasesCommand {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
-                "{:<40} {:<40} {:>6} {:>10}",
-                "SERVICE", "HOLDER", "TOKEN", "EXPIRES IN"
-            );
-            for r in &rows {
-                let holder = match (r["holder"].as_str(), r["last_holder"].as_str()) {
-                    (Some(h), _) => h.to_string(),
-                    (None, Some(last)) => format!("(free; last {last})"),
-                    (None, None) => "(free)".into(),
-                };
-                let expires = r["expires_in_ms"]
-                    .as_u64()
-                    .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
-                let token = r["token"].as_u64().map_or("-".into(), |t| t.to_string());
-                println!(
-                    "{:<40} {:<40} {:>6} {:>10}",
-                    r["service"].as_str().unwrap_or_default(),
-                    holder,
-                    token,
-                    expires
-                );
-            }
+            println!("{}", lease_table(&rows));
             println!("\n{} live host(s):", hosts.len());
             for h in &hosts {
                 println!("  {}", h["host"].as_str().unwrap_or_default());
             }
             Ok(ExitCode::SUCCESS)
         })
+    }
+}
+
+/// The leases as a text table: no borders, the columns at least as wide as
+/// they always were (40, 40, 6 and 10 characters), the numbers right-aligned.
+fn lease_table(rows: &[serde_json::Value]) -> Table {
+    let mut t = Table::new();
+    t.load_style(comfy_table::presets::NOTHING).set_header([
+        "SERVICE",
+        "HOLDER",
+        "TOKEN",
+        "EXPIRES IN",
+    ]);
+    for r in rows {
+        let holder = match (r["holder"].as_str(), r["last_holder"].as_str()) {
+            (Some(h), _) => h.to_string(),
+            (None, Some(last)) => format!("(free; last {last})"),
+            (None, None) => "(free)".into(),
+        };
+        let expires = r["expires_in_ms"]
+            .as_u64()
+            .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+        let token = r["token"].as_u64().map_or("-".into(), |t| t.to_string());
+        t.add_row([
+            r["service"].as_str().unwrap_or_default().to_string(),
+            holder,
+            token,
+            expires,
+        ]);
+    }
+    // One space between columns: the right padding of all but the last.
+    for (i, (width, align)) in [
+        (40, CellAlignment::Left),
+        (40, CellAlignment::Left),
+        (6, CellAlignment::Right),
+        (10, CellAlignment::Right),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let gap = u16::from(i < 3);
+        let column = t.column_mut(i).expect("four columns");
+        column
+            .set_padding((0, gap))
+            .set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(width + gap)));
+        column.set_cell_alignment(align);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_keeps_the_columns_of_the_hand_formatted_one() {
+        let rows = [
+            serde_json::json!({"service": "prod/rdp", "holder": "host-a", "last_holder": "host-a",
+                "token": 7, "expires_in_ms": 12_345}),
+            serde_json::json!({"service": "prod/vnc", "holder": null, "last_holder": "host-b",
+                "token": 3, "expires_in_ms": null}),
+            serde_json::json!({"service": "dev/rdp", "holder": null, "last_holder": null,
+                "token": null, "expires_in_ms": null}),
+        ];
+        let line = |a: &str, b: &str, c: &str, d: &str| format!("{a:<40} {b:<40} {c:>6} {d:>10}");
+        let want = [
+            line("SERVICE", "HOLDER", "TOKEN", "EXPIRES IN"),
+            line("prod/rdp", "host-a", "7", "12.3s"),
+            line("prod/vnc", "(free; last host-b)", "3", "-"),
+            line("dev/rdp", "(free)", "-", "-"),
+        ]
+        .join("\n");
+        assert_eq!(lease_table(&rows).to_string(), want);
     }
 }

@@ -50,7 +50,7 @@ pub enum JournalConfig {
     #[default]
     File,
     /// A DynamoDB table several hosts can share, with conditional writes
-    /// (schema in [`crate::workflow::dynamodb`]); needs `provider.kind = "aws"`.
+    /// (schema in [`crate::providers::aws::journal`]); needs `provider.kind = "aws"`.
     Dynamodb {
         /// The table's name.
         #[serde(default = "default_journal_table")]
@@ -59,7 +59,7 @@ pub enum JournalConfig {
 }
 
 fn default_journal_table() -> String {
-    crate::workflow::dynamodb::DEFAULT_TABLE.into()
+    crate::providers::aws::journal::DEFAULT_TABLE.into()
 }
 
 fn default_speed() -> f64 {

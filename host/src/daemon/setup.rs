@@ -12,6 +12,7 @@ use crate::config::{Config, Fallback, JournalConfig, ProviderConfig};
 use crate::events::Events;
 use crate::ha::Leases;
 use crate::providers::aws::AwsConfig;
+use crate::providers::aws::DynamoJournal;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, Provider, ServiceRef};
 use crate::remote::S3Url;
@@ -22,7 +23,7 @@ use crate::sim::SimError;
 use crate::tick::guard::GuardConfig;
 use crate::tick::record::{JsonlSink, RecordSink};
 use crate::tick::{Service, ServiceSpec};
-use crate::workflow::{DynamoJournal, FileJournal, Journal, JournalError};
+use crate::workflow::{FileJournal, Journal, JournalError};
 
 /// Why a daemon could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +101,7 @@ pub fn aws_settings(provider: &ProviderConfig) -> Option<AwsConfig> {
 
 /// The drain journal the config asks for: the file in `state_dir`, or the
 /// DynamoDB table (which needs a multi-threaded tokio runtime: see
-/// [`crate::workflow::dynamodb`]).
+/// [`crate::providers::aws::journal`]).
 pub fn journal(cfg: &Config) -> Result<Arc<dyn Journal>, SetupError> {
     journal_with(cfg, None)
 }

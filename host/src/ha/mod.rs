@@ -16,12 +16,13 @@ pub mod table;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use serde::Deserialize;
 
-use crate::workflow::dynamodb::{Fence, LeaseCondition};
+use crate::providers::aws::journal::{Fence, LeaseCondition};
 
 /// The default lease table name.
 pub const DEFAULT_TABLE: &str = "autoscaler-leases";
@@ -189,34 +190,30 @@ impl Leases {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// This host's ID.
     pub fn me(&self) -> String {
-        self.lock().me.clone()
+        self.inner.lock().me.clone()
     }
 
     /// The configured services' keys.
     pub fn services(&self) -> Vec<String> {
-        self.lock().services.clone()
+        self.inner.lock().services.clone()
     }
 
     /// The lease on `service`, if this host holds it (whatever time is left).
     pub fn held(&self, service: &str) -> Option<Held> {
-        self.lock().held.get(service).copied()
+        self.inner.lock().held.get(service).copied()
     }
 
     /// Every lease this host holds.
     pub fn all_held(&self) -> BTreeMap<String, Held> {
-        self.lock().held.clone()
+        self.inner.lock().held.clone()
     }
 
     /// Who holds `service`: this host if it does, else the holder last read
     /// from the table (none when free or not read yet).
     pub fn holder(&self, service: &str) -> Option<String> {
-        let i = self.lock();
+        let i = self.inner.lock();
         if i.held.contains_key(service) {
             return Some(i.me.clone());
         }
@@ -228,7 +225,7 @@ impl Leases {
     /// write may take: until half the margin is left, so its last attempt is
     /// sent well before the lease ends (see docs/ha.md).
     pub fn check(&self, service: &str) -> Result<Duration, NotHeld> {
-        let i = self.lock();
+        let i = self.inner.lock();
         let Some(h) = i.held.get(service) else {
             return Err(NotHeld::None {
                 host: i.me.clone(),
@@ -249,7 +246,7 @@ impl Leases {
 
     /// Records a lease taken now with `token`, valid until `valid_until`.
     pub fn took(&self, service: &str, token: u64, valid_until: Instant) -> Held {
-        let mut i = self.lock();
+        let mut i = self.inner.lock();
         i.generations += 1;
         let held = Held {
             token,
@@ -262,7 +259,7 @@ impl Leases {
 
     /// Extends a held lease after a renewal sent at `sent` (no-op if given up meanwhile).
     pub fn renewed(&self, service: &str, token: u64, valid_until: Instant) {
-        if let Some(h) = self.lock().held.get_mut(service)
+        if let Some(h) = self.inner.lock().held.get_mut(service)
             && h.token == token
         {
             h.valid_until = valid_until;
@@ -272,23 +269,23 @@ impl Leases {
     /// Stops holding `service` (lost, released, or refused by the fence).
     /// Returns the lease it held, if any.
     pub fn stand_down(&self, service: &str) -> Option<Held> {
-        self.lock().held.remove(service)
+        self.inner.lock().held.remove(service)
     }
 
     /// Stops holding everything; returns what was held.
     pub(crate) fn drop_all(&self) -> BTreeMap<String, Held> {
-        std::mem::take(&mut self.lock().held)
+        std::mem::take(&mut self.inner.lock().held)
     }
 
     /// Records who holds each service, as read from the table.
     pub(crate) fn set_holders(&self, holders: BTreeMap<String, String>) {
-        self.lock().holders = holders;
+        self.inner.lock().holders = holders;
     }
 }
 
 impl Fence for Leases {
     fn condition(&self, service: &str) -> Option<LeaseCondition> {
-        let i = self.lock();
+        let i = self.inner.lock();
         let h = i.held.get(service)?;
         Some(LeaseCondition {
             table: i.table.clone(),
@@ -301,7 +298,7 @@ impl Fence for Leases {
 
 impl crate::events::Collect for Leases {
     fn collect(&self, out: &mut String) {
-        let i = self.lock();
+        let i = self.inner.lock();
         let _ = writeln!(
             out,
             "# HELP autoscaler_lease_held Whether this host holds the service's lease (1) or not (0)."

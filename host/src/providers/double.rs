@@ -5,7 +5,9 @@
 //! the sim unchanged, faults included.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::sim::SimProvider;
 use super::{
@@ -86,7 +88,6 @@ impl LoadBalancer for Double {
     async fn target_group_info(&self, target_group: &str) -> ProviderResult<TargetGroupInfo> {
         self.calls
             .lock()
-            .unwrap()
             .push(format!("target_group_info {target_group}"));
         Ok(self.info)
     }
@@ -114,10 +115,9 @@ impl Sessions for Double {
     ) -> ProviderResult<()> {
         self.calls
             .lock()
-            .unwrap()
             .push(format!("set_cordon {task_id} {cordoned_since:?}"));
         {
-            let mut faults = self.cordon_faults.lock().unwrap();
+            let mut faults = self.cordon_faults.lock();
             if *faults > 0 {
                 *faults -= 1;
                 return Err(ProviderError::Transient {
@@ -126,7 +126,7 @@ impl Sessions for Double {
                 });
             }
         }
-        let mut c = self.cordons.lock().unwrap();
+        let mut c = self.cordons.lock();
         match cordoned_since {
             Some(t) => {
                 c.insert(task_id.to_string(), t);

@@ -11,9 +11,10 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::S3Url;
@@ -68,13 +69,9 @@ impl SourceHealth {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Records a failed poll of `url` (logged when it starts failing).
     pub fn failed(&self, url: &str, error: &str) {
-        let mut inner = self.lock();
+        let mut inner = self.inner.lock();
         match inner.errors.get_mut(url) {
             Some((e, _)) => {
                 tracing::debug!(policy = %url, error = %error, "The policy location still cannot be checked.");
@@ -91,7 +88,7 @@ impl SourceHealth {
 
     /// Records a poll of `url` that S3 answered (logged when it recovers).
     pub fn answered(&self, url: &str) {
-        if let Some((_, since)) = self.lock().errors.remove(url) {
+        if let Some((_, since)) = self.inner.lock().errors.remove(url) {
             let secs = SystemTime::now()
                 .duration_since(since)
                 .unwrap_or_default()
@@ -103,7 +100,7 @@ impl SourceHealth {
     /// What `/readyz` says about `service`'s policy locations: one line per
     /// location that did not answer its last poll.
     pub fn warnings(&self, service: &str) -> Vec<String> {
-        let inner = self.lock();
+        let inner = self.inner.lock();
         let now = SystemTime::now();
         inner
             .services

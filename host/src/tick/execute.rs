@@ -282,7 +282,7 @@ pub async fn advance_drains<P: Provider>(
             events.emit(Event::DrainStep {
                 service: &key,
                 task: &wf.task_id,
-                step,
+                step: step.into(),
             });
         }
         if let Some(n) = report.lowered_to {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+
+use parking_lot::Mutex;
 
 use super::DrainWorkflow;
 
@@ -151,7 +152,7 @@ impl Journal for FileJournal {
     fn record(&self, wf: &DrainWorkflow) -> Result<(), JournalError> {
         let mut line = serde_json::to_vec(wf).expect("workflows serialize");
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = self.file.lock();
         let io = |source| JournalError::Io {
             path: self.path.clone(),
             source,
@@ -176,7 +177,7 @@ pub struct LatestJournal {
 
 impl Journal for LatestJournal {
     fn record(&self, wf: &DrainWorkflow) -> Result<(), JournalError> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.open.lock();
         if wf.is_done() {
             open.remove(&wf.id);
         } else {
@@ -186,13 +187,7 @@ impl Journal for LatestJournal {
     }
 
     fn unfinished(&self) -> Result<Vec<DrainWorkflow>, JournalError> {
-        Ok(self
-            .open
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect())
+        Ok(self.open.lock().values().cloned().collect())
     }
 }
 
@@ -205,30 +200,19 @@ pub struct MemoryJournal {
 impl MemoryJournal {
     /// Every state recorded so far, oldest first.
     pub fn entries(&self) -> Vec<DrainWorkflow> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.entries.lock().clone()
     }
 }
 
 impl Journal for MemoryJournal {
     fn record(&self, wf: &DrainWorkflow) -> Result<(), JournalError> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(wf.clone());
+        self.entries.lock().push(wf.clone());
         Ok(())
     }
 
     fn unfinished(&self) -> Result<Vec<DrainWorkflow>, JournalError> {
         let mut latest = BTreeMap::new();
-        for wf in self
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        for wf in self.entries.lock().iter() {
             latest.insert(wf.id.clone(), wf.clone());
         }
         Ok(latest.into_values().filter(|wf| !wf.is_done()).collect())

@@ -47,323 +47,24 @@
 //! the load balancer (no session can reach it), never both unprotected and
 //! serving.
 
-pub mod dynamodb;
+mod config;
+mod cordon;
 mod journal;
 mod retry;
+mod step;
 mod steps;
+mod wire;
 
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
 
-pub use dynamodb::DynamoJournal;
+pub use config::DrainConfig;
+pub use cordon::{Cordon, CordonMechanism, CordonMode};
 pub use journal::{FileJournal, Journal, JournalError, LatestJournal, MemoryJournal};
 pub use retry::backoff;
+pub use step::{Outcome, Step, StepKind};
 pub use steps::{MIN_UNCORDON_MARGIN, StepReport, UNCORDON_RETRY, advance};
 
-use crate::model::DrainStep;
-use crate::providers::{Target, TargetGroupInfo};
-
-/// How a service cordons busy tasks (the service's `cordon` key).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CordonMode {
-    /// Cordon requests are refused (guard rule `cordon-off`).
-    #[default]
-    Off,
-    /// Deregister the task's target: the load balancer sends it no new
-    /// sessions. With an NLB (connection termination off) the wait is
-    /// unlimited; otherwise the task is uncordoned before the target group's
-    /// deregistration delay ends.
-    Deregister,
-    /// The application stops taking new sessions itself: the host publishes
-    /// the cordon in the session store (the ingest API answers
-    /// `"accepting": false`).
-    App,
-}
-
-impl CordonMode {
-    /// The mechanism a cordon uses; none when cordons are off.
-    pub fn mechanism(self) -> Option<CordonMechanism> {
-        match self {
-            CordonMode::Off => None,
-            CordonMode::Deregister => Some(CordonMechanism::Deregister),
-            CordonMode::App => Some(CordonMechanism::App),
-        }
-    }
-}
-
-/// How one cordon keeps new sessions off its task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CordonMechanism {
-    /// The target is deregistered from its target group.
-    Deregister,
-    /// The application refuses new sessions (the session store says so).
-    App,
-}
-
-/// What a cordon workflow knows about its cordon, journaled with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cordon {
-    /// How the cordon is made.
-    pub mechanism: CordonMechanism,
-    /// The target group's load balancer kind and deregistration delay, read
-    /// at the cordon step (none before it, or when the task has no target).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub info: Option<TargetGroupInfo>,
-    /// When the cordon call was first sent, in seconds (kept on a retry or a
-    /// resume, so an ALB's delay is never counted from a later call).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cordoned_at: Option<u64>,
-    /// When the hold must end by uncordoning, in seconds (see
-    /// [`Cordon::uncordon_by`]), fixed at the cordon step; none when the
-    /// wait is unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uncordon_at: Option<u64>,
-    /// When the victim's scale-in protection was last set, in seconds (the
-    /// hold renews it: holds outlast the protection's expiry).
-    #[serde(default)]
-    pub protected_at: u64,
-    /// When the hold ended with no session left, in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hold_ended_at: Option<u64>,
-}
-
-impl Cordon {
-    /// When the hold must end by uncordoning, in seconds: `margin` before the
-    /// load balancer would close the target's connections (its deregistration
-    /// delay after the cordon); none when connections outlive the delay (an
-    /// NLB with connection termination off), with the app mechanism, or
-    /// before the cordon call.
-    pub fn uncordon_by(&self, margin: u64) -> Option<u64> {
-        if self.mechanism != CordonMechanism::Deregister {
-            return None;
-        }
-        let info = self.info?;
-        if info.keeps_connections() {
-            return None;
-        }
-        let at = self.cordoned_at?;
-        Some((at + info.deregistration_delay_s).saturating_sub(margin))
-    }
-}
-
-/// Timing and limits of drain workflows for a service.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DrainConfig {
-    /// The target group's deregistration delay: how long a deregistered target drains.
-    #[serde(with = "humantime_serde")]
-    pub deregistration_delay: Duration,
-    /// The first deregistration check comes after this fraction of the delay (each check is an API call).
-    pub first_check_fraction: f64,
-    /// Then a check every interval.
-    #[serde(with = "humantime_serde")]
-    pub check_interval: Duration,
-    /// How long a workflow may take from start to a stopped task before it rolls back.
-    #[serde(with = "humantime_serde")]
-    pub deadline: Duration,
-    /// How long scale-in protection lasts once set (ECS allows up to 48 hours).
-    #[serde(with = "humantime_serde")]
-    pub protection_expiry: Duration,
-    /// The most retries of one step on transient errors before the workflow
-    /// rolls back.
-    pub max_attempts: u32,
-    /// The most retries of a roll-back on transient errors (backoff from 2 s,
-    /// capped at 60 s: the default 20 is at most about 16 minutes) before the
-    /// workflow ends `roll-back-failed` and frees its slot.
-    pub roll_back_attempts: u32,
-    /// After a drain of the service rolls back (or its roll-back fails), no
-    /// new drain of the service starts for this long: a call that fails for
-    /// good then costs one failed drain per pause, not one per tick.
-    #[serde(with = "humantime_serde")]
-    pub pause_after_roll_back: Duration,
-    /// A cordoned task's sessions are first checked this long after the
-    /// cordon (each check is a session-store read): sessions last long.
-    #[serde(with = "humantime_serde")]
-    pub cordon_first_check: Duration,
-    /// Then a check every interval, until the sessions reach 0.
-    #[serde(with = "humantime_serde")]
-    pub cordon_check_interval: Duration,
-    /// With a load balancer that closes a deregistered target's connections
-    /// when its deregistration delay ends (an ALB, or an NLB with connection
-    /// termination on), a deregister-cordoned task that still has sessions
-    /// is uncordoned (registered again) this long before the delay ends.
-    #[serde(with = "humantime_serde")]
-    pub cordon_uncordon_margin: Duration,
-}
-
-impl Default for DrainConfig {
-    fn default() -> Self {
-        DrainConfig {
-            deregistration_delay: Duration::from_secs(300),
-            first_check_fraction: 0.8,
-            check_interval: Duration::from_secs(30),
-            deadline: Duration::from_secs(30 * 60),
-            protection_expiry: Duration::from_secs(120 * 60),
-            max_attempts: 8,
-            roll_back_attempts: 20,
-            pause_after_roll_back: Duration::from_secs(15 * 60),
-            cordon_first_check: Duration::from_secs(10 * 60),
-            cordon_check_interval: Duration::from_secs(5 * 60),
-            cordon_uncordon_margin: Duration::from_secs(120),
-        }
-    }
-}
-
-/// Where a workflow is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
-pub enum Step {
-    /// Protect every task of the service.
-    Protect,
-    /// Cordon the victim (a cordon workflow only): deregister its target, or
-    /// publish the app-level cordon.
-    Cordon,
-    /// Wait for the cordoned victim's sessions to reach 0; check again at `next_check_at`.
-    Hold {
-        /// When to look next, in seconds.
-        next_check_at: u64,
-    },
-    /// Step back: the cordoned victim serves new sessions again (its target
-    /// registered again, or the app-level cordon lifted), then the workflow
-    /// ends `uncordoned`.
-    Uncordon {
-        /// Why.
-        reason: String,
-    },
-    /// Deregister the victim's target.
-    Deregister,
-    /// Wait for the deregistration to finish; check again at `next_check_at`.
-    Wait {
-        /// When to look next, in seconds.
-        next_check_at: u64,
-    },
-    /// Re-check the victim's sessions.
-    Recheck,
-    /// Lower the desired count to `to` (decided when this step was journaled).
-    ScaleIn {
-        /// The absolute desired count to set.
-        to: Option<u32>,
-    },
-    /// Wait for the victim to reach STOPPED.
-    Confirm,
-    /// Undo what [`DrainWorkflow::changes`] records: protect the victim
-    /// again if the drain unprotected it, then register its target again if
-    /// the drain deregistered it.
-    RollBack {
-        /// Why the workflow is rolling back.
-        reason: String,
-        /// Whether a session on the victim caused it (the outcome is then "aborted").
-        #[serde(default)]
-        session_appeared: bool,
-    },
-    /// Finished, one way or another.
-    Done {
-        /// How it ended.
-        outcome: Outcome,
-    },
-}
-
-impl Step {
-    /// The step as shown to policies; none once finished.
-    pub fn public(&self) -> Option<DrainStep> {
-        Some(match self {
-            Step::Protect => DrainStep::Protecting,
-            Step::Cordon | Step::Hold { .. } | Step::Uncordon { .. } => DrainStep::Cordoned,
-            Step::Deregister => DrainStep::Deregistering,
-            Step::Wait { .. } => DrainStep::Waiting,
-            Step::Recheck | Step::RollBack { .. } => DrainStep::Rechecking,
-            Step::ScaleIn { .. } => DrainStep::ScalingIn,
-            Step::Confirm => DrainStep::Confirming,
-            Step::Done { .. } => return None,
-        })
-    }
-
-    /// A short name for logs and metrics.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Step::Protect => "protect",
-            Step::Cordon => "cordon",
-            Step::Hold { .. } => "hold",
-            Step::Uncordon { .. } => "uncordon",
-            Step::Deregister => "deregister",
-            Step::Wait { .. } => "wait",
-            Step::Recheck => "recheck",
-            Step::ScaleIn { .. } => "scale-in",
-            Step::Confirm => "confirm",
-            Step::RollBack { .. } => "roll-back",
-            Step::Done { .. } => "done",
-        }
-    }
-}
-
-/// How a workflow ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
-    /// The victim stopped: the service is one task smaller.
-    Stopped,
-    /// A session appeared on the victim; it rejoined the pool.
-    Aborted {
-        /// Why.
-        reason: String,
-    },
-    /// The cordoned victim serves new sessions again (a step back): demand
-    /// returned, or its load balancer would have cut its sessions.
-    Uncordoned {
-        /// Why.
-        reason: String,
-    },
-    /// The workflow could not finish and was undone.
-    RolledBack {
-        /// Why.
-        reason: String,
-    },
-    /// The workflow could not finish, and undoing it failed too (a call
-    /// failed for good, or `roll_back_attempts` times in a row).
-    RollBackFailed {
-        /// Why the workflow rolled back, and the call that failed the roll-back.
-        reason: String,
-        /// What was left as is, and what that means for the task.
-        left_as_is: String,
-    },
-}
-
-impl Outcome {
-    /// `stopped`, `aborted`, `uncordoned`, `rolled-back` or `roll-back-failed`, for metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Outcome::Stopped => "stopped",
-            Outcome::Aborted { .. } => "aborted",
-            Outcome::Uncordoned { .. } => "uncordoned",
-            Outcome::RolledBack { .. } => "rolled-back",
-            Outcome::RollBackFailed { .. } => "roll-back-failed",
-        }
-    }
-
-    /// Whether the drain had to be undone because it failed (not because a
-    /// session appeared): a roll-back, done or failed.
-    pub fn is_roll_back(&self) -> bool {
-        matches!(
-            self,
-            Outcome::RolledBack { .. } | Outcome::RollBackFailed { .. }
-        )
-    }
-
-    /// The reason, and what was left as is, in one line (empty when stopped).
-    pub fn detail(&self) -> String {
-        match self {
-            Outcome::Stopped => String::new(),
-            Outcome::Aborted { reason }
-            | Outcome::Uncordoned { reason }
-            | Outcome::RolledBack { reason } => reason.clone(),
-            Outcome::RollBackFailed { reason, left_as_is } => {
-                format!("{reason}; left as is: {left_as_is}")
-            }
-        }
-    }
-}
+use crate::providers::Target;
 
 /// What a drain has changed in the world, so that a roll-back undoes exactly
 /// that. Each flag is journaled before the call it stands for is sent (so it
@@ -399,8 +100,8 @@ impl Changes {
 }
 
 /// One drain workflow: its identity and where it is. This whole struct is
-/// what the journal stores, one line per change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// what the journal stores, one line per change (its JSON form is in `wire.rs`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DrainWorkflow {
     /// Unique ID: service key, task ID and start time.
     pub id: String,
@@ -411,7 +112,6 @@ pub struct DrainWorkflow {
     /// The victim's target, if it had one.
     pub target: Option<Target>,
     /// The current step.
-    #[serde(flatten)]
     pub step: Step,
     /// When the workflow began, in seconds.
     pub started_at: u64,
@@ -422,23 +122,19 @@ pub struct DrainWorkflow {
     /// Not before this time, in seconds (backoff after a transient error).
     pub not_before: u64,
     /// The last error met, for the record.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// What the drain has changed so far, for its roll-back. Journal lines
     /// written before this field existed read as [`Changes::unknown`].
-    #[serde(default = "Changes::unknown")]
     pub changes: Changes,
     /// For a cordon (a busy victim that is stopped once its sessions end):
     /// its mechanism and state. None for an idle drain (and in journal lines
     /// written before cordons existed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cordon: Option<Cordon>,
     /// For an idle drain behind a load balancer that cuts a deregistered
     /// target's connections when its delay ends (an ALB, or an NLB with
     /// connection termination): the time, a margin before that cut, by which
     /// the drain re-checks the task's sessions, so that a session reported
     /// late is found while its target can still be registered again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recheck_by: Option<u64>,
 }
 
@@ -554,7 +250,7 @@ impl DrainWorkflow {
     pub fn wake_at(&self) -> Option<u64> {
         match &self.step {
             Step::Done { .. } => None,
-            Step::Wait { next_check_at } => {
+            Step::Wait { next_check_at, .. } => {
                 Some((*next_check_at).max(self.not_before).min(self.hold_limit()))
             }
             // The wake-up to uncordon before an ALB cuts sessions cannot wait

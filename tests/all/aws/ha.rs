@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use autoscaler::ha::table::{LeaseItem, LeaseTable, attr as lease, wall_ms};
 use autoscaler::ha::{HaConfig, Leases};
-use autoscaler::providers::ServiceRef;
-use autoscaler::workflow::dynamodb::{DynamoJournal, attr};
+use autoscaler::providers::aws::journal::{DynamoJournal, attr};
+use autoscaler::providers::{ServiceRef, Target};
 use autoscaler::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError, Step};
 use serde_json::Value;
 
@@ -806,7 +806,17 @@ async fn aws_ha_journal_writes_of_a_host_whose_lease_was_taken_over_are_refused_
     let a = Leases::new("host-a".into(), &cfg, vec![service.into()]);
     let journal =
         DynamoJournal::new(world.ddb.clone(), DRAINS, vec![]).with_fence(Arc::new(a.clone()));
-    let mut wf = DrainWorkflow::new(service, "task-1", None, 100, &DrainConfig::default());
+    let target = Target {
+        ip: [10, 0, 0, 1].into(),
+        port: 3389,
+    };
+    let mut wf = DrainWorkflow::new(
+        service,
+        "task-1",
+        Some(target.clone()),
+        100,
+        &DrainConfig::default(),
+    );
 
     // Without the lease, nothing is written.
     let err = journal.record(&wf).unwrap_err();
@@ -822,7 +832,9 @@ async fn aws_ha_journal_writes_of_a_host_whose_lease_was_taken_over_are_refused_
     assert_eq!(token, 1);
     a.took(service, token, Instant::now() + Duration::from_secs(60));
     journal.record(&wf).unwrap();
-    wf.step = Step::Deregister;
+    wf.step = Step::Deregister {
+        target: target.clone(),
+    };
     journal.record(&wf).unwrap();
 
     // The lease expires and host b takes it over (token 2); a, unaware, writes again.
@@ -853,7 +865,10 @@ async fn aws_ha_journal_writes_of_a_host_whose_lease_was_taken_over_are_refused_
         "a's renewal is refused"
     );
     let before = world.items(DRAINS).await;
-    wf.step = Step::Wait { next_check_at: 0 };
+    wf.step = Step::Wait {
+        next_check_at: 0,
+        target,
+    };
     let err = journal.record(&wf).unwrap_err();
     match &err {
         JournalError::Fenced { service: s, reason } => {

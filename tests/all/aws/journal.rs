@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use autoscaler::config::{Config, JournalConfig};
-use autoscaler::workflow::dynamodb::attr;
-use autoscaler::workflow::{
-    DrainConfig, DrainWorkflow, DynamoJournal, Journal, JournalError, Outcome, Step,
-};
+use autoscaler::providers::Target;
+use autoscaler::providers::aws::journal::{DynamoJournal, attr};
+use autoscaler::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError, Outcome, Step};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -25,7 +24,21 @@ use super::seed::World;
 const TABLE: &str = "autoscaler-drains";
 
 fn wf(service: &str, task: &str) -> DrainWorkflow {
-    DrainWorkflow::new(service, task, None, 1_000, &DrainConfig::default())
+    DrainWorkflow::new(
+        service,
+        task,
+        Some(target()),
+        1_000,
+        &DrainConfig::default(),
+    )
+}
+
+/// The victims' target (the deregister and wait steps carry it).
+fn target() -> Target {
+    Target {
+        ip: [10, 0, 0, 1].into(),
+        port: 3389,
+    }
 }
 
 fn journal(world: &World, services: &[&str]) -> DynamoJournal {
@@ -65,10 +78,11 @@ async fn aws_journal_stores_one_item_per_workflow_and_reads_back_each_hosts_unfi
 
     let mut a = wf("prod/web", "a");
     j.record(&a).unwrap();
-    a.step = Step::Deregister;
+    a.step = Step::Deregister { target: target() };
     j.record(&a).unwrap();
     a.step = Step::Wait {
         next_check_at: 1_200,
+        target: target(),
     };
     j.record(&a).unwrap();
     let mut done = wf("prod/web", "b");
@@ -131,7 +145,7 @@ async fn aws_journal_refuses_a_stale_host_and_keeps_the_newer_step() {
     let old_host = journal(&world, &["prod/web"]);
     let mut wf = wf("prod/web", "a");
     old_host.record(&wf).unwrap();
-    wf.step = Step::Deregister;
+    wf.step = Step::Deregister { target: target() };
     old_host.record(&wf).unwrap();
 
     // A second host takes the workflow over and moves it on.
@@ -140,6 +154,7 @@ async fn aws_journal_refuses_a_stale_host_and_keeps_the_newer_step() {
     assert_eq!(taken, vec![wf.clone()]);
     taken[0].step = Step::Wait {
         next_check_at: 1_300,
+        target: target(),
     };
     new_host.record(&taken[0]).unwrap();
 
@@ -267,7 +282,7 @@ async fn aws_journal_accepts_its_own_write_whose_answer_was_lost() {
     );
     let mut wf = wf("prod/web", "a");
     j.record(&wf).unwrap();
-    wf.step = Step::Deregister;
+    wf.step = Step::Deregister { target: target() };
     // This write lands, its answer is lost, the SDK retries, the condition
     // refuses the retry, and the journal finds its own state stored.
     j.record(&wf).unwrap();
@@ -279,6 +294,7 @@ async fn aws_journal_accepts_its_own_write_whose_answer_was_lost() {
     assert_eq!(n(&item(&world, &wf).await, attr::VERSION), 2);
     wf.step = Step::Wait {
         next_check_at: 1_300,
+        target: target(),
     };
     j.record(&wf).unwrap();
     assert_eq!(n(&item(&world, &wf).await, attr::VERSION), 3);

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use autoscaler::providers::ServiceRef;
-use autoscaler::workflow::dynamodb::attr;
+use autoscaler::providers::aws::journal::attr;
 use autoscaler::workflow::{DrainWorkflow, Outcome, Step};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
@@ -103,7 +103,7 @@ fn outcomes(records: &[Value], what: &str) -> Vec<Value> {
 }
 
 fn past_deregistration(step: &Step) -> bool {
-    !matches!(step, Step::Protect | Step::Deregister)
+    !matches!(step, Step::Protect | Step::Deregister { .. })
 }
 
 fn config(dir: &Path, proxy: &Proxy, svc: &ServiceRef, kind: &JournalKind) -> PathBuf {

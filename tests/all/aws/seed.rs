@@ -320,7 +320,7 @@ impl World {
 
     /// Creates a drain journal table with the documented key schema.
     pub async fn drains_table(&self, table: &str) {
-        use autoscaler::workflow::dynamodb::attr as drain;
+        use autoscaler::providers::aws::journal::attr as drain;
         self.table(table, drain::SERVICE, drain::WORKFLOW_ID).await;
     }
 

@@ -501,7 +501,12 @@ impl LateSessions {
         let candidates: Vec<String> = run
             .drains()
             .iter()
-            .filter(|d| matches!(d.step, Step::Protect | Step::Deregister | Step::Wait { .. }))
+            .filter(|d| {
+                matches!(
+                    d.step,
+                    Step::Protect | Step::Deregister { .. } | Step::Wait { .. }
+                )
+            })
             .map(|d| d.task_id.clone())
             .collect();
         for id in candidates {

@@ -3,14 +3,15 @@
 //! delegated to [`super::protection`].
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{DesiredStatus, Task};
+use parking_lot::Mutex;
 
 use super::errors::from_sdk;
 use super::protection::Protection;
+use super::task_id;
 use crate::model::TaskStatus;
 use crate::providers::{
     ClusterTask, ProviderError, ProviderResult, ServiceCounts, ServiceRef, Target,
@@ -19,11 +20,6 @@ use crate::providers::{
 const SERVICE: &str = "ECS";
 /// DescribeTasks takes at most 100 tasks per call.
 const DESCRIBE_BATCH: usize = 100;
-
-/// The ECS task ID: the last part of a task ARN (an ID stays as it is).
-pub(super) fn task_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
 
 fn count(n: i32) -> u32 {
     u32::try_from(n).unwrap_or(0)
@@ -142,7 +138,7 @@ impl Ecs {
             .find(|lb| lb.target_group_arn() == Some(svc.target_group.as_str()))
             .and_then(|lb| lb.container_port())
             .and_then(|p| u16::try_from(p).ok());
-        let mut ports = lock(&self.ports);
+        let mut ports = self.ports.lock();
         match port {
             Some(port) => ports.insert(svc.key(), port),
             None => ports.remove(&svc.key()),
@@ -152,11 +148,11 @@ impl Ecs {
 
     /// The container port of the service's target group entry: cached, or read once.
     async fn container_port(&self, svc: &ServiceRef) -> ProviderResult<u16> {
-        if let Some(port) = lock(&self.ports).get(&svc.key()) {
+        if let Some(port) = self.ports.lock().get(&svc.key()) {
             return Ok(*port);
         }
         let s = self.describe_service(svc).await?;
-        if let Some(port) = lock(&self.ports).get(&svc.key()) {
+        if let Some(port) = self.ports.lock().get(&svc.key()) {
             return Ok(*port);
         }
         let groups: Vec<&str> = s
@@ -189,7 +185,7 @@ impl Ecs {
         let key = svc.key();
         let port = self.container_port(svc).await?;
         let mut arns: BTreeSet<String> = self.list_task_arns(svc).await?.into_iter().collect();
-        if let Some(previous) = lock(&self.known).get(&key) {
+        if let Some(previous) = self.known.lock().get(&key) {
             arns.extend(previous.iter().cloned());
         }
         let arns: Vec<String> = arns.into_iter().collect();
@@ -206,7 +202,7 @@ impl Ecs {
             .copied()
             .filter(|t| status(t) != TaskStatus::Stopped)
             .collect();
-        lock(&self.known).insert(
+        self.known.lock().insert(
             key.clone(),
             live.iter()
                 .filter_map(|t| t.task_arn())
@@ -333,76 +329,5 @@ impl Ecs {
     }
 }
 
-/// Locks a cache; a panic elsewhere cannot leave these maps inconsistent.
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[cfg(test)]
-mod tests {
-    use aws_sdk_ecs::types::{Attachment, KeyValuePair};
-
-    use super::*;
-
-    #[test]
-    fn task_ids_come_from_arns() {
-        assert_eq!(task_id("arn:aws:ecs:eu-west-1:1:task/prod/abc"), "abc");
-        assert_eq!(task_id("abc"), "abc");
-    }
-
-    #[test]
-    fn the_private_ip_comes_from_the_eni_attachment() {
-        let detail = |n: &str, v: &str| KeyValuePair::builder().name(n).value(v).build();
-        let task = Task::builder()
-            .attachments(
-                Attachment::builder()
-                    .r#type("ElasticNetworkInterface")
-                    .details(detail("subnetId", "subnet-1"))
-                    .details(detail("privateIPv4Address", "10.0.1.7"))
-                    .build(),
-            )
-            .build();
-        assert_eq!(private_ip(&task).as_deref(), Some("10.0.1.7"));
-        assert_eq!(private_ip(&Task::builder().build()), None);
-    }
-
-    #[test]
-    fn tasks_convert_with_times_status_target_and_protection() {
-        let task = Task::builder()
-            .task_arn("arn:aws:ecs:eu-west-1:1:task/prod/abc")
-            .last_status("RUNNING")
-            .created_at(aws_smithy_types::DateTime::from_secs(1_000))
-            .started_at(aws_smithy_types::DateTime::from_secs(1_030))
-            .attachments(
-                Attachment::builder()
-                    .r#type("ElasticNetworkInterface")
-                    .details(
-                        KeyValuePair::builder()
-                            .name("privateIPv4Address")
-                            .value("10.0.0.9")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build();
-        let t = cluster_task(&task, 8080, |id| id == "abc").unwrap();
-        assert_eq!(t.id, "abc");
-        assert_eq!(t.status, TaskStatus::Running);
-        assert_eq!((t.created_at, t.started_at), (1_000, Some(1_030)));
-        assert_eq!(
-            t.target,
-            Some(Target {
-                ip: [10, 0, 0, 9].into(),
-                port: 8080
-            })
-        );
-        assert!(t.protected);
-        assert!(cluster_task(&Task::builder().build(), 8080, |_| false).is_none());
-    }
-
-    #[test]
-    fn negative_counts_read_as_zero() {
-        assert_eq!(count(-1), 0);
-        assert_eq!(count(7), 7);
-    }
-}
+mod tests;

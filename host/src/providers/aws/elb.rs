@@ -3,11 +3,11 @@
 //! (DescribeTargetGroups, DescribeLoadBalancers, DescribeTargetGroupAttributes).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerTypeEnum, TargetDescription};
+use parking_lot::Mutex;
 
 use super::errors::from_sdk;
 use crate::model::TargetHealth;
@@ -72,7 +72,6 @@ impl Elb {
         let cached = self
             .info
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .get(target_group)
             .filter(|(at, _)| at.elapsed() < INFO_TTL)
             .map(|(_, info)| *info);
@@ -80,7 +79,7 @@ impl Elb {
             return Ok(info);
         }
         let info = self.read_info(target_group).await?;
-        let mut cache = self.info.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.info.lock();
         if cache.len() >= INFO_CACHE_MAX {
             cache.retain(|_, (at, _)| at.elapsed() < INFO_TTL);
             if cache.len() >= INFO_CACHE_MAX {

@@ -71,10 +71,18 @@ mod dynamodb;
 mod ecs;
 mod elb;
 pub(crate) mod errors;
+pub mod journal;
 mod protection;
 pub mod tables;
 
 pub use calls::{CallCounter, CallCounts, ErrorKind, OpCount, ServiceCalls};
+pub use journal::DynamoJournal;
+
+/// The ECS task ID: the last part of a task ARN (an ID stays as it is).
+/// The ECS calls and the protection cache both key tasks by it.
+pub(super) fn task_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
 
 /// Settings of the AWS provider beyond what the SDK's default chain supplies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,5 +315,16 @@ impl Sessions for AwsProvider {
 impl Clock for AwsProvider {
     fn now(&self) -> u64 {
         SystemClock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_id;
+
+    #[test]
+    fn task_ids_come_from_arns() {
+        assert_eq!(task_id("arn:aws:ecs:eu-west-1:1:task/prod/abc"), "abc");
+        assert_eq!(task_id("abc"), "abc");
     }
 }

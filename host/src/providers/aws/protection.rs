@@ -3,14 +3,14 @@
 //! seen before or not checked for a while (the reasoning is in [`super`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use aws_smithy_types::retry::RetryConfig;
+use parking_lot::Mutex;
 
-use super::ecs::{lock, task_id};
 use super::errors::{Kind, from_sdk};
+use super::task_id;
 use crate::providers::{ProviderResult, ServiceRef};
 
 const SERVICE: &str = "ECS";
@@ -43,7 +43,8 @@ impl Protection {
 
     /// Whether the task is protected at `now`, as far as is known (unknown reads as unprotected).
     pub(super) fn is_protected(&self, svc_key: &str, id: &str, now: u64) -> bool {
-        lock(&self.entries)
+        self.entries
+            .lock()
             .get(svc_key)
             .and_then(|tasks| tasks.get(id))
             .is_some_and(|e| e.protected && e.expires_at.is_none_or(|t| t > now))
@@ -61,7 +62,7 @@ impl Protection {
     ) {
         let key = svc.key();
         let stale: Vec<String> = {
-            let mut entries = lock(&self.entries);
+            let mut entries = self.entries.lock();
             let tasks = entries.entry(key.clone()).or_default();
             tasks.retain(|id, _| live.contains(id));
             live.iter()
@@ -85,7 +86,7 @@ impl Protection {
                 )
                 .send()
                 .await;
-            let mut entries = lock(&self.entries);
+            let mut entries = self.entries.lock();
             let tasks = entries.entry(key.clone()).or_default();
             match result {
                 Ok(out) => {
@@ -175,7 +176,7 @@ impl Protection {
                     e,
                 )
             })?;
-            let mut entries = lock(&self.entries);
+            let mut entries = self.entries.lock();
             let tasks = entries.entry(key.clone()).or_default();
             for t in out.protected_tasks() {
                 let Some(arn) = t.task_arn() else { continue };
@@ -231,7 +232,7 @@ mod tests {
     #[test]
     fn protection_lapses_at_its_expiry() {
         let p = Protection::new(Duration::from_secs(600));
-        lock(&p.entries).entry("c/s".into()).or_default().insert(
+        p.entries.lock().entry("c/s".into()).or_default().insert(
             "t1".into(),
             Entry {
                 protected: true,

@@ -67,9 +67,9 @@ impl TableSpec {
         }
     }
 
-    /// The drain journal table (schema in [`crate::workflow::dynamodb`]).
+    /// The drain journal table (schema in [`super::journal`]).
     pub fn journal(name: &str) -> TableSpec {
-        use crate::workflow::dynamodb::attr;
+        use super::journal::attr;
         TableSpec {
             role: "drain journal",
             name: name.to_string(),

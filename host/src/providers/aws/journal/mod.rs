@@ -56,20 +56,21 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
+use parking_lot::{Mutex, MutexGuard};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::{DrainWorkflow, Journal, JournalError};
-use crate::ha::table::attr as lease_attr;
-use crate::providers::aws::errors::from_sdk;
-use crate::providers::aws::{AwsConfig, AwsProvider};
-use crate::providers::{Clock, SystemClock};
+use super::errors::from_sdk;
+use super::{AwsConfig, AwsProvider};
+use crate::workflow::{DrainWorkflow, Journal, JournalError};
+
+mod write;
 
 /// The table's attribute names.
 pub mod attr {
@@ -190,178 +191,12 @@ impl DynamoJournal {
         &self.table
     }
 
-    fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
-        self.versions.lock().unwrap_or_else(|p| p.into_inner())
+    fn versions(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.versions.lock()
     }
 
     fn resource(&self, wf: &DrainWorkflow) -> String {
         format!("table {} item {}|{}", self.table, wf.service, wf.id)
-    }
-
-    /// Writes `wf` as `version`, on condition that the stored item is at
-    /// `seen` (and, with a fence, that this host still holds the lease).
-    async fn write(
-        &self,
-        wf: &DrainWorkflow,
-        state: &str,
-        seen: Option<u64>,
-        version: u64,
-    ) -> Result<(), JournalError> {
-        let now = SystemClock.now();
-        let mut item = HashMap::from([
-            (
-                attr::SERVICE.to_string(),
-                AttributeValue::S(wf.service.clone()),
-            ),
-            (
-                attr::WORKFLOW_ID.to_string(),
-                AttributeValue::S(wf.id.clone()),
-            ),
-            (
-                attr::VERSION.to_string(),
-                AttributeValue::N(version.to_string()),
-            ),
-            (
-                attr::FINISHED.to_string(),
-                AttributeValue::Bool(wf.is_done()),
-            ),
-            (
-                attr::STEP.to_string(),
-                AttributeValue::S(wf.step.name().to_string()),
-            ),
-            (
-                attr::TASK_ID.to_string(),
-                AttributeValue::S(wf.task_id.clone()),
-            ),
-            (
-                attr::STATE.to_string(),
-                AttributeValue::S(state.to_string()),
-            ),
-            (
-                attr::UPDATED_AT.to_string(),
-                AttributeValue::N(now.to_string()),
-            ),
-        ]);
-        if wf.is_done() {
-            let expires = now + FINISHED_RETENTION.as_secs();
-            item.insert(
-                attr::EXPIRES_AT.into(),
-                AttributeValue::N(expires.to_string()),
-            );
-        }
-        let (condition, names, values) = match seen {
-            None => (
-                "attribute_not_exists(#id)",
-                HashMap::from([("#id".to_string(), attr::WORKFLOW_ID.to_string())]),
-                None,
-            ),
-            Some(v) => (
-                "#v = :seen",
-                HashMap::from([("#v".to_string(), attr::VERSION.to_string())]),
-                Some(HashMap::from([(
-                    ":seen".to_string(),
-                    AttributeValue::N(v.to_string()),
-                )])),
-            ),
-        };
-        match &self.fence {
-            None => match self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => {
-                    return Err(JournalError::Remote(
-                        from_sdk(SERVICE_NAME, "PutItem", &self.resource(wf), e).to_string(),
-                    ));
-                }
-            },
-            Some(fence) => {
-                let fenced = |reason: String| JournalError::Fenced {
-                    service: wf.service.clone(),
-                    reason,
-                };
-                let Some(lease) = fence.condition(&wf.service) else {
-                    return Err(fenced("this host holds no lease on it".into()));
-                };
-                let build = |e: aws_smithy_types::error::operation::BuildError| {
-                    JournalError::Remote(format!("cannot build a journal write: {e}"))
-                };
-                let check = ConditionCheck::builder()
-                    .table_name(&lease.table)
-                    .key(lease_attr::GROUP, AttributeValue::S(lease.key.0.clone()))
-                    .key(lease_attr::ID, AttributeValue::S(lease.key.1.clone()))
-                    .condition_expression("#h = :h AND #t = :t")
-                    .expression_attribute_names("#h", lease_attr::HOLDER)
-                    .expression_attribute_names("#t", lease_attr::TOKEN)
-                    .expression_attribute_values(":h", AttributeValue::S(lease.holder.clone()))
-                    .expression_attribute_values(":t", AttributeValue::N(lease.token.to_string()))
-                    .build()
-                    .map_err(build)?;
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(Some(names))
-                    .set_expression_attribute_values(values)
-                    .build()
-                    .map_err(build)?;
-                let out = self
-                    .client
-                    .transact_write_items()
-                    .transact_items(TransactWriteItem::builder().condition_check(check).build())
-                    .transact_items(TransactWriteItem::builder().put(put).build())
-                    .send()
-                    .await;
-                match out {
-                    Ok(_) => return Ok(()),
-                    Err(e) => {
-                        let failed = |i: usize| {
-                            e.as_service_error()
-                                .and_then(|se| match se {
-                                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                                        c.cancellation_reasons().get(i).and_then(|r| r.code()).map(|c| c == "ConditionalCheckFailed")
-                                    }
-                                    _ => None,
-                                })
-                                .unwrap_or(false)
-                        };
-                        if failed(0) {
-                            return Err(fenced(format!(
-                                "its lease in table {} no longer names this host ({}) with fencing token {}",
-                                lease.table, lease.holder, lease.token
-                            )));
-                        }
-                        if !failed(1) {
-                            return Err(JournalError::Remote(
-                                from_sdk(SERVICE_NAME, "TransactWriteItems", &self.resource(wf), e)
-                                    .to_string(),
-                            ));
-                        }
-                    }
-                }
-            }
-        };
-        // The version condition failed. An earlier attempt of this same
-        // call may have landed with its answer lost.
-        match self.stored(wf).await? {
-            Some((v, s)) if v == version && s == state => Ok(()),
-            stored => Err(JournalError::Conflict {
-                id: wf.id.clone(),
-                expected: seen,
-                found: stored.map(|(v, _)| v),
-            }),
-        }
     }
 
     /// The stored version and state of `wf`'s item (a strongly consistent GetItem).
@@ -509,61 +344,4 @@ fn block_on<F: Future>(f: F) -> Result<F::Output, JournalError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::workflow::DrainConfig;
-
-    fn journal() -> DynamoJournal {
-        // Never reached: the runtime check comes first.
-        let conf = aws_sdk_dynamodb::config::Builder::new()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build();
-        DynamoJournal::new(Client::from_conf(conf), "t", vec!["c/s".into()])
-    }
-
-    fn wf() -> DrainWorkflow {
-        DrainWorkflow::new("c/s", "task", None, 100, &DrainConfig::default())
-    }
-
-    #[test]
-    fn outside_a_runtime_every_call_is_an_error_not_a_panic() {
-        let j = journal();
-        let err = j.record(&wf()).unwrap_err();
-        assert!(
-            err.to_string().contains("multi-threaded tokio runtime"),
-            "{err}"
-        );
-        assert!(j.unfinished().is_err());
-    }
-
-    #[test]
-    fn on_a_current_thread_runtime_every_call_is_an_error_not_a_panic() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let j = journal();
-        let err = rt.block_on(async { j.record(&wf()) }).unwrap_err();
-        assert!(
-            err.to_string().contains("multi-threaded tokio runtime"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn an_item_without_a_workflow_is_refused_with_a_reason() {
-        let mut item = HashMap::new();
-        item.insert(attr::VERSION.to_string(), AttributeValue::N("3".into()));
-        assert_eq!(parse_item(&item).unwrap_err(), "no string `state`");
-        item.insert(attr::STATE.to_string(), AttributeValue::S("{}".into()));
-        assert!(parse_item(&item).unwrap_err().contains("not a workflow"));
-        let w = wf();
-        item.insert(
-            attr::STATE.to_string(),
-            AttributeValue::S(serde_json::to_string(&w).unwrap()),
-        );
-        assert_eq!(parse_item(&item).unwrap(), (w, 3));
-    }
-}
+mod tests;
