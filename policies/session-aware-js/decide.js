@@ -32,10 +32,10 @@ import {
   taskId,
   totalSessions,
   wrappingAddU32,
-} from "../../sdk/js/autoscaler.js";
+} from "autoscaler-sdk";
 
-/** @typedef {import("../../sdk/js/autoscaler.js").Snapshot} Snapshot */
-/** @typedef {import("../../sdk/js/autoscaler.js").Decision} Decision */
+/** @typedef {import("autoscaler-sdk").Snapshot} Snapshot */
+/** @typedef {import("autoscaler-sdk").Decision} Decision */
 
 /** @param {Snapshot} s */
 function readParams(s) {

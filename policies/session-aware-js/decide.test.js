@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { PolicyError, exportPolicy } from "../../sdk/js/autoscaler.js";
-import { SnapshotBuilder } from "../../sdk/js/testing.js";
+import { PolicyError, exportPolicy } from "autoscaler-sdk";
+import { SnapshotBuilder } from "autoscaler-sdk/testing";
 import { decide } from "./decide.js";
 
 const quietHistory = (b) => b.now(2000).historyCpu([[1300, 10], [1500, 12], [1800, 11]]).cpu(10).memory(20);

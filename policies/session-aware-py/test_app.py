@@ -1,7 +1,7 @@
 """The session-aware policy's tests: those of the Rust policy, ported one for one,
 with its exact reasons, plus cases for ordering, drains in flight and parameters.
 
-Run with: PYTHONPATH=../../sdk/python python3 -m unittest
+Run with: python3 -m unittest (with the SDK installed: pip install -r requirements.txt)
 """
 
 import contextlib

@@ -19,6 +19,7 @@ mod reliability;
 mod reload;
 mod runtime;
 mod runtime_sandbox;
+mod scaffold;
 mod sim_run;
 mod startup;
 mod support;

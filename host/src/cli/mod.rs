@@ -11,6 +11,7 @@ mod leases;
 mod policy;
 mod record;
 mod run;
+mod scaffold;
 mod sessions;
 mod setup;
 mod simulate;

@@ -65,6 +65,13 @@ pub enum PolicyCommand {
     },
     /// Print a valid sample snapshot, a starting point for eval and golden cases.
     ExampleSnapshot,
+    /// Start a policy in a folder of its own (Rust, Python or JavaScript): its
+    /// source, its unit tests, its build command and a README saying how to
+    /// build, test, check and simulate it. It depends on the SDK by name, so
+    /// the folder can become its own repository.
+    ///
+    /// Refuses a folder that exists and is not empty.
+    New(super::scaffold::NewArgs),
     /// Check a policy (as `policy check` does, plus a trial decision on the
     /// sample snapshot, as a running host makes before a swap) and, with
     /// --golden, run its golden cases (as `policy test` does); only if all of
@@ -192,6 +199,7 @@ impl PolicyCommand {
                 region,
                 engine,
             } => publish(&file, &destination, golden.as_deref(), region, &engine),
+            PolicyCommand::New(args) => args.run(),
             PolicyCommand::ExampleSnapshot => {
                 println!("{}", serde_json::to_string_pretty(&Snapshot::example())?);
                 Ok(ExitCode::SUCCESS)

@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * A policy in JavaScript: start your own with `node sdk/js/new-policy.js
- * policies/NAME` (see sdk/js/README.md).
+ * A policy in JavaScript: `autoscaler policy new NAME --lang js` starts your
+ * own from this one (see sdk/js/README.md).
  *
  * Keeps service CPU inside a band: one more task when CPU is over `cpu-high`;
  * when CPU has stayed under `cpu-low` for `scale-in-window` seconds, one task
@@ -21,10 +21,10 @@ import {
   log,
   paramF64,
   scaleTo,
-} from "../autoscaler.js";
+} from "autoscaler-sdk";
 
-/** @typedef {import("../autoscaler.js").Snapshot} Snapshot */
-/** @typedef {import("../autoscaler.js").Decision} Decision */
+/** @typedef {import("autoscaler-sdk").Snapshot} Snapshot */
+/** @typedef {import("autoscaler-sdk").Decision} Decision */
 
 /**
  * @param {Snapshot} s

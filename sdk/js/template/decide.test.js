@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { PolicyError } from "../autoscaler.js";
-import { SnapshotBuilder } from "../testing.js";
+import { PolicyError } from "autoscaler-sdk";
+import { SnapshotBuilder } from "autoscaler-sdk/testing";
 import { decide } from "./decide.js";
 
 test("scales out when hot", () => {

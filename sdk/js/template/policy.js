@@ -1,7 +1,7 @@
 // The component's entry point, which componentize-qjs builds. The logic is in
 // decide.js, which Node imports for the unit tests (Node cannot import the host).
 import * as host from "autoscaler:policy/host@0.2.0";
-import { exportPolicy, numberParam } from "../autoscaler.js";
+import { exportPolicy, numberParam } from "autoscaler-sdk";
 import { decide } from "./decide.js";
 
 // The parameters decide reads: the host checks the service's [params] against

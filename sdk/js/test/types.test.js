@@ -9,8 +9,13 @@ import { test } from "node:test";
 import { DRAIN_STEPS, TARGET_HEALTHS, TASK_STATUSES, exportPolicy, hold, numberParam, scaleTo } from "../autoscaler.js";
 import { SnapshotBuilder, toWire } from "../testing.js";
 
-const wit = readFileSync(new URL("../../../wit/0.2.0/policy.wit", import.meta.url), "utf8").replace(/\/\/[^\n]*/g, "");
+const contract = readFileSync(new URL("../../../wit/0.2.0/policy.wit", import.meta.url), "utf8");
+const wit = contract.replace(/\/\/[^\n]*/g, "");
 const items = {};
+
+test("the package's copy of the contract (wit/, what a policy builds against) is wit/0.2.0", () => {
+  assert.equal(readFileSync(new URL("../wit/policy.wit", import.meta.url), "utf8"), contract);
+});
 for (const [, kind, name, body] of wit.matchAll(/\b(record|enum|variant)\s+([\w-]+)\s*\{([^}]*)\}/g)) {
   const entries = body.split(",").map((e) => e.trim()).filter(Boolean);
   items[`${kind} ${name}`] = entries.map((e) => e.split(/[:(]/)[0].trim());

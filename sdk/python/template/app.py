@@ -1,4 +1,5 @@
-"""A policy in Python: copy this folder to start your own (see sdk/python/README.md).
+"""A policy in Python: `autoscaler policy new NAME --lang python` starts your own
+from this one (see sdk/python/README.md).
 
 Keeps service CPU inside a band: one more task when CPU is over `cpu-high`;
 when CPU has stayed under `cpu-low` for `scale-in-window` seconds, one task

@@ -1,4 +1,4 @@
-"""Unit tests for the policy, in plain Python: PYTHONPATH=<repo>/sdk/python python3 -m unittest"""
+"""Unit tests for the policy, in plain Python, with the SDK installed: python3 -m unittest"""
 
 import unittest
 

@@ -15,7 +15,7 @@ import unittest
 from enum import Enum
 from pathlib import Path
 
-from autoscaler_sdk import types, wire
+from autoscaler_sdk import build, types, wire
 
 WIT = Path(__file__).resolve().parents[3] / "wit" / "0.2.0" / "policy.wit"
 
@@ -201,6 +201,12 @@ def render(t) -> str:
     if origin is list:
         return f"List[{render(args[0])}]"
     return t.__name__
+
+
+class PackagedContractTest(unittest.TestCase):
+    def test_the_packages_copy_of_the_contract_is_wit_0_2_0(self):
+        """autoscaler_sdk/wit is what `python -m autoscaler_sdk.build` builds against."""
+        self.assertEqual((build.wit_dir() / "policy.wit").read_text(), WIT.read_text())
 
 
 if __name__ == "__main__":

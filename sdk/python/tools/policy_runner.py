@@ -252,7 +252,7 @@ def classify(result: Tuple[Any, ...]) -> str:
     """A short name for the branch a decision came from, for the coverage summary."""
     if result[0] == "err":
         return "error"
-    reason = result[3]
+    reason = result[-1]  # ('ok', desired, drain, cordon, uncordon, reason)
     for prefix, name in [
         ("Scale out: CPU", "out-cpu"),
         ("Scale out: memory", "out-memory"),
