@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::Scenario;
+use super::{Pricing, Scenario};
 use crate::backtest::BacktestError;
-use crate::backtest::figures::Pricing;
 use crate::model::ParamValue;
 use crate::sim::{SessionLength, SimConfig, SimServiceConfig, Usage, Workload};
 use crate::tick::guard::GuardConfig;
