@@ -243,6 +243,28 @@ fn no_run_that_carried_every_session_costs_less_than_the_oracle() {
 }
 
 #[test]
+fn the_report_escapes_a_hostile_scenario_or_policy_name() {
+    let mut c = run(&scenario("flash-crowd", "1h"), &[file(SESSION_AWARE)]);
+    let hostile = "<script>alert(\"x\")</script> & <img src=x onerror=alert(1)>";
+    c.scenario.name = hostile.into();
+    c.scenario.description = hostile.into();
+    c.runs[0].label = hostile.into();
+    c.runs[0].policy.name = hostile.into();
+    c.runs[0].policy.version = hostile.into();
+    let html = report::html::page(&c).expect("the page renders");
+    assert!(
+        !html.contains("<script") && !html.contains("<img"),
+        "a name reached the page unescaped"
+    );
+    let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;";
+    // The title (name and label), the heading, the description, the table's
+    // column, the run's heading, the policy's name and version, and the
+    // charts' titles and legends (plotters escapes those).
+    let n = html.matches(escaped).count();
+    assert!(n >= 8, "{n} escaped names in {html}");
+}
+
+#[test]
 fn the_report_has_the_table_and_charts_for_every_policy() {
     let c = run(
         &scenario("flash-crowd", "3h"),
@@ -272,7 +294,7 @@ fn the_report_has_the_table_and_charts_for_every_policy() {
     let sections: Vec<&str> = html.split("<section class=\"run\"").skip(1).collect();
     assert_eq!(sections.len(), 3);
     for (section, r) in sections.iter().zip(&c.runs) {
-        let label = autoscaler::backtest::report::html::escape(&r.label);
+        let label = maud::html! { (r.label) }.into_string();
         assert!(
             html.contains(&format!("<th>{label}</th>")),
             "a table column for {label}"

@@ -6,17 +6,17 @@
 //! differ is refused.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::BacktestError;
-use super::figures::{Figures, Pricing, Timing};
+use super::figures::{Figures, Timing};
 use super::oracle::OracleFigures;
 use super::packing::PackingFigures;
 use super::run::{self, REFERENCE_LABEL, RunOutput, RunSpec};
-use super::scenario::Scenario;
+use super::scenario::{Pricing, Scenario};
 use crate::runtime::PolicyEngine;
 
 /// A policy to run.
@@ -113,7 +113,7 @@ pub fn compare(
             });
             progress.finish(i);
             let failed = out.is_err();
-            *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+            *results[i].lock() = Some(out);
             if failed {
                 // Stop handing out runs: the comparison has failed.
                 next.store(specs.len(), Ordering::Relaxed);
@@ -136,7 +136,7 @@ pub fn compare(
     })?;
     let mut runs = Vec::with_capacity(specs.len());
     for slot in results {
-        match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        match slot.into_inner() {
             Some(Ok(r)) => runs.push(r),
             Some(Err(e)) => return Err(e),
             None => {}

@@ -45,88 +45,15 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::oracle::OracleFigures;
 use super::packing::PackingFigures;
-use super::run::{Series, TickLog};
+pub use super::round;
 use super::scenario::Scenario;
+pub use super::scenario::{Pricing, PricingOverrides};
+use super::series::{Series, TickLog};
 use crate::sim::SimStats;
-
-/// Fargate prices and the task size.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Pricing {
-    /// USD per vCPU-hour.
-    pub vcpu_hour: f64,
-    /// USD per GB-hour of memory.
-    pub gb_hour: f64,
-    /// vCPUs per task.
-    pub task_vcpu: f64,
-    /// GB of memory per task.
-    pub task_memory_gb: f64,
-}
-
-impl Default for Pricing {
-    fn default() -> Self {
-        Pricing {
-            vcpu_hour: 0.04048,
-            gb_hour: 0.004445,
-            task_vcpu: 1.0,
-            task_memory_gb: 2.0,
-        }
-    }
-}
-
-impl Pricing {
-    /// USD per task-hour.
-    pub fn task_hour_usd(&self) -> f64 {
-        self.task_vcpu * self.vcpu_hour + self.task_memory_gb * self.gb_hour
-    }
-
-    /// Checks every value; the error names the field.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        for (field, v) in [
-            ("cost.vcpu_hour", self.vcpu_hour),
-            ("cost.gb_hour", self.gb_hour),
-            ("cost.task_vcpu", self.task_vcpu),
-            ("cost.task_memory_gb", self.task_memory_gb),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err((field, format!("expected a number at least 0, found {v}")));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Prices given on the command line, each replacing the scenario's.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct PricingOverrides {
-    /// USD per vCPU-hour.
-    pub vcpu_hour: Option<f64>,
-    /// USD per GB-hour.
-    pub gb_hour: Option<f64>,
-    /// vCPUs per task.
-    pub task_vcpu: Option<f64>,
-    /// GB per task.
-    pub task_memory_gb: Option<f64>,
-}
-
-impl PricingOverrides {
-    /// Applies the given values.
-    pub fn apply(&self, p: &mut Pricing) {
-        let set = |dst: &mut f64, v: Option<f64>| {
-            if let Some(v) = v {
-                *dst = v;
-            }
-        };
-        set(&mut p.vcpu_hour, self.vcpu_hour);
-        set(&mut p.gb_hour, self.gb_hour);
-        set(&mut p.task_vcpu, self.task_vcpu);
-        set(&mut p.task_memory_gb, self.task_memory_gb);
-    }
-}
 
 /// Session counts over a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -315,12 +242,6 @@ impl Figures {
             arrivals_digest: i.arrivals_digest.clone(),
         }
     }
-}
-
-/// Rounds to `places` decimals, so JSON stays readable.
-pub fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 /// Reaction times to overload episodes (see the module docs). `scale_outs`

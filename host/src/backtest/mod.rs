@@ -32,15 +32,17 @@ pub mod packing;
 pub mod record;
 pub mod report;
 pub mod run;
+mod sampler;
 pub mod scenario;
+pub mod series;
 pub mod table;
 
 use std::path::PathBuf;
 
 pub use compare::{Comparison, PolicyChoice, compare};
-pub use figures::{Figures, Pricing, Timing};
+pub use figures::{Figures, Timing};
 pub use run::{RunOutput, RunSpec};
-pub use scenario::Scenario;
+pub use scenario::{Pricing, Scenario};
 
 /// Why a backtest could not run or report.
 #[derive(Debug, thiserror::Error)]
@@ -128,4 +130,10 @@ pub enum BacktestError {
     /// A backtest thread panicked (a bug); its message.
     #[error("a backtest run failed unexpectedly: {0}")]
     Panicked(String),
+}
+
+/// Rounds to `places` decimals, so JSON stays readable.
+pub fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
 }

@@ -136,8 +136,8 @@ impl Oracle {
     pub fn figures(&self, task_hour_usd: f64) -> OracleFigures {
         let task_hours = self.task_seconds as f64 / 3600.0;
         OracleFigures {
-            task_hours: super::figures::round(task_hours, 4),
-            cost_usd: super::figures::round(task_hours * task_hour_usd, 4),
+            task_hours: super::round(task_hours, 4),
+            cost_usd: super::round(task_hours * task_hour_usd, 4),
             peak_tasks: self.peak_tasks,
             floor_tasks: self.floor,
         }

@@ -262,10 +262,10 @@ impl Packing {
     pub fn figures(&self, task_hour_usd: f64, oracle_task_hours: f64) -> PackingFigures {
         let task_hours = self.task_seconds as f64 / 3600.0;
         PackingFigures {
-            task_hours: super::figures::round(task_hours, 4),
-            cost_usd: super::figures::round(task_hours * task_hour_usd, 4),
+            task_hours: super::round(task_hours, 4),
+            cost_usd: super::round(task_hours * task_hour_usd, 4),
             vs_oracle: if oracle_task_hours > 0.0 {
-                super::figures::round(task_hours / oracle_task_hours, 4)
+                super::round(task_hours / oracle_task_hours, 4)
             } else {
                 0.0
             },

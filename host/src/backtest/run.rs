@@ -13,22 +13,24 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
+use parking_lot::Mutex;
+use sha2::Digest;
 
 use super::BacktestError;
 use super::figures::{self, Figures, Timing};
-use super::oracle::{Oracle, OracleFigures};
-use super::packing::{Packing, PackingFigures};
+use super::oracle::OracleFigures;
+use super::packing::PackingFigures;
+use super::sampler::Sampler;
 use super::scenario::Scenario;
+pub use super::series::{Series, TickLog};
 use crate::daemon::{Daemon, Pacer};
 use crate::events::Events;
 use crate::providers::sim::SimProvider;
 use crate::providers::{Clock, ServiceRef};
 use crate::runtime::{Policy, PolicyComponent, PolicyEngine};
-use crate::sim::SessionArrival;
 use crate::tick::guard::Action;
 use crate::tick::record::{JsonlSink, PolicyRef, RecordSink, TickRecord};
 use crate::tick::{Service, ServiceSpec};
@@ -49,70 +51,6 @@ pub struct RunSpec {
     pub reference: bool,
     /// Also write every decision record to this JSON-lines file (replacing its contents).
     pub records: Option<PathBuf>,
-}
-
-/// What a run measured, minute by minute: entry `i` is the minute `[60 i, 60 i + 60)`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Series {
-    /// The desired count at the minute's end.
-    pub desired: Vec<u32>,
-    /// Tasks running at the minute's end.
-    pub running: Vec<u32>,
-    /// Tasks billed (launched and not yet stopped) at the minute's end.
-    pub billed: Vec<u32>,
-    /// Active sessions at the minute's end.
-    pub sessions: Vec<u32>,
-    /// Sessions that arrived in the minute.
-    pub arrivals: Vec<u32>,
-    /// Sessions refused in the minute.
-    pub refused: Vec<u32>,
-    /// Sessions killed in the minute.
-    pub killed: Vec<u32>,
-    /// Sessions cut by the load balancer in the minute.
-    pub cut: Vec<u32>,
-    /// Tasks cordoned at the minute's end, as the last tick recorded it.
-    pub cordoned: Vec<u32>,
-    /// Tasks running and not cordoned at the minute's end: the serving tasks.
-    pub serving: Vec<u32>,
-    /// The service CPU of the minute as CloudWatch-like metrics published it, if any.
-    pub cpu: Vec<Option<f32>>,
-    /// The oracle's tasks, averaged over the minute.
-    pub oracle_tasks: Vec<f32>,
-    /// The packing reference's tasks, averaged over the minute.
-    pub packing_tasks: Vec<f32>,
-    /// Drain workflows started in the minute.
-    pub drains_started: Vec<u32>,
-    /// Drains that stopped their task in the minute.
-    pub drains_stopped: Vec<u32>,
-    /// Drains aborted (a session appeared) or rolled back in the minute.
-    pub drains_aborted: Vec<u32>,
-}
-
-/// What a run's ticks recorded.
-#[derive(Debug, Clone, Default)]
-pub struct TickLog {
-    /// Ticks run.
-    pub ticks: u64,
-    /// Ticks whose live policy faulted, by fault kind.
-    pub faults: BTreeMap<String, u64>,
-    /// Ticks whose gather failed.
-    pub gather_failures: u64,
-    /// Each tick's live policy call time, in microseconds.
-    pub call_micros: Vec<u32>,
-    /// Times of executed scale-outs.
-    pub scale_outs: Vec<u64>,
-    /// Times of executed scale-ins (drains started, or a lowered desired count).
-    pub scale_ins: Vec<u64>,
-    /// Times drain workflows started.
-    pub drains_started: Vec<u64>,
-    /// Times and outcomes (`stopped`, `aborted`, `rolled-back`) of finished drains.
-    pub drains_finished: Vec<(u64, String)>,
-    /// Tasks cordoned, one entry per task per tick (`TickRecord::cordoned`).
-    pub cordons: Vec<u64>,
-    /// Tasks uncordoned, one entry per task per tick (`TickRecord::uncordoned`).
-    pub uncordons: Vec<u64>,
-    /// Each gathered tick's time and the tasks cordoned at it (`TickState::cordoned`).
-    pub cordoned: Vec<(u64, u32)>,
 }
 
 impl TickLog {
@@ -161,10 +99,7 @@ struct Tap {
 
 impl RecordSink for Tap {
     fn write(&mut self, record: &TickRecord) -> std::io::Result<()> {
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .observe(record);
+        self.log.lock().observe(record);
         match self.file.as_mut() {
             Some(f) => f.write(record),
             None => Ok(()),
@@ -303,7 +238,7 @@ async fn run_async(
             file,
         }),
         events: Events::quiet(),
-        board: Arc::new(Mutex::new(BTreeMap::new())),
+        board: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
         state_file: None,
         reload_log: None,
         stop_at: Some(end),
@@ -344,7 +279,7 @@ async fn run_async(
     drop(daemon);
 
     let stats = sim.stats(&svc).expect("the service is in the sim");
-    let ticks = std::mem::take(&mut *log.lock().unwrap_or_else(|p| p.into_inner()));
+    let ticks = std::mem::take(&mut *log.lock());
     let mut series = sampler.series;
     figures::bucket_ticks(&ticks, start, &mut series);
     let oracle = sampler.oracle.figures(scenario.cost.task_hour_usd());
@@ -377,129 +312,4 @@ async fn run_async(
         series,
         ticks,
     })
-}
-
-/// Reads the sim between steps: arrivals for the oracle and the digest, and
-/// a sample at every minute boundary.
-struct Sampler {
-    start: u64,
-    next_minute: u64,
-    /// Minutes sampled so far.
-    minute: usize,
-    oracle: Oracle,
-    packing: Packing,
-    digest: Sha256,
-    arrivals: u64,
-    buf: Vec<SessionArrival>,
-    series: Series,
-    oracle_before: u128,
-    packing_before: u128,
-    refused_before: u64,
-    killed_before: u64,
-    cut_before: u64,
-}
-
-impl Sampler {
-    fn new(scenario: &Scenario, start: u64, minutes: usize) -> Sampler {
-        let floor = scenario.guard.min.min(scenario.sim.initial_tasks);
-        let zeros = vec![0u32; minutes];
-        Sampler {
-            start,
-            next_minute: start + 60,
-            minute: 0,
-            oracle: Oracle::new(scenario.capacity(), floor, start),
-            packing: Packing::new(scenario.capacity(), floor, start),
-            digest: Sha256::new(),
-            arrivals: 0,
-            buf: Vec::new(),
-            series: Series {
-                desired: Vec::with_capacity(minutes),
-                running: Vec::with_capacity(minutes),
-                billed: Vec::with_capacity(minutes),
-                sessions: Vec::with_capacity(minutes),
-                arrivals: zeros.clone(),
-                refused: Vec::with_capacity(minutes),
-                killed: Vec::with_capacity(minutes),
-                cut: Vec::with_capacity(minutes),
-                cordoned: Vec::new(),
-                serving: Vec::new(),
-                cpu: vec![None; minutes],
-                oracle_tasks: Vec::with_capacity(minutes),
-                packing_tasks: Vec::with_capacity(minutes),
-                drains_started: zeros.clone(),
-                drains_stopped: zeros.clone(),
-                drains_aborted: zeros,
-            },
-            oracle_before: 0,
-            packing_before: 0,
-            refused_before: 0,
-            killed_before: 0,
-            cut_before: 0,
-        }
-    }
-
-    fn observe(&mut self, sim: &SimProvider, svc: &ServiceRef) {
-        let now = sim.now();
-        let at_minute = now >= self.next_minute;
-        let (stats, util) = sim.with_world(|w| {
-            w.drain_arrivals(svc, &mut self.buf)
-                .expect("the service is in the sim");
-            if at_minute {
-                let util = w.utilization(std::slice::from_ref(svc)).remove(&svc.key());
-                (w.stats(svc), util)
-            } else {
-                (None, None)
-            }
-        });
-        for a in self.buf.drain(..) {
-            self.digest.update(a.at.to_le_bytes());
-            self.digest.update(a.duration.to_le_bytes());
-            self.arrivals += 1;
-            if let Some(n) = self
-                .series
-                .arrivals
-                .get_mut(((a.at - self.start) / 60) as usize)
-            {
-                *n += 1;
-            }
-            self.oracle.arrive(a);
-            self.packing.arrive(a);
-        }
-        self.oracle.advance_to(now);
-        self.packing.advance_to(now);
-        let Some(stats) = stats else { return };
-        let s = &mut self.series;
-        if s.desired.len() < s.arrivals.len() {
-            s.desired.push(stats.desired);
-            s.running.push(stats.running);
-            s.billed
-                .push(stats.running + stats.pending + stats.stopping);
-            s.sessions
-                .push(u32::try_from(stats.sessions_active).unwrap_or(u32::MAX));
-            s.refused
-                .push((stats.sessions_refused - self.refused_before) as u32);
-            s.killed
-                .push((stats.sessions_killed - self.killed_before) as u32);
-            s.cut.push((stats.sessions_cut - self.cut_before) as u32);
-            let oracle_now = self.oracle.task_seconds();
-            s.oracle_tasks
-                .push(((oracle_now - self.oracle_before) as f64 / 60.0) as f32);
-            self.oracle_before = oracle_now;
-            let packing_now = self.packing.task_seconds();
-            s.packing_tasks
-                .push(((packing_now - self.packing_before) as f64 / 60.0) as f32);
-            self.packing_before = packing_now;
-        }
-        self.refused_before = stats.sessions_refused;
-        self.killed_before = stats.sessions_killed;
-        self.cut_before = stats.sessions_cut;
-        if let Some(u) = util
-            && let (Some(cpu), Some(at)) = (u.cpu, u.at)
-            && let Some(slot) = s.cpu.get_mut((at.saturating_sub(self.start) / 60) as usize)
-        {
-            *slot = Some(cpu as f32);
-        }
-        self.minute += 1;
-        self.next_minute += 60;
-    }
 }

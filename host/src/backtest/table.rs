@@ -2,6 +2,9 @@
 //! run, then the packing reference's column and the oracle's last. The text
 //! table and the HTML report share its rows.
 
+use comfy_table::Table;
+use comfy_table::presets::NOTHING;
+
 use super::compare::Comparison;
 use super::figures::Reaction;
 
@@ -244,52 +247,32 @@ pub fn render(c: &Comparison, timing: bool) -> String {
         humantime::format_duration(s.interval),
         s.description
     );
-    let header: Vec<String> = c
-        .runs
-        .iter()
-        // A label is the policy's own name: escaped before it reaches the terminal.
-        .map(|r| crate::escape::escape(&r.label).into_owned())
+    let header: Vec<String> = std::iter::once(String::new())
+        .chain(
+            c.runs
+                .iter()
+                // A label is the policy's own name: escaped before it reaches the terminal.
+                .map(|r| crate::escape::escape(&r.label).into_owned()),
+        )
         .chain([PACKING_HEADING.to_string(), ORACLE_HEADING.to_string()])
         .collect();
     let rows = rows(c, timing);
-    let name_w = rows
-        .iter()
-        .map(|r| r.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let cell = |r: &Row, i: usize| -> String {
-        match i.checked_sub(r.values.len()) {
-            None => r.values[i].clone(),
-            Some(0) => r.packing.clone(),
-            Some(_) => r.oracle.clone(),
-        }
-    };
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .map(|r| cell(r, i).chars().count())
-                .chain(std::iter::once(header[i].chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
-    let mut line = pad("", name_w);
-    for (h, w) in header.iter().zip(&widths) {
-        line.push_str("   ");
-        line.push_str(&pad(h, *w));
-    }
-    out.push_str(line.trim_end());
-    out.push('\n');
+    let mut table = Table::new();
+    table.load_style(NOTHING).set_header(header);
     for r in &rows {
-        let mut line = pad(&r.name, name_w);
-        for (v, w) in r.values.iter().chain([&r.packing, &r.oracle]).zip(&widths) {
-            line.push_str("   ");
-            line.push_str(&pad(v, *w));
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        let cells: Vec<&str> = std::iter::once(&r.name)
+            .chain(&r.values)
+            .chain([&r.packing, &r.oracle])
+            .map(String::as_str)
+            .collect();
+        table.add_row(cells);
     }
+    // No borders: three spaces between columns, each left-aligned.
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((if i == 0 { 0 } else { 3 }, 0));
+    }
+    out.push_str(&table.trim_fmt());
+    out.push('\n');
     if rows
         .iter()
         .any(|r| r.values.iter().any(|v| v.ends_with('*')))

@@ -2,16 +2,16 @@
 //! scenario, and the list of built-in scenarios. The options shared with
 //! `compare` live here too.
 
+use parking_lot::Mutex;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use autoscaler::backtest::compare::{self, Comparison, Options, PolicyChoice, Progress};
-use autoscaler::backtest::figures::PricingOverrides;
+use autoscaler::backtest::scenario::PricingOverrides;
 use autoscaler::backtest::scenario::builtin;
 use autoscaler::backtest::{Scenario, report, table};
 use autoscaler::runtime::Limits;
@@ -224,12 +224,7 @@ impl Progress for TermProgress {
             .progress_chars("=> "),
         );
         bar.set_prefix(label.to_string());
-        if let Some(slot) = self
-            .bars
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(index)
-        {
+        if let Some(slot) = self.bars.lock().get_mut(index) {
             *slot = Some(bar);
         }
     }
@@ -243,23 +238,13 @@ impl Progress for TermProgress {
             self.visible.store(true, Ordering::Relaxed);
             self.multi.set_draw_target(ProgressDrawTarget::stderr());
         }
-        if let Some(Some(bar)) = self
-            .bars
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(index)
-        {
+        if let Some(Some(bar)) = self.bars.lock().get(index) {
             bar.set_position(done);
         }
     }
 
     fn finish(&self, index: usize) {
-        if let Some(Some(bar)) = self
-            .bars
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(index)
-        {
+        if let Some(Some(bar)) = self.bars.lock().get(index) {
             bar.set_position(self.total);
         }
     }

@@ -3,8 +3,9 @@
 
 use std::net::IpAddr;
 
-use super::config::{MAX_TASKS_PER_SERVICE, SimLoadBalancer};
-use super::service::ServiceSim;
+use super::config::SimLoadBalancer;
+use super::limits::MAX_TASKS_PER_SERVICE;
+use super::state::ServiceSim;
 use super::task::{SimTask, StopCause, TaskKey};
 use crate::model::{TargetHealth, TaskStatus};
 use crate::providers::{

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::error::SimError;
+use super::limits::{MAX_SESSION, MAX_TASKS_PER_SERVICE, check_non_negative};
+use super::session_length::SessionLength;
 use super::workload::Workload;
 
 /// The simulated world: its seed and what is common to every service.
@@ -37,96 +39,6 @@ impl Default for SimConfig {
             metrics_delay: Duration::from_secs(90),
             metrics_lookback: Duration::from_secs(600),
             stopped_retention: Duration::from_secs(3600),
-        }
-    }
-}
-
-/// How session lengths are distributed around [`SimServiceConfig::session_mean`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SessionLength {
-    /// Exponential: memoryless, many short sessions and a long tail.
-    #[default]
-    Exponential,
-    /// Lognormal: most sessions near a typical length, with a heavy tail.
-    Lognormal {
-        /// The standard deviation of the length's logarithm (1.0 is a wide spread).
-        sigma: f64,
-    },
-    /// A mixture of two uniform ranges: most sessions are typical, a share
-    /// is long (a desktop left open all day). Ignores `session_mean` and a
-    /// trace's `mean_session_s`. The defaults are remote desktops': 20-90
-    /// minutes, and 5 % of 6-10 hours.
-    Mixture {
-        /// The shortest typical session.
-        #[serde(default = "mix::typical_min", with = "humantime_serde")]
-        typical_min: Duration,
-        /// The longest typical session.
-        #[serde(default = "mix::typical_max", with = "humantime_serde")]
-        typical_max: Duration,
-        /// The shortest long session.
-        #[serde(default = "mix::long_min", with = "humantime_serde")]
-        long_min: Duration,
-        /// The longest long session.
-        #[serde(default = "mix::long_max", with = "humantime_serde")]
-        long_max: Duration,
-        /// The share of sessions that are long, within 0..=1.
-        #[serde(default = "mix::long_share")]
-        long_share: f64,
-    },
-}
-
-/// The mixture's defaults.
-mod mix {
-    use std::time::Duration;
-
-    pub fn typical_min() -> Duration {
-        Duration::from_secs(20 * 60)
-    }
-    pub fn typical_max() -> Duration {
-        Duration::from_secs(90 * 60)
-    }
-    pub fn long_min() -> Duration {
-        Duration::from_secs(6 * 3600)
-    }
-    pub fn long_max() -> Duration {
-        Duration::from_secs(10 * 3600)
-    }
-    pub fn long_share() -> f64 {
-        0.05
-    }
-}
-
-impl SessionLength {
-    /// The remote-desktop mixture: sessions of 20-90 minutes, and 5 % of 6-10 hours.
-    pub fn rdp_mixture() -> SessionLength {
-        SessionLength::Mixture {
-            typical_min: mix::typical_min(),
-            typical_max: mix::typical_max(),
-            long_min: mix::long_min(),
-            long_max: mix::long_max(),
-            long_share: mix::long_share(),
-        }
-    }
-
-    /// The mean length in seconds, when the distribution fixes it (a
-    /// mixture); otherwise `session_mean` (or the trace's) sets it.
-    pub fn fixed_mean_secs(&self) -> Option<f64> {
-        match *self {
-            SessionLength::Mixture {
-                typical_min,
-                typical_max,
-                long_min,
-                long_max,
-                long_share,
-            } => {
-                let mid = |a: Duration, b: Duration| (a.as_secs_f64() + b.as_secs_f64()) / 2.0;
-                Some(
-                    (1.0 - long_share) * mid(typical_min, typical_max)
-                        + long_share * mid(long_min, long_max),
-                )
-            }
-            _ => None,
         }
     }
 }
@@ -257,24 +169,6 @@ impl Default for SimServiceConfig {
             connection_termination: false,
             routing: SimRouting::RoundRobin,
         }
-    }
-}
-
-/// The most tasks a service may want (the ECS quota of tasks per service).
-pub const MAX_TASKS_PER_SERVICE: u32 = 5000;
-
-/// The longest session a length distribution or a sessions trace may give.
-pub const MAX_SESSION: Duration = Duration::from_secs(30 * 86_400);
-
-/// Checks that `value` is a finite number at least zero.
-pub(crate) fn check_non_negative(field: &str, value: f64) -> Result<(), SimError> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(SimError::config(
-            field,
-            format!("expected a finite number at least 0, found {value}"),
-        ))
     }
 }
 

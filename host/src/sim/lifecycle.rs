@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use super::events::Event;
 use super::random;
-use super::service::ServiceSim;
+use super::state::ServiceSim;
 use super::task::{StopCause, Task, TaskKey};
 use crate::model::{TargetHealth, TaskStatus};
 use crate::providers::Target;

@@ -145,10 +145,14 @@ mod error;
 mod events;
 pub mod faults;
 mod lifecycle;
+mod limits;
 mod random;
+mod series;
 mod service;
+mod session_length;
 pub mod session_trace;
 mod sessions;
+mod state;
 mod stats;
 mod targets;
 mod task;
@@ -160,14 +164,12 @@ mod world;
 #[cfg(test)]
 mod tests;
 
-pub use config::{
-    MAX_SESSION, MAX_TASKS_PER_SERVICE, SessionLength, SimConfig, SimLoadBalancer, SimRouting,
-    SimServiceConfig, Usage,
-};
+pub use config::{SimConfig, SimLoadBalancer, SimRouting, SimServiceConfig, Usage};
 pub use error::SimError;
 pub use faults::{FaultKind, FaultPlan, OpFaults};
-pub use session_trace::SessionTrace;
-pub use sessions::SessionArrival;
+pub use limits::{MAX_SESSION, MAX_TASKS_PER_SERVICE};
+pub use session_length::SessionLength;
+pub use session_trace::{SessionArrival, SessionTrace};
 pub use stats::SimStats;
 pub use task::{SimTask, StopCause};
 pub use trace::Trace;

@@ -5,9 +5,20 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::config::MAX_SESSION;
 use super::error::SimError;
-use super::sessions::SessionArrival;
+use super::limits::MAX_SESSION;
+
+/// One session arrival as the workload produced it: when, and how long the
+/// session was drawn to last, whether it then landed on a task or was refused.
+/// Policy-independent: the backtester's oracle and its check that two runs
+/// faced the same users read these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionArrival {
+    /// The arrival time, in seconds.
+    pub at: u64,
+    /// The drawn session length, in seconds (at least 1).
+    pub duration: u64,
+}
 
 /// The largest sessions file read, in bytes.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;

@@ -3,71 +3,11 @@
 
 use rand::Rng;
 
-use super::config::SessionLength;
 use super::random;
-use super::service::ServiceSim;
+use super::session_length::SessionLength;
+use super::session_trace::SessionArrival;
+use super::state::ServiceSim;
 use super::task::TaskKey;
-
-/// One session arrival as the workload produced it: when, and how long the
-/// session was drawn to last, whether it then landed on a task or was refused.
-/// Policy-independent: the backtester's oracle and its check that two runs
-/// faced the same users read these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionArrival {
-    /// The arrival time, in seconds.
-    pub at: u64,
-    /// The drawn session length, in seconds (at least 1).
-    pub duration: u64,
-}
-
-/// Each active session as a session store item would show it, kept only
-/// when asked ([`crate::sim::SimWorld::track_session_items`]): per task,
-/// `(serial, start, end)`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct SessionItems {
-    next: u64,
-    pub by_task: std::collections::BTreeMap<TaskKey, Vec<(u64, u64, u64)>>,
-}
-
-impl SessionItems {
-    fn start(&mut self, k: TaskKey, start: u64, end: u64) {
-        self.next += 1;
-        self.by_task
-            .entry(k)
-            .or_default()
-            .push((self.next, start, end));
-    }
-
-    fn end(&mut self, k: TaskKey, at: u64) {
-        if let Some(v) = self.by_task.get_mut(&k)
-            && let Some(i) = v.iter().position(|e| e.2 == at)
-        {
-            v.swap_remove(i);
-        }
-    }
-
-    /// The task's sessions are gone at once (killed or cut).
-    pub fn clear(&mut self, k: TaskKey) {
-        self.by_task.remove(&k);
-    }
-}
-
-/// The arrival process within the current minute.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Arrivals {
-    /// Arrivals per second in this minute.
-    rate: f64,
-    /// The mean session length of sessions arriving in this minute.
-    mean: f64,
-    /// The end of this minute.
-    segment_end: u64,
-    /// The exact (fractional) time of the next arrival.
-    x: f64,
-    /// The second of the next arrival in this minute, if any.
-    pub next: Option<u64>,
-    /// With an exact-sessions workload: the next session of the list to arrive.
-    exact: usize,
-}
 
 impl ServiceSim {
     /// Starts the minute that `from` falls in: the workload's rate at the

@@ -5,38 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::service::ServiceSim;
+use super::state::ServiceSim;
 use crate::model::{TargetHealth, TaskStatus};
-
-/// Running totals kept by the event loop and the provider calls.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Counters {
-    pub sessions_started: u64,
-    pub sessions_ended: u64,
-    pub sessions_killed: u64,
-    pub sessions_cut: u64,
-    pub sessions_redirected: u64,
-    pub sessions_refused: u64,
-    pub peak_sessions_active: u64,
-    pub task_seconds: u64,
-    pub running_task_seconds: u64,
-    pub tasks_launched: u64,
-    pub tasks_stopped: u64,
-    pub tasks_stopped_with_sessions: u64,
-    pub peak_tasks: u32,
-    pub scale_outs: u64,
-    pub scale_ins: u64,
-    pub set_desired_calls: u64,
-    pub protection_calls: u64,
-    pub register_calls: u64,
-    pub deregister_calls: u64,
-    pub stop_task_calls: u64,
-    pub task_failures: u64,
-    pub launch_failures: u64,
-    pub killed_by_task: BTreeMap<String, u32>,
-    pub cut_by_task: BTreeMap<String, u32>,
-    pub cordon_calls: u64,
-}
 
 /// One service's figures at one moment. Totals count from when the service
 /// was added; counts are as of now.

@@ -5,19 +5,9 @@
 
 use super::config::SimRouting;
 use super::events::Event;
-use super::service::ServiceSim;
+use super::state::ServiceSim;
 use super::task::TaskKey;
 use crate::model::{TargetHealth, TaskStatus};
-
-/// The healthy targets in routing order (task creation order), and where
-/// the round robin stands.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Routing {
-    ring: Vec<TaskKey>,
-    cursor: usize,
-    /// Set when a target enters or leaves the healthy state.
-    pub dirty: bool,
-}
 
 impl ServiceSim {
     /// RegisterTargets for one task's target. A running task's target goes

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::config::check_non_negative;
 use super::error::SimError;
-use super::session_trace::SessionTrace;
-use super::sessions::SessionArrival;
+use super::limits::check_non_negative;
+use super::session_trace::{SessionArrival, SessionTrace};
 use super::trace::Trace;
 
 const DAY: f64 = 86_400.0;

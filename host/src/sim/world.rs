@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::config::{SimConfig, SimServiceConfig};
 use super::error::SimError;
-use super::service::ServiceSim;
-use super::sessions::SessionArrival;
+use super::session_trace::SessionArrival;
+use super::state::ServiceSim;
 use super::stats::SimStats;
 use super::task::SimTask;
 use crate::model::TaskStatus;

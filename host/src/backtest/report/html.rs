@@ -2,30 +2,18 @@
 //! nothing fetched) with the scenario, the table of figures, an overview
 //! chart of every run's tasks against the oracle, then per run: tasks,
 //! load, CPU, and drains with lost sessions; and the figures' definitions.
+//!
+//! The page is a `maud` template, so every text it shows (a scenario's or a
+//! policy's name among them) is escaped by construction; only the CSS and
+//! the charts' SVG, which plotters escapes itself, go in as they are.
 
-use std::fmt::Write;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts::{self, Chart, Line, PALETTE, TimeAxis};
 use crate::backtest::BacktestError;
 use crate::backtest::compare::Comparison;
 use crate::backtest::run::RunOutput;
 use crate::backtest::table;
-
-/// Escapes text for HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1000px; color: #222; }
@@ -48,100 +36,108 @@ dl dd { margin-left: 1.2em; color: #444; }
 pub fn page(c: &Comparison) -> Result<String, BacktestError> {
     let s = &c.scenario;
     let x = TimeAxis::for_duration(s.duration.as_secs());
-    let mut h = String::with_capacity(256 * 1024);
-    let labels: Vec<String> = c.runs.iter().map(|r| r.label.clone()).collect();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Backtest: {} ({})</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        escape(&s.name),
-        escape(&labels.join(" vs "))
-    );
-    let _ = write!(
-        h,
-        "<h1>Backtest: {}</h1>\n<p class=\"meta\">{}<br>Seed {}, {} of simulated time, a tick every {}, {} sessions per task, guard min {} / max {}; a task-hour costs ${:.5} ({} vCPU at ${}/vCPU-hour, {} GB at ${}/GB-hour).</p>\n",
-        escape(&s.name),
-        escape(&s.description),
-        s.world.seed,
-        humantime::format_duration(s.duration),
-        humantime::format_duration(s.interval),
-        s.sim.session_capacity,
-        s.guard.min,
-        s.guard.max,
-        s.cost.task_hour_usd(),
-        s.cost.task_vcpu,
-        s.cost.vcpu_hour,
-        s.cost.task_memory_gb,
-        s.cost.gb_hour,
-    );
-    h.push_str("<h2 id=\"figures\">Figures</h2>\n");
-    figures_table(&mut h, c);
-    h.push_str("<h2 id=\"overview\">Running tasks, every policy against the oracle</h2>\n");
-    figure(&mut h, &charts::draw(&overview(c, &x))?);
-    for (i, r) in c.runs.iter().enumerate() {
-        let _ = writeln!(
-            h,
-            "<section class=\"run\" id=\"run-{}\">\n<h2>{}</h2>\n<p class=\"meta\">Policy {} {} (sha256 {}){}.</p>",
-            i + 1,
-            escape(&r.label),
-            escape(&r.policy.name),
-            escape(&r.policy.version),
-            escape(&r.policy.sha256[..r.policy.sha256.len().min(16)]),
-            if r.reference {
-                ", run as the session-unaware reference: scale-in lowers the desired count and ECS picks which tasks stop, sessions or not"
-            } else {
-                ""
+    let labels: Vec<&str> = c.runs.iter().map(|r| r.label.as_str()).collect();
+    // The charts are drawn first: drawing one can fail.
+    let overview_svg = charts::draw(&overview(c, &x))?;
+    let run_svgs = c
+        .runs
+        .iter()
+        .map(|r| run_charts(r, c, &x).iter().map(charts::draw).collect())
+        .collect::<Result<Vec<Vec<String>>, BacktestError>>()?;
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { "Backtest: " (s.name) " (" (labels.join(" vs ")) ")" }
+                style { (PreEscaped(STYLE)) }
             }
-        );
-        for chart in run_charts(r, c, &x) {
-            figure(&mut h, &charts::draw(&chart)?);
+            body {
+                h1 { "Backtest: " (s.name) }
+                p.meta {
+                    (s.description) br;
+                    "Seed " (s.world.seed) ", " (humantime::format_duration(s.duration))
+                    " of simulated time, a tick every " (humantime::format_duration(s.interval))
+                    ", " (s.sim.session_capacity) " sessions per task, guard min " (s.guard.min)
+                    " / max " (s.guard.max) "; a task-hour costs $"
+                    (format!("{:.5}", s.cost.task_hour_usd())) " (" (s.cost.task_vcpu)
+                    " vCPU at $" (s.cost.vcpu_hour) "/vCPU-hour, " (s.cost.task_memory_gb)
+                    " GB at $" (s.cost.gb_hour) "/GB-hour)."
+                }
+                h2 #figures { "Figures" }
+                (figures_table(c))
+                h2 #overview { "Running tasks, every policy against the oracle" }
+                (figure(&overview_svg))
+                @for (i, (r, svgs)) in c.runs.iter().zip(&run_svgs).enumerate() {
+                    section.run id=(format!("run-{}", i + 1)) {
+                        h2 { (r.label) }
+                        p.meta {
+                            "Policy " (r.policy.name) " " (r.policy.version) " (sha256 "
+                            (&r.policy.sha256[..r.policy.sha256.len().min(16)]) ")"
+                            @if r.reference {
+                                ", run as the session-unaware reference: scale-in lowers the desired count and ECS picks which tasks stop, sessions or not"
+                            }
+                            "."
+                        }
+                        @for svg in svgs {
+                            (figure(svg))
+                        }
+                    }
+                }
+                (definitions())
+            }
         }
-        h.push_str("</section>\n");
-    }
-    h.push_str(DEFINITIONS);
-    h.push_str("</body>\n</html>\n");
-    Ok(h)
+    };
+    Ok(page.into_string())
 }
 
-fn figure(h: &mut String, svg: &str) {
-    h.push_str("<figure>\n");
-    h.push_str(svg);
-    h.push_str("\n</figure>\n");
+/// A chart, as plotters drew it (plotters escapes the text in it).
+fn figure(svg: &str) -> Markup {
+    html! {
+        figure { (PreEscaped(svg)) }
+    }
 }
 
-fn figures_table(h: &mut String, c: &Comparison) {
-    h.push_str("<table class=\"figures\">\n<thead><tr><th>figure</th>");
-    for r in &c.runs {
-        let _ = write!(h, "<th>{}</th>", escape(&r.label));
-    }
-    let _ = write!(
-        h,
-        "<th class=\"oracle\">{}</th><th class=\"oracle\">{}</th></tr></thead>\n<tbody>\n",
-        table::PACKING_HEADING,
-        table::ORACLE_HEADING
-    );
-    for row in table::rows(c, true) {
-        let _ = write!(h, "<tr><td>{}</td>", escape(&row.name));
-        let bad = row.name.starts_with("sessions killed")
-            || row.name.starts_with("sessions cut")
-            || row.name.starts_with("sessions refused");
-        for v in &row.values {
-            let class = if bad && v != "0" {
-                " class=\"bad\""
-            } else {
-                ""
-            };
-            let _ = write!(h, "<td{class}>{}</td>", escape(v));
+/// Whether a run's value other than 0 in `row` counts lost sessions, shown as bad.
+fn is_bad(row: &table::Row) -> bool {
+    row.name.starts_with("sessions killed")
+        || row.name.starts_with("sessions cut")
+        || row.name.starts_with("sessions refused")
+}
+
+fn figures_table(c: &Comparison) -> Markup {
+    let rows = table::rows(c, true);
+    let under_oracle = rows
+        .iter()
+        .any(|r| r.values.iter().any(|v| v.ends_with("x*")));
+    html! {
+        table.figures {
+            thead {
+                tr {
+                    th { "figure" }
+                    @for r in &c.runs {
+                        th { (r.label) }
+                    }
+                    th.oracle { (table::PACKING_HEADING) }
+                    th.oracle { (table::ORACLE_HEADING) }
+                }
+            }
+            tbody {
+                @for row in &rows {
+                    tr {
+                        td { (row.name) }
+                        @for v in &row.values {
+                            td class=[(is_bad(row) && v != "0").then_some("bad")] { (v) }
+                        }
+                        td.oracle { (row.packing) }
+                        td.oracle { (row.oracle) }
+                    }
+                }
+            }
         }
-        let _ = writeln!(
-            h,
-            "<td class=\"oracle\">{}</td><td class=\"oracle\">{}</td></tr>",
-            escape(&row.packing),
-            escape(&row.oracle)
-        );
-    }
-    h.push_str("</tbody>\n</table>\n");
-    if h.contains("x*</td>") {
-        let _ = writeln!(h, "<p class=\"meta\">{}</p>", escape(table::FOOTNOTE));
+        @if under_oracle {
+            p.meta { (table::FOOTNOTE) }
+        }
     }
 }
 
@@ -331,20 +327,70 @@ fn run_charts(r: &RunOutput, c: &Comparison, x: &TimeAxis) -> Vec<Chart> {
     ]
 }
 
-const DEFINITIONS: &str = r#"<h2 id="definitions">What the figures mean</h2>
-<dl>
-<dt>task-hours, cost</dt><dd>Billed task time, from each task's launch to STOPPED, as Fargate bills; cost is task-hours times the task-hour price shown above.</dd>
-<dt>oracle (limit)</dt><dd>The fewest task-hours that could carry every session, knowing all arrivals and lengths in hindsight: at each second, ceil(active sessions / sessions per task) tasks, never fewer than the guard's min, with instant start-up and free repacking. No policy that carries every session can cost less; "cost vs oracle" is each run's task-hours over it. A run that refuses or kills sessions may come in under it.</dd>
-<dt>packing (reference)</dt><dd>A clairvoyant placement without migration, on the same sessions (refused ones included): each session goes, for good, to the open task with room whose latest session end is closest to its own end (preferably not before it), a task opens when none has room and stops when its last session ends; no start-up delay, no buffer, never fewer than the guard's min. It is a reference, not a bound: it knows every session's end, which no autoscaler does, yet a cleverer placement could do better. The gap between it and the oracle is the price of not moving sessions between tasks.</dd>
-<dt>sessions killed by scale-in</dt><dd>Sessions still active when their task was stopped. A safety figure: a session-aware scale-in should keep it at 0.</dd>
-<dt>sessions cut by the load balancer</dt><dd>Sessions still on a running task when its deregistered target's delay ended behind an Application Load Balancer (or a Network Load Balancer with connection termination): the load balancer closed them. The other safety figure: a cordoning policy must uncordon before the delay ends and keep it at 0.</dd>
-<dt>cordons / uncordons, task-hours cordoned</dt><dd>Tasks cordoned (no new sessions, keeping their own until the last ends) and uncordoned (serving again), from the decision records; task-hours cordoned sums the cordoned tasks at each tick over the time to the next. The charts show the serving tasks (running, not cordoned) and the cordoned ones.</dd>
-<dt>sessions redirected</dt><dd>Sessions the load balancer sent to a task whose application was cordoned, refused there and carried by another task.</dd>
-<dt>sessions refused</dt><dd>Arrivals that found no healthy task with room (too few tasks, or tasks still starting).</dd>
-<dt>minutes CPU over target</dt><dd>Minutes whose service CPU, as the metrics published it, was over the target.</dd>
-<dt>scale-outs / scale-ins</dt><dd>Ticks whose guarded action was carried out: a raised desired count; drains started, or for the reference a lowered desired count.</dd>
-<dt>drains</dt><dd>Drain workflows started; finished as stopped (the task left), aborted (a session appeared during the drain, the task rejoined the pool) or rolled back (an error or the deadline).</dd>
-<dt>reaction p50 / p95, overload episodes</dt><dd>A minute is overloaded when its published CPU is over the target or a session was refused in it. An episode starts at the first overloaded minute after a calm one; its reaction time runs from that minute's start to the first scale-out at or after it (publication delay included). Overloads that return before that scale-out belong to the same episode. Episodes with no later scale-out are counted but unanswered.</dd>
-<dt>policy faults, call time</dt><dd>Ticks whose policy call faulted (the tick held); the policy call's wall time (mean and 95th percentile), which varies by machine.</dd>
-</dl>
-"#;
+fn definitions() -> Markup {
+    html! {
+        h2 #definitions { "What the figures mean" }
+        dl {
+            @for (term, meaning) in DEFINITIONS {
+                dt { (term) }
+                dd { (meaning) }
+            }
+        }
+    }
+}
+
+/// Each figure and what it means.
+const DEFINITIONS: [(&str, &str); 13] = [
+    (
+        "task-hours, cost",
+        "Billed task time, from each task's launch to STOPPED, as Fargate bills; cost is task-hours times the task-hour price shown above.",
+    ),
+    (
+        "oracle (limit)",
+        "The fewest task-hours that could carry every session, knowing all arrivals and lengths in hindsight: at each second, ceil(active sessions / sessions per task) tasks, never fewer than the guard's min, with instant start-up and free repacking. No policy that carries every session can cost less; \"cost vs oracle\" is each run's task-hours over it. A run that refuses or kills sessions may come in under it.",
+    ),
+    (
+        "packing (reference)",
+        "A clairvoyant placement without migration, on the same sessions (refused ones included): each session goes, for good, to the open task with room whose latest session end is closest to its own end (preferably not before it), a task opens when none has room and stops when its last session ends; no start-up delay, no buffer, never fewer than the guard's min. It is a reference, not a bound: it knows every session's end, which no autoscaler does, yet a cleverer placement could do better. The gap between it and the oracle is the price of not moving sessions between tasks.",
+    ),
+    (
+        "sessions killed by scale-in",
+        "Sessions still active when their task was stopped. A safety figure: a session-aware scale-in should keep it at 0.",
+    ),
+    (
+        "sessions cut by the load balancer",
+        "Sessions still on a running task when its deregistered target's delay ended behind an Application Load Balancer (or a Network Load Balancer with connection termination): the load balancer closed them. The other safety figure: a cordoning policy must uncordon before the delay ends and keep it at 0.",
+    ),
+    (
+        "cordons / uncordons, task-hours cordoned",
+        "Tasks cordoned (no new sessions, keeping their own until the last ends) and uncordoned (serving again), from the decision records; task-hours cordoned sums the cordoned tasks at each tick over the time to the next. The charts show the serving tasks (running, not cordoned) and the cordoned ones.",
+    ),
+    (
+        "sessions redirected",
+        "Sessions the load balancer sent to a task whose application was cordoned, refused there and carried by another task.",
+    ),
+    (
+        "sessions refused",
+        "Arrivals that found no healthy task with room (too few tasks, or tasks still starting).",
+    ),
+    (
+        "minutes CPU over target",
+        "Minutes whose service CPU, as the metrics published it, was over the target.",
+    ),
+    (
+        "scale-outs / scale-ins",
+        "Ticks whose guarded action was carried out: a raised desired count; drains started, or for the reference a lowered desired count.",
+    ),
+    (
+        "drains",
+        "Drain workflows started; finished as stopped (the task left), aborted (a session appeared during the drain, the task rejoined the pool) or rolled back (an error or the deadline).",
+    ),
+    (
+        "reaction p50 / p95, overload episodes",
+        "A minute is overloaded when its published CPU is over the target or a session was refused in it. An episode starts at the first overloaded minute after a calm one; its reaction time runs from that minute's start to the first scale-out at or after it (publication delay included). Overloads that return before that scale-out belong to the same episode. Episodes with no later scale-out are counted but unanswered.",
+    ),
+    (
+        "policy faults, call time",
+        "Ticks whose policy call faulted (the tick held); the policy call's wall time (mean and 95th percentile), which varies by machine.",
+    ),
+];

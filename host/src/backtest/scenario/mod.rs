@@ -56,6 +56,7 @@
 //! "least-outstanding"` (see [`crate::sim`]).
 
 pub mod builtin;
+mod pricing;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,11 +65,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::BacktestError;
-use super::figures::Pricing;
 use crate::model::ParamValue;
 use crate::sim::{SessionTrace, SimConfig, SimServiceConfig, Trace, Workload};
 use crate::tick::guard::GuardConfig;
 use crate::workflow::{CordonMode, DrainConfig};
+
+pub use self::pricing::{Pricing, PricingOverrides};
 
 /// The longest simulated time one run may cover.
 pub const MAX_DURATION: Duration = Duration::from_secs(400 * 86_400);
@@ -358,7 +360,7 @@ impl Scenario {
         mut self,
         seed: Option<u64>,
         duration: Option<Duration>,
-        cost: &super::figures::PricingOverrides,
+        cost: &PricingOverrides,
     ) -> Result<Scenario, BacktestError> {
         if let Some(seed) = seed {
             self.world.seed = seed;

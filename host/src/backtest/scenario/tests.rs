@@ -131,7 +131,7 @@ fn overrides_replace_the_seed_duration_and_prices_and_are_checked() {
         .with_overrides(
             Some(99),
             Some(Duration::from_secs(7200)),
-            &crate::backtest::figures::PricingOverrides {
+            &crate::backtest::scenario::PricingOverrides {
                 vcpu_hour: Some(0.05),
                 ..Default::default()
             },

@@ -35,6 +35,8 @@
 //!   metrics do not lag writes (the host never writes them); a session reported
 //!   late is modelled by [`crate::sim::SimWorld::open_session`].
 
+mod op;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -45,7 +47,7 @@ use serde::{Deserialize, Serialize};
 use super::error::SimError;
 use super::world::SimWorld;
 use crate::providers::ProviderError;
-use crate::providers::sim::SimOp;
+pub use op::SimOp;
 
 /// Faults for one kind of call: probabilities per call, each within 0..=1,
 /// and the errors' total at most 1.
