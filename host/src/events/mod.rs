@@ -15,8 +15,10 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::daemon::health::Heartbeat;
 use crate::escape::Escaped;
+
+pub mod heartbeat;
+pub use heartbeat::Heartbeat;
 
 /// Something that happened in the host.
 #[derive(Debug, Clone)]
