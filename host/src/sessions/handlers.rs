@@ -1,6 +1,6 @@
-//! The ingest API's two handlers, `POST /v1/sessions` and `GET
-//! /v1/tasks/{task_id}`, and the checks they share (see [`super::ingest`]
-//! for the API).
+//! The ingest API's state ([`Ingest`]), its two handlers, `POST
+//! /v1/sessions` and `GET /v1/tasks/{task_id}`, and the checks they share
+//! (see [`super::ingest`] for the API and its router).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,13 +12,38 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::ingest::{Ingest, error};
+use super::IngestConfig;
 use super::request::{EventKind, SessionEvent, name};
 use super::schema::SessionKey;
-use super::store::{EndOutcome, HeartbeatOutcome, StartOutcome};
-use super::tasks::{Lookup, Refusal};
+use super::store::{EndOutcome, HeartbeatOutcome, SessionStore, StartOutcome};
+use super::tasks::{CurrentTasks, Lookup, Refusal};
+use super::tokens::TokensFile;
 use crate::escape::Escaped;
-use crate::providers::ProviderError;
+use crate::providers::{Clock, ProviderError};
+
+/// Everything the ingest API needs.
+#[derive(Clone)]
+pub struct Ingest {
+    /// Where sessions are stored.
+    pub store: SessionStore,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The configured services' current tasks, published by the daemon.
+    pub tasks: CurrentTasks,
+    /// The accepted bearer tokens; none: no token needed (loopback only).
+    pub tokens: Option<TokensFile>,
+    /// The `[ingest]` table.
+    pub config: IngestConfig,
+}
+
+/// A JSON error answer.
+pub(super) fn error(status: StatusCode, message: impl Into<String>, extra: Value) -> Response {
+    let mut body = json!({ "error": message.into() });
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    (status, axum::Json(body)).into_response()
+}
 
 /// The refusal, if the event is not about a current task of a configured
 /// service (or, with `bind_source_ip`, not sent from that task).

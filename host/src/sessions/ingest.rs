@@ -67,47 +67,19 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::timeout::TimeoutLayer;
 
-use super::IngestConfig;
-use super::handlers::{get_task, post_session};
+pub use super::handlers::Ingest;
+use super::handlers::{error, get_task, post_session};
 pub use super::request::{BadRequest, EventKind, SessionEvent};
-use super::store::SessionStore;
-use super::tasks::CurrentTasks;
-use super::tokens::TokensFile;
-use crate::providers::Clock;
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// Everything the ingest API needs.
-#[derive(Clone)]
-pub struct Ingest {
-    /// Where sessions are stored.
-    pub store: SessionStore,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
-    /// The configured services' current tasks, published by the daemon.
-    pub tasks: CurrentTasks,
-    /// The accepted bearer tokens; none: no token needed (loopback only).
-    pub tokens: Option<TokensFile>,
-    /// The `[ingest]` table.
-    pub config: IngestConfig,
-}
-
-/// A JSON error answer.
-pub(super) fn error(status: StatusCode, message: impl Into<String>, extra: Value) -> Response {
-    let mut body = json!({ "error": message.into() });
-    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
-        b.extend(e);
-    }
-    (status, axum::Json(body)).into_response()
-}
 
 /// The rate limiter's key: the peer's IPv4 address, or its IPv6 /64 (one
 /// host usually holds a whole /64 and could rotate addresses within it).
