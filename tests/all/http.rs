@@ -55,6 +55,16 @@ async fn healthz_metrics_and_services_are_served() {
         metrics.contains("# TYPE autoscaler_policy_call_seconds histogram"),
         "{metrics}"
     );
+    // Every family with its HELP and TYPE under its exposed name, also those
+    // with no sample yet; no OpenMetrics `# EOF`.
+    for family in [
+        "# HELP autoscaler_ticks_total Ticks run, per service.\n# TYPE autoscaler_ticks_total counter\n",
+        "# HELP autoscaler_policy_reloads_total Policy file reloads, by result (swapped or refused).\n# TYPE autoscaler_policy_reloads_total counter\n",
+        "# TYPE autoscaler_cordoned_tasks gauge\n",
+    ] {
+        assert!(metrics.contains(family), "{family}{metrics}");
+    }
+    assert!(!metrics.contains("# EOF"), "{metrics}");
     assert!(
         metrics.contains("autoscaler_policy_call_seconds_count{service=\"e2e/web\"} 10"),
         "{metrics}"

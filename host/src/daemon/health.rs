@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::{Pacer, ServiceStatus};
+pub use crate::events::heartbeat::{Heartbeat, LATE_INTERVALS, MIN_INTERVAL};
 use crate::workflow::DrainWorkflow;
 
 /// Gathers in a row that must fail before a service is not ready.
@@ -29,27 +30,6 @@ pub const GATHER_FAILURES: u32 = 3;
 
 /// Failed attempts in a row at one step that make a drain stuck.
 pub const DRAIN_FAILURES: u32 = 3;
-
-/// The least wall-time interval liveness assumes: a fast simulation (or one
-/// at speed 0, which does not sleep) would otherwise count any step that
-/// takes a moment as a stall.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How many intervals the loop may be late before it is not live.
-const LATE_INTERVALS: u32 = 2;
-
-/// What the daemon loop last said about itself.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Heartbeat {
-    /// When (wall time) the loop last finished a step; none before the first.
-    pub stepped_at: Option<SystemTime>,
-    /// When (wall time) its next wake is due.
-    pub due_at: SystemTime,
-    /// The shortest service interval, in wall time (at least [`MIN_INTERVAL`]).
-    pub interval: Duration,
-    /// The pacer's time at the last step, in seconds.
-    pub clock: u64,
-}
 
 /// Wall time for `secs` of the pacer's time: the same with the wall clock,
 /// divided by the speed with the simulation (nothing at speed 0).
@@ -63,6 +43,8 @@ pub fn wall(pacer: &Pacer, secs: u64) -> Duration {
     }
 }
 
+// The constructor is here, beside the pacer it reads, so that `events`
+// (which carries heartbeats) needs nothing of the daemon.
 impl Heartbeat {
     /// The heartbeat of a loop that, at wall time `now` and pacer time
     /// `clock`, has `next_wake` (pacer time) due next, with services whose
@@ -82,24 +64,6 @@ impl Heartbeat {
             interval: wall(pacer, interval).max(MIN_INTERVAL),
             clock,
         }
-    }
-
-    /// Why the loop is not live at wall time `now`, or none when it is.
-    pub fn overdue(&self, now: SystemTime) -> Option<String> {
-        let late = now.duration_since(self.due_at).ok()?;
-        let limit = self.interval * LATE_INTERVALS;
-        if late <= limit {
-            return None;
-        }
-        let last = match self.stepped_at.and_then(|t| now.duration_since(t).ok()) {
-            Some(ago) => format!("its last step finished {:.1} s ago", ago.as_secs_f64()),
-            None => "it has not finished its first step".to_string(),
-        };
-        Some(format!(
-            "the tick loop is overdue: its next step was due {:.1} s ago, more than {LATE_INTERVALS} intervals of {:.1} s; {last}. It is stalled (a slow policy compile, a hung provider call or a deadlock)",
-            late.as_secs_f64(),
-            self.interval.as_secs_f64(),
-        ))
     }
 }
 

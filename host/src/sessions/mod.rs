@@ -45,6 +45,7 @@
 //! threat model.
 
 mod config;
+mod handlers;
 pub mod ingest;
 pub mod list;
 mod request;

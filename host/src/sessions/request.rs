@@ -1,6 +1,7 @@
 //! The body of `POST /v1/sessions`: a JSON object tagged by `event`,
-//! deserialized into [`Request`] (unknown fields refused), then validated into
-//! a [`SessionEvent`]. Every refusal names the field at fault.
+//! deserialized straight from the bytes into [`Request`] (unknown fields
+//! refused), then validated into a [`SessionEvent`]. Every refusal names the
+//! field at fault.
 
 use serde::{Deserialize, Deserializer};
 
@@ -9,10 +10,16 @@ use super::schema::SessionKey;
 /// What happened to a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
-    /// It started.
-    Start,
-    /// It is still alive.
-    Heartbeat,
+    /// It started; its first heartbeat is due within `ttl_seconds`.
+    Start {
+        /// The heartbeat deadline from now, in seconds.
+        ttl_seconds: u32,
+    },
+    /// It is still alive; its next heartbeat is due within `ttl_seconds`.
+    Heartbeat {
+        /// The heartbeat deadline from now, in seconds.
+        ttl_seconds: u32,
+    },
     /// It ended.
     End,
 }
@@ -24,8 +31,6 @@ pub struct SessionEvent {
     pub kind: EventKind,
     /// Which session.
     pub key: SessionKey,
-    /// The heartbeat deadline from now, in seconds (required on start and heartbeat).
-    pub ttl_seconds: Option<u32>,
 }
 
 /// Why a request was refused: the field at fault (none for the body as a whole) and what is wrong.
@@ -134,80 +139,106 @@ fn field_of(message: &str) -> Option<String> {
 impl SessionEvent {
     /// Parses and validates a request body; `max_ttl` bounds `ttl_seconds`.
     pub fn parse(body: &[u8], max_ttl: u32) -> Result<SessionEvent, BadRequest> {
-        let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| BadRequest {
+        serde_json::from_slice::<Request>(body)
+            .map_err(|e| refusal(body, &e))?
+            .validate(max_ttl)
+    }
+}
+
+/// Why `body` did not deserialize: not JSON, not an object, or the field at fault.
+fn refusal(body: &[u8], e: &serde_json::Error) -> BadRequest {
+    if !e.is_data() {
+        return BadRequest {
             field: None,
             message: format!("the body is not valid JSON: {e}"),
-        })?;
-        if !value.is_object() {
-            return Err(BadRequest {
-                field: None,
-                message: "the body must be a JSON object".into(),
-            });
-        }
-        let request = Request::deserialize(value).map_err(|e| {
-            let message = e.to_string();
-            match field_of(&message) {
-                Some(field) if message.starts_with(&format!("{field}: ")) => BadRequest {
-                    field: Some(field),
-                    message,
-                },
-                Some(field) => BadRequest::field(&field, message),
-                None => BadRequest {
-                    field: None,
-                    message,
-                },
-            }
-        })?;
-        let (kind, cluster, service, task, session, ttl) = match request {
+        };
+    }
+    // Other JSON (an array, a string) fails as the wrong type.
+    if !body.trim_ascii_start().starts_with(b"{") {
+        return BadRequest {
+            field: None,
+            message: "the body must be a JSON object".into(),
+        };
+    }
+    // The field is named in the message; where in the body is not needed.
+    let message = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    let message = message
+        .strip_suffix(&position)
+        .map_or(message.clone(), str::to_string);
+    match field_of(&message) {
+        Some(field) if message.starts_with(&format!("{field}: ")) => BadRequest {
+            field: Some(field),
+            message,
+        },
+        Some(field) => BadRequest::field(&field, message),
+        None => BadRequest {
+            field: None,
+            message,
+        },
+    }
+}
+
+impl Request {
+    /// The event, once its names, session ID and `ttl_seconds` are valid.
+    fn validate(&self, max_ttl: u32) -> Result<SessionEvent, BadRequest> {
+        let (key, kind) = match self {
             Request::Start(l) => (
-                EventKind::Start,
-                l.cluster,
-                l.service,
-                l.task_id,
-                l.session_id,
-                Some(l.ttl_seconds),
+                l.key()?,
+                EventKind::Start {
+                    ttl_seconds: valid_ttl(l.ttl_seconds, max_ttl)?,
+                },
             ),
             Request::Heartbeat(l) => (
-                EventKind::Heartbeat,
-                l.cluster,
-                l.service,
-                l.task_id,
-                l.session_id,
-                Some(l.ttl_seconds),
+                l.key()?,
+                EventKind::Heartbeat {
+                    ttl_seconds: valid_ttl(l.ttl_seconds, max_ttl)?,
+                },
             ),
             Request::End(e) => (
+                session_key(&e.cluster, &e.service, &e.task_id, &e.session_id)?,
                 EventKind::End,
-                e.cluster,
-                e.service,
-                e.task_id,
-                e.session_id,
-                None,
             ),
         };
-        let key = SessionKey {
-            cluster: name(&cluster, "cluster")?,
-            service: name(&service, "service")?,
-            task_id: name(&task, "task_id")?,
-            session_id: valid_session_id(session)?,
-        };
-        let ttl_seconds = match ttl {
-            Some(n) if (1..=u64::from(max_ttl)).contains(&n) => Some(n as u32),
-            Some(_) => {
-                return Err(BadRequest::field(
-                    "ttl_seconds",
-                    format!(
-                        "must be a whole number of seconds from 1 to {max_ttl} (the host's `ingest.max_ttl`)"
-                    ),
-                ));
-            }
-            None => None,
-        };
-        Ok(SessionEvent {
-            kind,
-            key,
-            ttl_seconds,
-        })
+        Ok(SessionEvent { kind, key })
     }
+}
+
+impl Live {
+    fn key(&self) -> Result<SessionKey, BadRequest> {
+        session_key(
+            &self.cluster,
+            &self.service,
+            &self.task_id,
+            &self.session_id,
+        )
+    }
+}
+
+fn session_key(
+    cluster: &str,
+    service: &str,
+    task_id: &str,
+    session_id: &str,
+) -> Result<SessionKey, BadRequest> {
+    Ok(SessionKey {
+        cluster: name(cluster, "cluster")?,
+        service: name(service, "service")?,
+        task_id: name(task_id, "task_id")?,
+        session_id: valid_session_id(session_id)?,
+    })
+}
+
+fn valid_ttl(n: u64, max_ttl: u32) -> Result<u32, BadRequest> {
+    if (1..=u64::from(max_ttl)).contains(&n) {
+        return Ok(n as u32);
+    }
+    Err(BadRequest::field(
+        "ttl_seconds",
+        format!(
+            "must be a whole number of seconds from 1 to {max_ttl} (the host's `ingest.max_ttl`)"
+        ),
+    ))
 }
 
 /// A cluster, service or task name: an ARN is reduced to its last part.
@@ -232,14 +263,14 @@ pub(super) fn name(raw: &str, field: &str) -> Result<String, BadRequest> {
     }
 }
 
-fn valid_session_id(raw: String) -> Result<String, BadRequest> {
+fn valid_session_id(raw: &str) -> Result<String, BadRequest> {
     if raw.is_empty() || raw.len() > 512 || raw.chars().any(crate::escape::is_unsafe_char) {
         return Err(BadRequest::field(
             "session_id",
             "must be 1 to 512 bytes without control, bidi or invisible formatting characters",
         ));
     }
-    Ok(raw)
+    Ok(raw.to_string())
 }
 
 #[cfg(test)]
@@ -255,9 +286,8 @@ mod tests {
     #[test]
     fn a_valid_start_parses() {
         let e = parse(OK).unwrap();
-        assert_eq!(e.kind, EventKind::Start);
+        assert_eq!(e.kind, EventKind::Start { ttl_seconds: 60 });
         assert_eq!(e.key.sort_key(), "t1#s1");
-        assert_eq!(e.ttl_seconds, Some(60));
     }
 
     #[test]
@@ -319,7 +349,7 @@ mod tests {
         let end = r#"{"event":"end","cluster":"p","service":"w","task_id":"t","session_id":"s"}"#;
         assert_eq!(parse(end).unwrap().kind, EventKind::End);
         let with_ttl = end.replace("}", r#","ttl_seconds":5}"#);
-        assert_eq!(parse(&with_ttl).unwrap().ttl_seconds, None);
+        assert_eq!(parse(&with_ttl).unwrap().kind, EventKind::End);
     }
 
     #[test]
@@ -327,6 +357,20 @@ mod tests {
         let bad = parse("[1,2]").unwrap_err();
         assert_eq!(bad.field, None);
         assert!(bad.message.contains("JSON object"));
-        assert_eq!(parse("{not json").unwrap_err().field, None);
+        assert_eq!(bad.message, "the body must be a JSON object");
+        let bad = parse("{not json").unwrap_err();
+        assert_eq!(bad.field, None);
+        assert!(
+            bad.message.starts_with("the body is not valid JSON: "),
+            "{}",
+            bad.message
+        );
+        assert_eq!(parse("\"text\"").unwrap_err().field, None);
+    }
+
+    #[test]
+    fn a_refusal_does_not_carry_a_position_in_the_body() {
+        let bad = parse(&OK.replace("\"prod\"", "42")).unwrap_err();
+        assert!(!bad.message.contains(" at line "), "{}", bad.message);
     }
 }

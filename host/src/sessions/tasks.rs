@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 /// One current task, as the last gather saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +65,8 @@ impl CurrentTasks {
         )))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<ServiceView>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, HashMap<String, Option<ServiceView>>> {
+        self.0.lock()
     }
 
     /// When `service` was last published, if it was.

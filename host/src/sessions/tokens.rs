@@ -6,9 +6,10 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use parking_lot::Mutex;
 use subtle::ConstantTimeEq;
 
 /// The tokens of one file.
@@ -127,7 +128,7 @@ impl TokensFile {
     /// cannot be read, the tokens read last stay in force.
     pub fn accepts(&self, candidate: &[u8]) -> bool {
         let meta = std::fs::metadata(&self.path);
-        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let mut loaded = self.loaded.lock();
         let now = match meta {
             Ok(meta) => Some(stamp(&meta)),
             Err(e) => {
@@ -217,14 +218,14 @@ mod tests {
             .with_writer(move || Writer(writer.clone()))
             .finish();
         tracing::subscriber::with_default(subscriber, f);
-        String::from_utf8(buf.lock().unwrap().clone()).unwrap()
+        String::from_utf8(buf.lock().clone()).unwrap()
     }
 
     struct Writer(Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Writer {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
+            self.0.lock().extend_from_slice(b);
             Ok(b.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
