@@ -81,6 +81,8 @@ pub struct Comparison {
     pub oracle: OracleFigures,
     /// The packing reference (the same for every run).
     pub packing: PackingFigures,
+    /// The online packing reference (the same for every run).
+    pub online_packing: PackingFigures,
     /// The runs, in the order given.
     pub runs: Vec<RunOutput>,
 }
@@ -144,12 +146,13 @@ pub fn compare(
     }
     check_same_arrivals(&runs)?;
     let first = runs.first().expect("at least one policy to run");
-    let (oracle, packing) = (first.oracle, first.packing);
+    let (oracle, packing, online_packing) = (first.oracle, first.packing, first.online_packing);
     Ok(Comparison {
         scenario: scenario.clone(),
         cpu_target: options.cpu_target,
         oracle,
         packing,
+        online_packing,
         runs,
     })
 }
@@ -265,6 +268,7 @@ struct ComparisonJson<'a> {
     cpu_target: f64,
     oracle: &'a OracleFigures,
     packing_reference: &'a PackingFigures,
+    online_packing_reference: &'a PackingFigures,
     runs: Vec<RunJson<'a>>,
 }
 
@@ -292,6 +296,7 @@ impl Comparison {
             cpu_target: self.cpu_target,
             oracle: &self.oracle,
             packing_reference: &self.packing,
+            online_packing_reference: &self.online_packing,
             runs: self
                 .runs
                 .iter()

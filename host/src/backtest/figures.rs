@@ -127,6 +127,8 @@ pub struct Figures {
     pub vs_oracle: f64,
     /// Task-hours over the packing reference's.
     pub vs_packing: f64,
+    /// Task-hours over the online packing reference's.
+    pub vs_online_packing: f64,
     /// The most tasks alive at once.
     pub peak_tasks: u32,
     /// Sessions.
@@ -166,6 +168,8 @@ pub struct Inputs<'a> {
     pub oracle: &'a OracleFigures,
     /// The packing reference over the run.
     pub packing: &'a PackingFigures,
+    /// The online packing reference over the run.
+    pub online_packing: &'a PackingFigures,
     /// Arrivals counted from the sim's log.
     pub arrivals: u64,
     /// Their digest.
@@ -176,6 +180,11 @@ pub struct Inputs<'a> {
     pub start: u64,
     /// When the run ended.
     pub end: u64,
+}
+
+/// `a / b` to four places, or 0 when `b` is 0.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { round(a / b, 4) } else { 0.0 }
 }
 
 impl Figures {
@@ -193,16 +202,9 @@ impl Figures {
             ticks: i.ticks.ticks,
             task_hours: round(task_hours, 4),
             cost_usd: round(task_hours * i.scenario.cost.task_hour_usd(), 4),
-            vs_oracle: if i.oracle.task_hours > 0.0 {
-                round(task_hours / i.oracle.task_hours, 4)
-            } else {
-                0.0
-            },
-            vs_packing: if i.packing.task_hours > 0.0 {
-                round(task_hours / i.packing.task_hours, 4)
-            } else {
-                0.0
-            },
+            vs_oracle: ratio(task_hours, i.oracle.task_hours),
+            vs_packing: ratio(task_hours, i.packing.task_hours),
+            vs_online_packing: ratio(task_hours, i.online_packing.task_hours),
             peak_tasks: i.stats.peak_tasks,
             sessions: SessionFigures {
                 arrived: i.arrivals,

@@ -131,6 +131,8 @@ pub struct RunOutput {
     pub oracle: OracleFigures,
     /// The packing reference over this run's arrivals.
     pub packing: PackingFigures,
+    /// The online packing reference over this run's arrivals.
+    pub online_packing: PackingFigures,
     /// Minute by minute.
     pub series: Series,
     /// What the ticks recorded.
@@ -286,6 +288,9 @@ async fn run_async(
     let packing = sampler
         .packing
         .figures(scenario.cost.task_hour_usd(), oracle.task_hours);
+    let online_packing = sampler
+        .online
+        .figures(scenario.cost.task_hour_usd(), oracle.task_hours);
     let component = spec.component.as_ref();
     let figures = Figures::compute(&figures::Inputs {
         scenario,
@@ -294,6 +299,7 @@ async fn run_async(
         series: &series,
         oracle: &oracle,
         packing: &packing,
+        online_packing: &online_packing,
         arrivals: sampler.arrivals,
         arrivals_digest: hex::encode(&sampler.digest.finalize()[..16]),
         cpu_target,
@@ -309,6 +315,7 @@ async fn run_async(
         timing,
         oracle,
         packing,
+        online_packing,
         series,
         ticks,
     })

@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 
 use super::oracle::Oracle;
-use super::packing::Packing;
+use super::packing::{Packing, Placement};
 use super::scenario::Scenario;
 use super::series::Series;
 use crate::providers::sim::SimProvider;
@@ -21,6 +21,8 @@ pub(super) struct Sampler {
     pub minute: usize,
     pub oracle: Oracle,
     pub packing: Packing,
+    /// The online packing reference over the same arrivals.
+    pub online: Packing,
     pub digest: Sha256,
     pub arrivals: u64,
     buf: Vec<SessionArrival>,
@@ -42,6 +44,7 @@ impl Sampler {
             minute: 0,
             oracle: Oracle::new(scenario.capacity(), floor, start),
             packing: Packing::new(scenario.capacity(), floor, start),
+            online: Packing::with(Placement::Fullest, scenario.capacity(), floor, start),
             digest: Sha256::new(),
             arrivals: 0,
             buf: Vec::new(),
@@ -97,9 +100,11 @@ impl Sampler {
             }
             self.oracle.arrive(a);
             self.packing.arrive(a);
+            self.online.arrive(a);
         }
         self.oracle.advance_to(now);
         self.packing.advance_to(now);
+        self.online.advance_to(now);
         let Some(stats) = stats else { return };
         let s = &mut self.series;
         if s.desired.len() < s.arrivals.len() {

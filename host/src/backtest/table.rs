@@ -1,5 +1,6 @@
 //! The side-by-side table of figures: one row per figure, one column per
-//! run, then the packing reference's column and the oracle's last. The text
+//! run, then the online packing reference's, the packing reference's and
+//! the oracle's last. The text
 //! table and the HTML report share its rows.
 
 use comfy_table::Table;
@@ -8,19 +9,23 @@ use comfy_table::presets::NOTHING;
 use super::compare::Comparison;
 use super::figures::Reaction;
 
-/// One row: the figure's name, each run's value, the packing reference's and the oracle's.
+/// One row: the figure's name, each run's value, then the references'.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// The figure, with its unit.
     pub name: String,
     /// Each run's value, in run order.
     pub values: Vec<String>,
+    /// The online packing reference's value ("-" where it has none).
+    pub online: String,
     /// The packing reference's value ("-" where it has none).
     pub packing: String,
     /// The oracle's value ("-" where it has none).
     pub oracle: String,
 }
 
+/// The online packing reference's column heading.
+pub const ONLINE_HEADING: &str = "online packing (reference)";
 /// The packing reference's column heading.
 pub const PACKING_HEADING: &str = "packing (reference)";
 /// The oracle's column heading.
@@ -57,16 +62,22 @@ fn reaction(r: &Reaction) -> String {
 
 /// The rows of the comparison's table. `timing` adds the wall-clock rows.
 pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
-    let o = &c.oracle;
-    let p = &c.packing;
+    let (o, p, n) = (&c.oracle, &c.packing, &c.online_packing);
+    let over = |a: f64, b: f64| {
+        if b > 0.0 {
+            format!("{:.2}x", a / b)
+        } else {
+            "-".into()
+        }
+    };
     let mut rows = Vec::new();
-    let mut both = |name: &str,
-                    f: &dyn Fn(&super::run::RunOutput) -> String,
-                    packing: String,
-                    oracle: String| {
+    // `refs`: the online packing reference's, the packing reference's and the oracle's values.
+    let mut both = |name: &str, f: &dyn Fn(&super::run::RunOutput) -> String, refs: [String; 3]| {
+        let [online, packing, oracle] = refs;
         rows.push(Row {
             name: name.to_string(),
             values: c.runs.iter().map(f).collect(),
+            online,
             packing,
             oracle,
         });
@@ -74,14 +85,20 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
     both(
         "task-hours",
         &|r| format!("{:.1}", r.figures.task_hours),
-        format!("{:.1}", p.task_hours),
-        format!("{:.1}", o.task_hours),
+        [
+            format!("{:.1}", n.task_hours),
+            format!("{:.1}", p.task_hours),
+            format!("{:.1}", o.task_hours),
+        ],
     );
     both(
         "cost (USD)",
         &|r| format!("{:.2}", r.figures.cost_usd),
-        format!("{:.2}", p.cost_usd),
-        format!("{:.2}", o.cost_usd),
+        [
+            format!("{:.2}", n.cost_usd),
+            format!("{:.2}", p.cost_usd),
+            format!("{:.2}", o.cost_usd),
+        ],
     );
     both(
         "cost vs oracle",
@@ -91,35 +108,46 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
             let mark = if f.vs_oracle < 1.0 && lost { "*" } else { "" };
             format!("{:.2}x{mark}", f.vs_oracle)
         },
-        format!("{:.2}x", p.vs_oracle),
-        "1.00x".into(),
+        [
+            format!("{:.2}x", n.vs_oracle),
+            format!("{:.2}x", p.vs_oracle),
+            "1.00x".into(),
+        ],
+    );
+    both(
+        "cost vs online packing",
+        &|r| format!("{:.2}x", r.figures.vs_online_packing),
+        [
+            "1.00x".into(),
+            over(p.task_hours, n.task_hours),
+            over(o.task_hours, n.task_hours),
+        ],
     );
     both(
         "cost vs packing reference",
         &|r| format!("{:.2}x", r.figures.vs_packing),
-        "1.00x".into(),
-        if p.task_hours > 0.0 {
-            format!("{:.2}x", o.task_hours / p.task_hours)
-        } else {
-            "-".into()
-        },
+        [
+            over(n.task_hours, p.task_hours),
+            "1.00x".into(),
+            over(o.task_hours, p.task_hours),
+        ],
     );
     both(
         "peak tasks",
         &|r| r.figures.peak_tasks.to_string(),
-        p.peak_tasks.to_string(),
-        o.peak_tasks.to_string(),
+        [
+            n.peak_tasks.to_string(),
+            p.peak_tasks.to_string(),
+            o.peak_tasks.to_string(),
+        ],
     );
+    // The references carry every session: their value is the oracle's, or none.
     let mut row = |name: &str, f: &dyn Fn(&super::run::RunOutput) -> String, oracle: String| {
-        let packing = if oracle == "-" {
-            "-".into()
-        } else {
-            oracle.clone()
-        };
         rows.push(Row {
             name: name.to_string(),
             values: c.runs.iter().map(f).collect(),
-            packing,
+            online: oracle.clone(),
+            packing: oracle.clone(),
             oracle,
         });
     };
@@ -254,7 +282,7 @@ pub fn render(c: &Comparison, timing: bool) -> String {
                 // A label is the policy's own name: escaped before it reaches the terminal.
                 .map(|r| crate::escape::escape(&r.label).into_owned()),
         )
-        .chain([PACKING_HEADING.to_string(), ORACLE_HEADING.to_string()])
+        .chain([ONLINE_HEADING, PACKING_HEADING, ORACLE_HEADING].map(String::from))
         .collect();
     let rows = rows(c, timing);
     let mut table = Table::new();
@@ -262,7 +290,7 @@ pub fn render(c: &Comparison, timing: bool) -> String {
     for r in &rows {
         let cells: Vec<&str> = std::iter::once(&r.name)
             .chain(&r.values)
-            .chain([&r.packing, &r.oracle])
+            .chain([&r.online, &r.packing, &r.oracle])
             .map(String::as_str)
             .collect();
         table.add_row(cells);

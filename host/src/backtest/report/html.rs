@@ -118,6 +118,7 @@ fn figures_table(c: &Comparison) -> Markup {
                     @for r in &c.runs {
                         th { (r.label) }
                     }
+                    th.oracle { (table::ONLINE_HEADING) }
                     th.oracle { (table::PACKING_HEADING) }
                     th.oracle { (table::ORACLE_HEADING) }
                 }
@@ -129,6 +130,7 @@ fn figures_table(c: &Comparison) -> Markup {
                         @for v in &row.values {
                             td class=[(is_bad(row) && v != "0").then_some("bad")] { (v) }
                         }
+                        td.oracle { (row.online) }
                         td.oracle { (row.packing) }
                         td.oracle { (row.oracle) }
                     }
@@ -340,7 +342,7 @@ fn definitions() -> Markup {
 }
 
 /// Each figure and what it means.
-const DEFINITIONS: [(&str, &str); 13] = [
+const DEFINITIONS: [(&str, &str); 14] = [
     (
         "task-hours, cost",
         "Billed task time, from each task's launch to STOPPED, as Fargate bills; cost is task-hours times the task-hour price shown above.",
@@ -352,6 +354,10 @@ const DEFINITIONS: [(&str, &str); 13] = [
     (
         "packing (reference)",
         "A clairvoyant placement without migration, on the same sessions (refused ones included): each session goes, for good, to the open task with room whose latest session end is closest to its own end (preferably not before it), a task opens when none has room and stops when its last session ends; no start-up delay, no buffer, never fewer than the guard's min. It is a reference, not a bound: it knows every session's end, which no autoscaler does, yet a cleverer placement could do better. The gap between it and the oracle is the price of not moving sessions between tasks.",
+    ),
+    (
+        "online packing (reference)",
+        "A placement that knows no session's length, on the same sessions: each session goes, for good, to the fullest open task with room (depth-first, as Agones' Packed strategy and Azure Virtual Desktop place sessions), a task opens when none has room and stops the moment its last session ends; no start-up delay, no buffer, never fewer than the guard's min. A policy only steers a load balancer by cordoning, so it does worse than placing each session itself. The gap between it and the packing reference is the price of not knowing how long sessions last; it is a reference, not a bound.",
     ),
     (
         "sessions killed by scale-in",
