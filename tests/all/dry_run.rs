@@ -14,6 +14,7 @@ use autoscaler::providers::sim::SimProvider;
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::sim::SimStats;
 use autoscaler::tick::guard::Action;
+use autoscaler::tick::outcome::{DrainEnd, OutcomeKind};
 use autoscaler::tick::record::TickRecord;
 use autoscaler::tick::status_line;
 use autoscaler::workflow::Step;
@@ -222,11 +223,11 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
         .unwrap()
         .iter()
         .flat_map(|r| r.outcomes.clone())
-        .filter(|o| o.what == "drain-finished")
+        .filter(|o| o.what == OutcomeKind::DrainFinished)
         .collect();
     assert_eq!(finished.len(), 1, "{finished:?}");
     assert_eq!(finished[0].task.as_deref(), Some(victim.as_str()));
-    assert_eq!(finished[0].outcome.as_deref(), Some("stopped"));
+    assert_eq!(finished[0].outcome, Some(DrainEnd::Stopped));
     assert!(writes(&sim.stats(&svc).unwrap()) != writes_before);
     assert_eq!(sim.stats(&svc).unwrap().desired, desired_before - 1);
 }

@@ -117,6 +117,7 @@ pub struct TickLog {
 
 impl TickLog {
     pub(crate) fn observe(&mut self, r: &TickRecord) {
+        use crate::tick::outcome::OutcomeKind;
         self.ticks += 1;
         if let Some(f) = &r.fault {
             *self.faults.entry(f.kind.clone()).or_default() += 1;
@@ -131,7 +132,10 @@ impl TickLog {
             self.call_micros
                 .push(u32::try_from(r.call_micros).unwrap_or(u32::MAX));
         }
-        let set_ok = r.outcomes.iter().any(|o| o.what == "set-desired" && o.ok);
+        let set_ok = r
+            .outcomes
+            .iter()
+            .any(|o| o.what == OutcomeKind::SetDesired && o.ok);
         match &r.action {
             Action::ScaleOut { .. } if set_ok => self.scale_outs.push(r.at),
             Action::ScaleIn { victims, .. } if set_ok || !victims.is_empty() => {
@@ -140,11 +144,10 @@ impl TickLog {
             _ => {}
         }
         for o in &r.outcomes {
-            match o.what.as_str() {
-                "drain-start" => self.drains_started.push(r.at),
-                "drain-finished" => {
-                    let kind = o.detail.split(':').next().unwrap_or_default();
-                    self.drains_finished.push((r.at, kind.to_string()));
+            match (o.what, o.outcome) {
+                (OutcomeKind::DrainStart, _) => self.drains_started.push(r.at),
+                (OutcomeKind::DrainFinished, Some(end)) => {
+                    self.drains_finished.push((r.at, end.to_string()));
                 }
                 _ => {}
             }

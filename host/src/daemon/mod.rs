@@ -22,6 +22,7 @@ use crate::providers::Provider;
 use crate::runtime::PolicyEngine;
 use crate::runtime::reload::PolicyWatcher;
 use crate::tick::Service;
+use crate::tick::outcome::OutcomeKind;
 use crate::tick::record::{PolicyRef, RecordSink, TickRecord};
 use crate::workflow::{DrainWorkflow, Journal, JournalError};
 
@@ -253,12 +254,12 @@ impl<P: Provider> Daemon<P> {
         let failed = record
             .outcomes
             .iter()
-            .any(|o| !o.ok && o.what == "set-desired")
+            .any(|o| !o.ok && o.what == OutcomeKind::SetDesired)
             || crate::tick::failed_drain_start(record).is_some();
         let started = record
             .outcomes
             .iter()
-            .any(|o| o.ok && (o.what == "set-desired" || o.what == "drain-start"));
+            .any(|o| o.ok && matches!(o.what, OutcomeKind::SetDesired | OutcomeKind::DrainStart));
         match (record.action_name(), record.dry_run) {
             ("hold", _) => {}
             ("scale-out", true) => totals.dry_run_scale_outs += 1,
@@ -268,8 +269,8 @@ impl<P: Provider> Daemon<P> {
             (_, false) => totals.scale_ins += 1,
         }
         for o in &record.outcomes {
-            if let Some(kind) = &o.outcome {
-                *totals.drains.entry(kind.clone()).or_default() += 1;
+            if let Some(end) = o.outcome {
+                *totals.drains.entry(end.to_string()).or_default() += 1;
             }
         }
     }

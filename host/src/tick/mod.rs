@@ -10,6 +10,7 @@ pub mod decide;
 pub mod execute;
 pub mod gather;
 pub mod guard;
+pub mod outcome;
 pub mod record;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -24,8 +25,8 @@ use crate::runtime::Policy;
 use crate::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError};
 
 use decide::{FaultRecord, FaultWindow};
-use execute::ActionOutcome;
 use guard::{Action, GuardConfig, GuardState};
+use outcome::{ActionOutcome, DrainEnd, OutcomeKind};
 use record::{FallbackRecord, PausedDrain, PolicyRef, TickRecord, TickState};
 
 /// How a service is run: fixed for its lifetime (a config reload makes a new one).
@@ -163,7 +164,7 @@ impl Service {
         )
         .await?;
         self.pause_drains_after_roll_backs(&done, now);
-        if done.iter().any(|o| o.what == "drain-scaled-in") {
+        if done.iter().any(|o| o.what == OutcomeKind::DrainScaledIn) {
             // The cooldown counts from the desired count's actual change, so the
             // next scale-in decision reads a count that has caught up with it.
             self.guard_state.last_scale_in = Some(now);
@@ -176,7 +177,7 @@ impl Service {
     /// drain starts for `pause_after_roll_back`: the guard refuses scale-ins
     /// meanwhile (`drain-backoff`).
     fn pause_drains_after_roll_backs(&mut self, outcomes: &[ActionOutcome], now: u64) {
-        if let Some(o) = outcomes.iter().rev().find(|o| execute::is_roll_back(o)) {
+        if let Some(o) = outcomes.iter().rev().find(|o| o.is_roll_back()) {
             self.guard_state.drains_paused = Some(guard::DrainPause {
                 until: now + self.spec.drain.pause_after_roll_back.as_secs(),
                 because: format!("task {}: {}", o.task.as_deref().unwrap_or("?"), o.detail),
@@ -334,7 +335,10 @@ impl Service {
                 now,
             )
             .await?;
-            if done.iter().all(|o| o.ok || o.what != "set-desired") {
+            if done
+                .iter()
+                .all(|o| o.ok || o.what != OutcomeKind::SetDesired)
+            {
                 self.guard_state.executed(&guarded.action, now);
             }
             self.pause_drains_after_roll_backs(&done, now);
@@ -350,14 +354,14 @@ impl Service {
         });
         record.cordoned = outcomes
             .iter()
-            .filter(|o| o.what == "cordon-start")
+            .filter(|o| o.what == OutcomeKind::CordonStart)
             .filter_map(|o| o.task.clone())
             .collect();
         // Uncordoned: every cordon that stepped back since the last tick,
         // asked for now or forced by a load balancer's delay between ticks.
         record.uncordoned = outcomes
             .iter()
-            .filter(|o| o.what == "drain-finished" && o.outcome.as_deref() == Some("uncordoned"))
+            .filter(|o| o.drain_ended(DrainEnd::Uncordoned))
             .filter_map(|o| o.task.clone())
             .collect();
         if self.spec.dry_run {
@@ -547,7 +551,11 @@ fn action_text(r: &TickRecord) -> Done {
         return Done::Said(format!("{base} (dry run)"));
     }
     if victims.is_empty() {
-        return match r.outcomes.iter().find(|o| o.what == "set-desired") {
+        return match r
+            .outcomes
+            .iter()
+            .find(|o| o.what == OutcomeKind::SetDesired)
+        {
             Some(o) if !o.ok => Done::Failed(format!("{base} failed: {}", o.detail)),
             _ => Done::Said(base),
         };
@@ -561,9 +569,9 @@ fn action_text(r: &TickRecord) -> Done {
     }
     let mut said = format!("{base}: draining {}", victims.join(", "));
     // A transient error is retried: the drain is under way, not failed.
-    if let Some(o) = this_ticks_drains(r)
-        .find(|o| o.what == "drain-retry" && o.task.as_ref().is_some_and(|t| victims.contains(t)))
-    {
+    if let Some(o) = this_ticks_drains(r).find(|o| {
+        o.what == OutcomeKind::DrainRetry && o.task.as_ref().is_some_and(|t| victims.contains(t))
+    }) {
         said.push_str(&format!(" (retrying: {})", o.detail));
     }
     Done::Said(said)
@@ -575,7 +583,7 @@ fn this_ticks_drains(r: &TickRecord) -> impl Iterator<Item = &ActionOutcome> {
     let from = r
         .outcomes
         .iter()
-        .position(|o| o.what == "drain-start")
+        .position(|o| o.what == OutcomeKind::DrainStart)
         .unwrap_or(r.outcomes.len());
     r.outcomes[from..].iter()
 }
@@ -588,7 +596,9 @@ pub fn failed_drain_start(r: &TickRecord) -> Option<&ActionOutcome> {
         return None;
     };
     this_ticks_drains(r).find(|o| {
-        o.what == "drain-finished" && !o.ok && o.task.as_ref().is_some_and(|t| victims.contains(t))
+        o.what == OutcomeKind::DrainFinished
+            && !o.ok
+            && o.task.as_ref().is_some_and(|t| victims.contains(t))
     })
 }
 
@@ -603,7 +613,7 @@ fn cordon_notes(r: &TickRecord) -> Vec<String> {
     let again: Vec<String> = r
         .outcomes
         .iter()
-        .filter(|o| o.what == "re-deregister")
+        .filter(|o| o.what == OutcomeKind::ReDeregister)
         .filter_map(|o| o.task.clone())
         .collect();
     [
@@ -628,11 +638,15 @@ fn drain_notes(r: &TickRecord) -> Vec<String> {
         .filter(|o| o.task.as_ref().is_some_and(|t| !victims.contains(t)))
         .filter_map(|o| {
             let task = o.task.as_deref().unwrap_or_default();
-            match o.what.as_str() {
-                "drain-scaled-in" => Some(format!("drain {task} set desired {}", o.detail)),
-                "drain-retry" => Some(format!("drain {task} failed, retrying: {}", o.detail)),
-                "drain-finished" if o.outcome.as_deref() == Some("uncordoned") => None,
-                "drain-finished" => Some(format!("drain {task} {}", o.detail)),
+            match o.what {
+                OutcomeKind::DrainScaledIn => {
+                    Some(format!("drain {task} set desired {}", o.detail))
+                }
+                OutcomeKind::DrainRetry => {
+                    Some(format!("drain {task} failed, retrying: {}", o.detail))
+                }
+                OutcomeKind::DrainFinished if o.outcome == Some(DrainEnd::Uncordoned) => None,
+                OutcomeKind::DrainFinished => Some(format!("drain {task} {}", o.detail)),
                 _ => None,
             }
         })

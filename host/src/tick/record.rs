@@ -10,8 +10,8 @@ use crate::model::Decision;
 use crate::rotate::{RotatingFile, Rotation};
 
 use super::decide::{FaultRecord, ShadowDecision};
-use super::execute::ActionOutcome;
 use super::guard::{Action, Adjustment};
+use super::outcome::ActionOutcome;
 
 /// Which policy decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

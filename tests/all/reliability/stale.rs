@@ -8,6 +8,7 @@ use autoscaler::model::{TargetHealth, TaskStatus};
 use autoscaler::providers::sim::SimOp;
 use autoscaler::providers::{Clock, ProviderError};
 use autoscaler::tick::guard::Action;
+use autoscaler::tick::outcome::OutcomeKind;
 use autoscaler::tick::record::TickRecord;
 
 use crate::sim_run::{SimRun, config};
@@ -187,7 +188,9 @@ async fn a_drain_that_cannot_recheck_sessions_rolls_back_and_never_scales_in() {
         .records()
         .iter()
         .flat_map(|r| r.outcomes.clone())
-        .filter(|o| o.what == "drain-finished" && o.task.as_deref() == Some(victim.as_str()))
+        .filter(|o| {
+            o.what == OutcomeKind::DrainFinished && o.task.as_deref() == Some(victim.as_str())
+        })
         .map(|o| o.detail)
         .collect();
     assert_eq!(finished.len(), 1, "{finished:?}");
