@@ -13,7 +13,7 @@ use autoscaler::providers::Clock;
 use autoscaler::providers::sim::SimProvider;
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::sim::SimStats;
-use autoscaler::tick::guard::Action;
+use autoscaler::tick::guard::{Action, GuardRule};
 use autoscaler::tick::outcome::{DrainEnd, OutcomeKind};
 use autoscaler::tick::record::TickRecord;
 use autoscaler::tick::status_line;
@@ -253,9 +253,10 @@ async fn a_dry_run_applies_cooldowns_and_counts_its_actions_apart() {
         );
     }
     assert!(
-        records
+        records.iter().any(|r| r
+            .adjustments
             .iter()
-            .any(|r| r.adjustments.iter().any(|a| a.rule == "scale-out-cooldown")),
+            .any(|a| a.rule == GuardRule::ScaleOutCooldown)),
         "the cooldown held some ticks"
     );
     let totals = &run.daemon.totals[&run.svc.key()];

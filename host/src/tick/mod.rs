@@ -312,7 +312,7 @@ impl Service {
         for a in &guarded.adjustments {
             events.emit(Event::GuardAdjusted {
                 service: &key,
-                rule: &a.rule,
+                rule: a.rule.name(),
                 reason: &a.reason,
             });
         }

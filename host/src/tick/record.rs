@@ -10,7 +10,7 @@ use crate::model::Decision;
 use crate::rotate::{RotatingFile, Rotation};
 
 use super::decide::{FaultRecord, ShadowDecision};
-use super::guard::{Action, Adjustment};
+use super::guard::{Action, Adjustment, GuardRule};
 use super::outcome::ActionOutcome;
 
 /// Which policy decided.
@@ -204,7 +204,7 @@ impl TickRecord {
         if let Some(a) = self
             .adjustments
             .iter()
-            .rfind(|a| a.rule != "drain-candidate")
+            .rfind(|a| a.rule != GuardRule::DrainCandidate)
         {
             reason = format!("{reason} [guard: {}]", a.reason);
         }

@@ -8,6 +8,7 @@
 use autoscaler::artifacts::SESSION_AWARE;
 use autoscaler::providers::sim::SimOp;
 use autoscaler::providers::{Clock, ProviderError};
+use autoscaler::tick::guard::GuardRule;
 use autoscaler::tick::outcome::OutcomeKind;
 use autoscaler::tick::record::TickRecord;
 
@@ -112,7 +113,11 @@ async fn a_protection_call_that_fails_for_good_frees_every_slot_and_pauses_new_d
     );
     let paused = records
         .iter()
-        .filter(|r| r.adjustments.iter().any(|a| a.rule == "drain-backoff"))
+        .filter(|r| {
+            r.adjustments
+                .iter()
+                .any(|a| a.rule == GuardRule::DrainBackoff)
+        })
         .count();
     assert!(paused > 0, "the pause is recorded as a guard adjustment");
 
