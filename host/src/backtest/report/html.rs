@@ -121,9 +121,7 @@ fn figures_table(h: &mut String, c: &Comparison) {
     );
     for row in table::rows(c, true) {
         let _ = write!(h, "<tr><td>{}</td>", escape(&row.name));
-        let bad = row.name.starts_with("sessions killed")
-            || row.name.starts_with("sessions cut")
-            || row.name.starts_with("sessions refused");
+        let bad = row.lost_sessions;
         for v in &row.values {
             let class = if bad && v != "0" {
                 " class=\"bad\""
