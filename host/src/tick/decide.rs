@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
+use crate::events::{Event, Events};
 use crate::model::{Decision, Snapshot};
 use crate::runtime::{CallReport, Policy, PolicyFault};
 
@@ -71,6 +72,42 @@ pub fn decide(live: &mut Policy, shadows: &mut [Policy], snapshot: &Snapshot) ->
     Decided {
         live: live_report,
         shadows,
+    }
+}
+
+/// Asks the fallback policy, on a tick the live one is not trusted: its
+/// decision, or its fault. Either is logged (`FallbackDecided` with the
+/// live policy's recent faults in `faults`, or `PolicyFaulted`).
+pub fn by_fallback(
+    fallback: &mut Policy,
+    faults: &FaultWindow,
+    key: &str,
+    snapshot: &Snapshot,
+    events: &Events,
+) -> Result<Decision, FaultRecord> {
+    let c = fallback.component().clone();
+    let report = fallback.decide(snapshot);
+    match report.result {
+        Ok(d) => {
+            events.emit(Event::FallbackDecided {
+                service: key,
+                policy: &c.name,
+                faults: faults.recent_faults(),
+                window: faults.window(),
+            });
+            Ok(d)
+        }
+        Err(f) => {
+            let message = f.to_string();
+            events.emit(Event::PolicyFaulted {
+                service: key,
+                policy: &c.name,
+                kind: f.kind(),
+                message: &message,
+                shadow: false,
+            });
+            Err(FaultRecord::from(&f))
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! record: one structured decision record per tick, written as a JSON line.
 
+pub mod status;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
