@@ -3,46 +3,11 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
 use crate::events::{Event, Events};
 use crate::model::{Decision, Snapshot};
-use crate::runtime::{CallReport, Policy, PolicyFault};
+use crate::runtime::{CallReport, Policy};
 
-/// A shadow policy's answer, for the record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ShadowDecision {
-    /// The shadow's name.
-    pub policy: String,
-    /// sha256 of its component.
-    pub sha256: String,
-    /// Its decision, when it made one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
-    /// Its fault kind and message, when it faulted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fault: Option<FaultRecord>,
-    /// How long its call took, in microseconds.
-    pub call_micros: u64,
-}
-
-/// A fault, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct FaultRecord {
-    /// The fault kind (`timeout`, `trap`, ...).
-    pub kind: String,
-    /// The fault's message.
-    pub message: String,
-}
-
-impl From<&PolicyFault> for FaultRecord {
-    fn from(f: &PolicyFault) -> Self {
-        FaultRecord {
-            kind: f.kind().to_string(),
-            message: f.to_string(),
-        }
-    }
-}
+use super::record::{FaultRecord, ShadowDecision};
 
 /// The live policy's report and the shadows' decisions.
 #[derive(Debug)]
