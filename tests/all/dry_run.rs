@@ -182,7 +182,7 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
     }
     let json = serde_json::to_value(&records[0]).unwrap();
     assert_eq!(json["paused_drains"][0]["task"], victim.as_str());
-    let board = dry.board.lock().unwrap().clone();
+    let board = dry.board.lock().clone();
     let status = &board[&svc.key()];
     assert!(status.drains_paused, "the board shows the drain as paused");
     assert_eq!(status.drains.len(), 1);

@@ -292,29 +292,22 @@ async fn run_async(
         })?),
         None => None,
     };
-    let mut daemon = Daemon {
-        provider: sim.clone(),
-        pacer: Pacer::Sim {
+    let mut daemon = Daemon::new(
+        sim.clone(),
+        Pacer::Sim {
             sim: sim.clone(),
             speed: 0.0,
         },
-        engine: engine.clone(),
-        services: vec![service],
-        journal: Arc::new(LatestJournal::default()),
-        sink: Box::new(Tap {
+        engine.clone(),
+        vec![service],
+        Arc::new(LatestJournal::default()),
+        Box::new(Tap {
             log: log.clone(),
             file,
         }),
-        events: Events::quiet(),
-        board: Arc::new(Mutex::new(BTreeMap::new())),
-        state_file: None,
-        reload_log: None,
-        stop_at: Some(end),
-        on_tick: None,
-        totals: BTreeMap::new(),
-        current_tasks: None,
-        ha: None,
-    };
+        Events::quiet(),
+    );
+    daemon.stop_at = Some(end);
 
     let minutes = scenario.duration.as_secs().div_ceil(60) as usize;
     let mut sampler = Sampler::new(scenario, start, minutes);

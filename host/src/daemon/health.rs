@@ -21,7 +21,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::{Pacer, ServiceStatus};
+use super::pace::Pacer;
+use super::status::ServiceStatus;
 use crate::workflow::DrainWorkflow;
 
 /// Gathers in a row that must fail before a service is not ready.

@@ -9,12 +9,15 @@ pub mod pace;
 pub mod reload;
 pub mod setup;
 pub mod state;
+pub mod status;
+pub mod totals;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use serde::Serialize;
+use parking_lot::Mutex;
+
 use tokio::sync::watch;
 
 use crate::events::Events;
@@ -22,69 +25,16 @@ use crate::providers::Provider;
 use crate::runtime::PolicyEngine;
 use crate::runtime::reload::PolicyWatcher;
 use crate::tick::Service;
-use crate::tick::outcome::OutcomeKind;
 use crate::tick::record::{PolicyRef, RecordSink, TickRecord};
 use crate::workflow::{DrainWorkflow, Journal, JournalError};
 
 pub use pace::Pacer;
 use reload::Reloads;
-
-/// What `/v1/services` shows for one service.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceStatus {
-    /// The service key.
-    pub service: String,
-    /// The live policy.
-    pub policy: PolicyRef,
-    /// The shadow policies' names.
-    pub shadows: Vec<String>,
-    /// When the next tick is due.
-    pub next_tick: u64,
-    /// Drains in flight.
-    pub drains: Vec<DrainWorkflow>,
-    /// Whether those drains are paused (`--dry-run`): shown, never advanced.
-    pub drains_paused: bool,
-    /// The last tick's record.
-    pub last: Option<Arc<TickRecord>>,
-    /// Seconds between ticks.
-    pub interval: u64,
-    /// Ticks in a row, up to the last, whose gather failed (`/readyz`).
-    pub gather_failures: u32,
-    /// With `[ha]`: the host that holds the service's lease, as far as this
-    /// host knows (none: free, or not read yet). Without `[ha]`: none.
-    pub holder: Option<String>,
-    /// Whether this host runs the service (always, without `[ha]`).
-    pub held_here: bool,
-}
+pub use status::{Board, ServiceStatus};
+pub use totals::ServiceTotals;
 
 /// A callback run with every tick record.
 pub type TickHook = Box<dyn FnMut(&TickRecord) + Send>;
-
-/// The services' current state, shared with the HTTP endpoint.
-pub type Board = Arc<Mutex<BTreeMap<String, ServiceStatus>>>;
-
-/// Counts of what a run did, per service.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ServiceTotals {
-    /// Ticks run.
-    pub ticks: u64,
-    /// Scale-outs carried out (the desired count was raised).
-    pub scale_outs: u64,
-    /// Scale-ins carried out (drains started, or the desired count lowered).
-    pub scale_ins: u64,
-    /// Scale-outs a dry run decided and did not carry out.
-    pub dry_run_scale_outs: u64,
-    /// Scale-ins a dry run decided and did not carry out.
-    pub dry_run_scale_ins: u64,
-    /// Scale-outs and scale-ins whose execution failed.
-    pub failed_actions: u64,
-    /// Ticks on which the live policy faulted.
-    pub faults: u64,
-    /// Drains by outcome.
-    pub drains: BTreeMap<String, u64>,
-    /// Policy reloads swapped in.
-    pub reloads: u64,
-}
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -131,20 +81,38 @@ pub struct Daemon<P: Provider> {
     pub ha: Option<ha::DaemonHa>,
 }
 
-/// Gathers failed in a row as of `last`: unchanged when `last` is the record
-/// `previous` already showed, else one more (its gather failed: it has no
-/// state) or zero.
-fn gather_failures(previous: Option<&ServiceStatus>, last: Option<&Arc<TickRecord>>) -> u32 {
-    let Some(last) = last else { return 0 };
-    let before = previous.map_or(0, |p| p.gather_failures);
-    match previous.and_then(|p| p.last.as_ref()) {
-        Some(shown) if Arc::ptr_eq(shown, last) => before,
-        _ if last.state.is_none() => before + 1,
-        _ => 0,
-    }
-}
-
 impl<P: Provider> Daemon<P> {
+    /// A daemon of `services` over `provider`, with an empty board, no
+    /// saved state, no reload log, no stop time, no tick callback, no
+    /// session ingest and no `[ha]`: set those fields after, as needed.
+    pub fn new(
+        provider: P,
+        pacer: Pacer,
+        engine: PolicyEngine,
+        services: Vec<Service>,
+        journal: Arc<dyn Journal>,
+        sink: Box<dyn RecordSink>,
+        events: Events,
+    ) -> Self {
+        Daemon {
+            provider,
+            pacer,
+            engine,
+            services,
+            journal,
+            sink,
+            events,
+            board: Board::default(),
+            state_file: None,
+            reload_log: None,
+            stop_at: None,
+            on_tick: None,
+            totals: BTreeMap::new(),
+            current_tasks: None,
+            ha: None,
+        }
+    }
+
     /// Hands unfinished drains from the journal to their services, so they resume
     /// from their last completed step. Returns the ones no configured service owns.
     pub fn resume(&mut self) -> Result<Vec<DrainWorkflow>, JournalError> {
@@ -240,41 +208,6 @@ impl<P: Provider> Daemon<P> {
         Ok(())
     }
 
-    /// Adds a record to its service's totals: actions by what came of them,
-    /// drains by how they ended.
-    fn count(&mut self, record: &TickRecord) {
-        let totals = match self.totals.get_mut(&record.service) {
-            Some(t) => t,
-            None => self.totals.entry(record.service.clone()).or_default(),
-        };
-        totals.ticks += u64::from(!record.shutdown);
-        totals.faults += u64::from(record.fault.is_some());
-        // The set-desired failed, or a drain started this tick ended at once
-        // without stopping its task (a retry is still under way).
-        let failed = record
-            .outcomes
-            .iter()
-            .any(|o| !o.ok && o.what == OutcomeKind::SetDesired)
-            || crate::tick::failed_drain_start(record).is_some();
-        let started = record
-            .outcomes
-            .iter()
-            .any(|o| o.ok && matches!(o.what, OutcomeKind::SetDesired | OutcomeKind::DrainStart));
-        match (record.action_name(), record.dry_run) {
-            ("hold", _) => {}
-            ("scale-out", true) => totals.dry_run_scale_outs += 1,
-            (_, true) => totals.dry_run_scale_ins += 1,
-            _ if failed || !started => totals.failed_actions += 1,
-            ("scale-out", false) => totals.scale_outs += 1,
-            (_, false) => totals.scale_ins += 1,
-        }
-        for o in &record.outcomes {
-            if let Some(end) = o.outcome {
-                *totals.drains.entry(end.to_string()).or_default() += 1;
-            }
-        }
-    }
-
     /// Publishes the loop's heartbeat for `/healthz` (see [`health`]).
     fn beat(&self, clock: u64, stepped: bool) {
         let interval = self.services.iter().map(|s| s.spec.interval).min();
@@ -286,6 +219,15 @@ impl<P: Provider> Daemon<P> {
             interval.unwrap_or(u64::MAX),
             stepped,
         ));
+    }
+
+    /// Adds a record to its service's totals.
+    fn count(&mut self, record: &TickRecord) {
+        match self.totals.get_mut(&record.service) {
+            Some(t) => t,
+            None => self.totals.entry(record.service.clone()).or_default(),
+        }
+        .count(record);
     }
 
     fn publish(&self, i: usize) {
@@ -311,9 +253,9 @@ impl<P: Provider> Daemon<P> {
                 .as_ref()
                 .is_none_or(|h| h.leases.held(&s.key()).is_some()),
         };
-        let mut board = self.board.lock().unwrap_or_else(|p| p.into_inner());
+        let mut board = self.board.lock();
         let previous = board.get(&status.service);
-        status.gather_failures = gather_failures(previous, status.last.as_ref());
+        status.gather_failures = status::gather_failures(previous, status.last.as_ref());
         board.insert(status.service.clone(), status);
         self.publish_tasks(s);
     }

@@ -388,7 +388,7 @@ impl<P: Provider> Daemon<P> {
             error,
         };
         let line = serde_json::to_string(&record).expect("reload records serialize");
-        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = log.lock();
         if let Err(e) = log.append_line(line.as_bytes()) {
             tracing::warn!(path = %log.path().display(), error = %e, "Could not record a policy reload.");
         }
