@@ -213,11 +213,7 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
     assert_eq!(last["shutdown"], true, "{last}");
     assert_eq!(last["outcomes"][0]["what"], "drain-finished", "{last}");
     let totals = &again.totals[&svc.key()];
-    assert_eq!(
-        totals.drains,
-        [("stopped".to_string(), 1)].into(),
-        "{totals:?}"
-    );
+    assert_eq!(totals.drains, [(DrainEnd::Stopped, 1)].into(), "{totals:?}");
     let finished: Vec<_> = records
         .lock()
         .unwrap()

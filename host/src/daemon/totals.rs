@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::tick::outcome::OutcomeKind;
+use crate::tick::outcome::{DrainEnd, OutcomeKind};
 use crate::tick::record::TickRecord;
 
 /// Counts of what a run did, per service.
@@ -25,7 +25,7 @@ pub struct ServiceTotals {
     /// Ticks on which the live policy faulted.
     pub faults: u64,
     /// Drains by outcome.
-    pub drains: BTreeMap<String, u64>,
+    pub drains: BTreeMap<DrainEnd, u64>,
     /// Policy reloads swapped in.
     pub reloads: u64,
 }
@@ -58,7 +58,7 @@ impl ServiceTotals {
         }
         for o in &record.outcomes {
             if let Some(end) = o.outcome {
-                *totals.drains.entry(end.to_string()).or_default() += 1;
+                *totals.drains.entry(end).or_default() += 1;
             }
         }
     }

@@ -30,23 +30,36 @@ pub enum OutcomeKind {
     DrainFinished,
 }
 
-/// How a drain ended.
+/// How a drain ended. The variants are in the alphabetical order of their
+/// names, so a map keyed by them (the run's summary) lists them as it did
+/// when the keys were the names.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::Display,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumIter,
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum DrainEnd {
-    /// The victim stopped.
-    Stopped,
     /// A session appeared on the victim; it rejoined the pool.
     Aborted,
-    /// The cordoned victim serves new sessions again.
-    Uncordoned,
-    /// The workflow could not finish and was undone.
-    RolledBack,
     /// Undoing it failed too.
     RollBackFailed,
+    /// The workflow could not finish and was undone.
+    RolledBack,
+    /// The victim stopped.
+    Stopped,
+    /// The cordoned victim serves new sessions again.
+    Uncordoned,
 }
 
 impl From<&Outcome> for DrainEnd {
@@ -182,5 +195,14 @@ mod tests {
             let kind = finished.detail.split(':').next().unwrap();
             assert_eq!(kind, o.kind(), "{}", finished.detail);
         }
+    }
+
+    #[test]
+    fn drain_ends_sort_as_their_names() {
+        use strum::IntoEnumIterator;
+        let ends: Vec<DrainEnd> = DrainEnd::iter().collect();
+        let mut by_name = ends.clone();
+        by_name.sort_by_key(|e| e.to_string());
+        assert_eq!(ends, by_name);
     }
 }

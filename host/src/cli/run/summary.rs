@@ -54,6 +54,8 @@ fn summary_line(t: &ServiceTotals, unfinished: usize, dry_run: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use autoscaler::tick::outcome::DrainEnd;
+
     use super::*;
 
     #[test]
@@ -77,7 +79,7 @@ mod tests {
             scale_outs: 2,
             scale_ins: 1,
             failed_actions: 1,
-            drains: [("rolled-back".to_string(), 1), ("stopped".to_string(), 2)].into(),
+            drains: [(DrainEnd::RolledBack, 1), (DrainEnd::Stopped, 2)].into(),
             ..ServiceTotals::default()
         };
         assert_eq!(
