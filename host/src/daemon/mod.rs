@@ -26,6 +26,7 @@ use crate::providers::Provider;
 use crate::runtime::PolicyEngine;
 use crate::runtime::reload::PolicyWatcher;
 use crate::tick::Service;
+use crate::tick::guard::Action;
 use crate::tick::record::{RecordSink, TickRecord};
 use crate::workflow::{DrainWorkflow, Journal, JournalError};
 
@@ -170,7 +171,7 @@ impl<P: Provider> Daemon<P> {
                 if let Some(f) = self.on_tick.as_mut() {
                     f(&record);
                 }
-                if record.action_name() != "hold" {
+                if record.action != Action::Hold {
                     self.save_state();
                 }
                 // Each service done is progress: liveness measures a loop that

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::tick::guard::Action;
 use crate::tick::outcome::{DrainEnd, OutcomeKind};
 use crate::tick::record::TickRecord;
 
@@ -48,13 +49,13 @@ impl ServiceTotals {
             .outcomes
             .iter()
             .any(|o| o.ok && matches!(o.what, OutcomeKind::SetDesired | OutcomeKind::DrainStart));
-        match (record.action_name(), record.dry_run) {
-            ("hold", _) => {}
-            ("scale-out", true) => totals.dry_run_scale_outs += 1,
-            (_, true) => totals.dry_run_scale_ins += 1,
+        match (&record.action, record.dry_run) {
+            (Action::Hold, _) => {}
+            (Action::ScaleOut { .. }, true) => totals.dry_run_scale_outs += 1,
+            (Action::ScaleIn { .. }, true) => totals.dry_run_scale_ins += 1,
             _ if failed || !started => totals.failed_actions += 1,
-            ("scale-out", false) => totals.scale_outs += 1,
-            (_, false) => totals.scale_ins += 1,
+            (Action::ScaleOut { .. }, false) => totals.scale_outs += 1,
+            (Action::ScaleIn { .. }, false) => totals.scale_ins += 1,
         }
         for o in &record.outcomes {
             if let Some(end) = o.outcome {
