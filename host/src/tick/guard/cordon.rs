@@ -20,12 +20,7 @@ pub(super) fn uncordons(decision: &Decision, s: &Snapshot, log: &mut Ledger) -> 
             Some(_) => None,
         };
         match why_not {
-            Some(reason) => log.note(
-                GuardRule::UncordonCandidate,
-                id,
-                "refused",
-                format!("Task {id} cannot be uncordoned: {reason}."),
-            ),
+            Some(reason) => log.refuse_task(GuardRule::UncordonCandidate, id, "uncordoned", reason),
             None => out.push(id.clone()),
         }
     }
@@ -103,12 +98,7 @@ pub(super) fn cordons(
             Some(_) => None,
         };
         match why_not {
-            Some(reason) => log.note(
-                GuardRule::CordonCandidate,
-                id,
-                "refused",
-                format!("Task {id} cannot be cordoned: {reason}."),
-            ),
+            Some(reason) => log.refuse_task(GuardRule::CordonCandidate, id, "cordoned", reason),
             None => out.push(id.clone()),
         }
     }

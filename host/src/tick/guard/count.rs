@@ -289,12 +289,7 @@ pub(super) fn guard_count(
             Some(_) => None,
         };
         match why_not {
-            Some(reason) => log.note(
-                GuardRule::DrainCandidate,
-                id,
-                "refused",
-                format!("Task {id} cannot be drained: {reason}."),
-            ),
+            Some(reason) => log.refuse_task(GuardRule::DrainCandidate, id, "drained", reason),
             None => victims.push(id.clone()),
         }
     }

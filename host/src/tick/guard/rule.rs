@@ -88,6 +88,23 @@ impl Ledger {
             reason,
         });
     }
+
+    /// Notes that `rule` refused the policy's task `id`: it cannot be
+    /// `verb` (`cordoned`, `drained` ...) because of `reason`.
+    pub(super) fn refuse_task(
+        &mut self,
+        rule: GuardRule,
+        id: &str,
+        verb: &str,
+        reason: impl std::fmt::Display,
+    ) {
+        self.note(
+            rule,
+            id,
+            "refused",
+            format!("Task {id} cannot be {verb}: {reason}."),
+        );
+    }
 }
 
 #[cfg(test)]
