@@ -10,6 +10,7 @@ use autoscaler::events::Events;
 use autoscaler::providers::ProviderError;
 use autoscaler::providers::sim::{SimOp, SimProvider};
 use autoscaler::tick::guard::Action;
+use autoscaler::tick::outcome::{DrainEnd, OutcomeKind};
 use autoscaler::tick::record::TickRecord;
 use autoscaler::tick::status_line;
 
@@ -86,7 +87,7 @@ async fn a_scale_in_whose_drain_cannot_protect_says_it_retries_then_rolls_back()
     let retries = records
         .iter()
         .flat_map(|r| &r.outcomes)
-        .filter(|o| o.what == "drain-retry")
+        .filter(|o| o.what == OutcomeKind::DrainRetry)
         .count();
     let warns: Vec<String> = logs
         .lines("WARN")
@@ -106,7 +107,11 @@ async fn a_scale_in_whose_drain_cannot_protect_says_it_retries_then_rolls_back()
         "{warns:?}"
     );
     let totals = &d.totals[&svc.key()];
-    assert_eq!(totals.drains.get("rolled-back"), Some(&1), "{totals:?}");
+    assert_eq!(
+        totals.drains.get(&DrainEnd::RolledBack),
+        Some(&1),
+        "{totals:?}"
+    );
     assert_eq!(
         totals.failed_actions, 0,
         "a retry is not a failed action: {totals:?}"

@@ -13,7 +13,8 @@ use autoscaler::providers::Clock;
 use autoscaler::providers::sim::SimProvider;
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::sim::SimStats;
-use autoscaler::tick::guard::Action;
+use autoscaler::tick::guard::{Action, GuardRule};
+use autoscaler::tick::outcome::{DrainEnd, OutcomeKind};
 use autoscaler::tick::record::TickRecord;
 use autoscaler::tick::status_line;
 use autoscaler::workflow::Step;
@@ -181,7 +182,7 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
     }
     let json = serde_json::to_value(&records[0]).unwrap();
     assert_eq!(json["paused_drains"][0]["task"], victim.as_str());
-    let board = dry.board.lock().unwrap().clone();
+    let board = dry.board.lock().clone();
     let status = &board[&svc.key()];
     assert!(status.drains_paused, "the board shows the drain as paused");
     assert_eq!(status.drains.len(), 1);
@@ -212,21 +213,17 @@ async fn a_dry_run_pauses_a_journaled_drain_and_a_live_run_resumes_it() {
     assert_eq!(last["shutdown"], true, "{last}");
     assert_eq!(last["outcomes"][0]["what"], "drain-finished", "{last}");
     let totals = &again.totals[&svc.key()];
-    assert_eq!(
-        totals.drains,
-        [("stopped".to_string(), 1)].into(),
-        "{totals:?}"
-    );
+    assert_eq!(totals.drains, [(DrainEnd::Stopped, 1)].into(), "{totals:?}");
     let finished: Vec<_> = records
         .lock()
         .unwrap()
         .iter()
         .flat_map(|r| r.outcomes.clone())
-        .filter(|o| o.what == "drain-finished")
+        .filter(|o| o.what == OutcomeKind::DrainFinished)
         .collect();
     assert_eq!(finished.len(), 1, "{finished:?}");
     assert_eq!(finished[0].task.as_deref(), Some(victim.as_str()));
-    assert_eq!(finished[0].outcome.as_deref(), Some("stopped"));
+    assert_eq!(finished[0].outcome, Some(DrainEnd::Stopped));
     assert!(writes(&sim.stats(&svc).unwrap()) != writes_before);
     assert_eq!(sim.stats(&svc).unwrap().desired, desired_before - 1);
 }
@@ -252,9 +249,10 @@ async fn a_dry_run_applies_cooldowns_and_counts_its_actions_apart() {
         );
     }
     assert!(
-        records
+        records.iter().any(|r| r
+            .adjustments
             .iter()
-            .any(|r| r.adjustments.iter().any(|a| a.rule == "scale-out-cooldown")),
+            .any(|a| a.rule == GuardRule::ScaleOutCooldown)),
         "the cooldown held some ticks"
     );
     let totals = &run.daemon.totals[&run.svc.key()];

@@ -5,6 +5,7 @@
 
 use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::tick::guard::Action;
+use autoscaler::tick::outcome::OutcomeKind;
 use test_policy_artifacts::ADVERSARIAL_ENDLESS_LOOP;
 
 use crate::sim_run::{SimRun, config, step_up};
@@ -81,7 +82,7 @@ async fn load_falls_only_idle_tasks_are_drained_and_no_session_is_killed() {
     let stopped = records
         .iter()
         .flat_map(|r| &r.outcomes)
-        .filter(|o| o.what == "drain-finished" && o.detail == "stopped")
+        .filter(|o| o.what == OutcomeKind::DrainFinished && o.detail == "stopped")
         .count();
     assert!(
         stats.peak_tasks >= 6,

@@ -62,7 +62,7 @@ async fn healthz_turns_503_while_the_loop_stalls_and_200_once_it_runs_again() {
         );
         // Hold the status board: the loop blocks publishing its next step.
         let stall = tokio::task::spawn_blocking(move || {
-            let _held = board.lock().unwrap();
+            let _held = board.lock();
             std::thread::sleep(Duration::from_secs(6));
         });
         let reason = until(addr, "/healthz", 503, Duration::from_secs(5)).await;

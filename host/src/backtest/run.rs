@@ -11,7 +11,6 @@
 //! it samples the sim (tasks, sessions, CPU as published) and feeds the
 //! minute's arrivals to the [`Oracle`] and the [`Packing`] reference.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,6 +54,7 @@ pub struct RunSpec {
 
 impl TickLog {
     pub(crate) fn observe(&mut self, r: &TickRecord) {
+        use crate::tick::outcome::OutcomeKind;
         self.ticks += 1;
         if let Some(f) = &r.fault {
             *self.faults.entry(f.kind.clone()).or_default() += 1;
@@ -69,7 +69,10 @@ impl TickLog {
             self.call_micros
                 .push(u32::try_from(r.call_micros).unwrap_or(u32::MAX));
         }
-        let set_ok = r.outcomes.iter().any(|o| o.what == "set-desired" && o.ok);
+        let set_ok = r
+            .outcomes
+            .iter()
+            .any(|o| o.what == OutcomeKind::SetDesired && o.ok);
         match &r.action {
             Action::ScaleOut { .. } if set_ok => self.scale_outs.push(r.at),
             Action::ScaleIn { victims, .. } if set_ok || !victims.is_empty() => {
@@ -78,11 +81,10 @@ impl TickLog {
             _ => {}
         }
         for o in &r.outcomes {
-            match o.what.as_str() {
-                "drain-start" => self.drains_started.push(r.at),
-                "drain-finished" => {
-                    let kind = o.detail.split(':').next().unwrap_or_default();
-                    self.drains_finished.push((r.at, kind.to_string()));
+            match (o.what, o.outcome) {
+                (OutcomeKind::DrainStart, _) => self.drains_started.push(r.at),
+                (OutcomeKind::DrainFinished, Some(end)) => {
+                    self.drains_finished.push((r.at, end.to_string()));
                 }
                 _ => {}
             }
@@ -226,29 +228,22 @@ async fn run_async(
         })?),
         None => None,
     };
-    let mut daemon = Daemon {
-        provider: sim.clone(),
-        pacer: Pacer::Sim {
+    let mut daemon = Daemon::new(
+        sim.clone(),
+        Pacer::Sim {
             sim: sim.clone(),
             speed: 0.0,
         },
-        engine: engine.clone(),
-        services: vec![service],
-        journal: Arc::new(LatestJournal::default()),
-        sink: Box::new(Tap {
+        engine.clone(),
+        vec![service],
+        Arc::new(LatestJournal::default()),
+        Box::new(Tap {
             log: log.clone(),
             file,
         }),
-        events: Events::quiet(),
-        board: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
-        state_file: None,
-        reload_log: None,
-        stop_at: Some(end),
-        on_tick: None,
-        totals: BTreeMap::new(),
-        current_tasks: None,
-        ha: None,
-    };
+        Events::quiet(),
+    );
+    daemon.stop_at = Some(end);
 
     let minutes = scenario.duration.as_secs().div_ceil(60) as usize;
     let mut sampler = Sampler::new(scenario, start, minutes);

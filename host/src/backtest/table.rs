@@ -22,6 +22,8 @@ pub struct Row {
     pub packing: String,
     /// The oracle's value ("-" where it has none).
     pub oracle: String,
+    /// Whether the figure counts lost sessions: a run's value other than 0 is bad.
+    pub lost_sessions: bool,
 }
 
 /// The online packing reference's column heading.
@@ -80,6 +82,7 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
             online,
             packing,
             oracle,
+            lost_sessions: false,
         });
     };
     both(
@@ -149,7 +152,9 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
             online: oracle.clone(),
             packing: oracle.clone(),
             oracle,
+            lost_sessions: false,
         });
+        rows.len() - 1
     };
     let arrived = c.runs.first().map_or(0, |r| r.figures.sessions.arrived);
     row(
@@ -157,17 +162,17 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
         &|r| count(r.figures.sessions.arrived),
         count(arrived),
     );
-    row(
+    let killed = row(
         "sessions killed by scale-in",
         &|r| count(r.figures.sessions.killed),
         "0".into(),
     );
-    row(
+    let cut = row(
         "sessions cut by the load balancer",
         &|r| count(r.figures.sessions.cut),
         "0".into(),
     );
-    row(
+    let refused = row(
         "sessions refused (no capacity)",
         &|r| count(r.figures.sessions.refused),
         "0".into(),
@@ -260,6 +265,9 @@ pub fn rows(c: &Comparison, timing: bool) -> Vec<Row> {
             },
             "-".into(),
         );
+    }
+    for i in [killed, cut, refused] {
+        rows[i].lost_sessions = true;
     }
     rows
 }

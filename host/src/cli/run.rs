@@ -1,13 +1,12 @@
 //! `autoscaler run`: the daemon.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use autoscaler::config::{Config, ProviderConfig};
 use autoscaler::daemon::setup::{self, service_ref};
-use autoscaler::daemon::{Daemon, Pacer, ServiceTotals, http};
+use autoscaler::daemon::{Daemon, Pacer, http};
 use autoscaler::events::Events;
 use autoscaler::ha::guard::Guarded;
 use autoscaler::ha::membership;
@@ -16,8 +15,8 @@ use autoscaler::providers::Provider;
 use autoscaler::providers::aws::AwsProvider;
 use autoscaler::providers::{Clock, SystemClock};
 use autoscaler::remote::S3Url;
-use autoscaler::remote::poll::{self, PolicySources, SourceHealth, Watch};
-use autoscaler::remote::s3::{Object, S3Error, S3Store};
+
+use autoscaler::remote::s3::S3Error;
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::runtime::reload::PolicyWatcher;
 use autoscaler::sessions::ingest::Ingest;
@@ -27,6 +26,12 @@ use autoscaler::sessions::tokens::TokensFile;
 use autoscaler::tick::{record::TickRecord, status_line};
 use clap::Args;
 use tokio::sync::watch;
+
+mod remote;
+mod summary;
+
+pub(super) use remote::RemotePolicies;
+use summary::print_summary;
 
 /// How often `--wait-for-config` asks for the config again.
 const CONFIG_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -253,84 +258,6 @@ fn unix(secs: u64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
-/// The policies the config keeps in S3: fetched once at start (a failure
-/// then is an error: there is no last good policy yet), and the client that
-/// polls them afterwards.
-pub(super) struct RemotePolicies {
-    store: Option<S3Store>,
-    /// Every `s3://` policy location the config names, fetched.
-    pub(super) fetched: BTreeMap<S3Url, Object>,
-}
-
-impl RemotePolicies {
-    /// Fetches every policy the config keeps in S3.
-    pub(super) async fn fetch(cfg: &Config) -> anyhow::Result<RemotePolicies> {
-        let urls = cfg.s3_policies();
-        if urls.is_empty() {
-            return Ok(RemotePolicies {
-                store: None,
-                fetched: BTreeMap::new(),
-            });
-        }
-        // The provider's region and endpoint when it is AWS; the default chain for the sim.
-        let aws = setup::aws_config(cfg).unwrap_or_default();
-        let store = S3Store::connect(&aws).await?;
-        let fetched = poll::fetch_all(&store, urls, cfg.limits.max_component_bytes)
-            .await
-            .context("cannot fetch a policy from S3 at start")?;
-        for (url, object) in &fetched {
-            tracing::info!(policy = %url, etag = ?object.etag, bytes = object.bytes.len(), "Fetched a policy from S3.");
-        }
-        Ok(RemotePolicies {
-            store: Some(store),
-            fetched,
-        })
-    }
-
-    /// Starts polling the live and shadow policies in S3, each location at
-    /// the shortest `policy_poll` of the services using it (fallbacks are
-    /// read at start only, like fallback files).
-    fn start(self, cfg: &Config) -> Option<PolicySources> {
-        let store = self.store?;
-        let mut every: BTreeMap<S3Url, std::time::Duration> = BTreeMap::new();
-        let mut services: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for s in &cfg.services {
-            for p in std::iter::once(&s.policy).chain(&s.shadows) {
-                let Some(Ok(url)) = S3Url::from_path(p) else {
-                    continue;
-                };
-                services
-                    .entry(service_ref(s).key())
-                    .or_default()
-                    .push(url.to_string());
-                let e = every.entry(url).or_insert(s.policy_poll);
-                *e = (*e).min(s.policy_poll);
-            }
-        }
-        let watches: Vec<Watch> = every
-            .into_iter()
-            .map(|(url, every)| Watch {
-                etag: self.fetched.get(&url).and_then(|o| o.etag.clone()),
-                url,
-                every,
-            })
-            .collect();
-        if watches.is_empty() {
-            return None;
-        }
-        tracing::info!(
-            objects = watches.len(),
-            "Polling the policies kept in S3 for changes."
-        );
-        Some(PolicySources::start(
-            store,
-            watches,
-            cfg.limits.max_component_bytes,
-            SourceHealth::new(services),
-        ))
-    }
-}
-
 /// Runs `daemon` with the config's HTTP endpoint, hot reload and signal handling.
 async fn drive<P: Provider + 'static>(
     cfg: &Config,
@@ -437,88 +364,4 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-}
-
-fn print_summary<P: Provider>(daemon: &Daemon<P>) {
-    println!("\nSummary:");
-    for (service, t) in &daemon.totals {
-        let (drains, paused) = daemon
-            .services
-            .iter()
-            .find(|s| s.key() == *service)
-            .map_or((0, false), |s| (s.drains.len(), s.spec.dry_run));
-        println!("  {service}: {}", summary_line(t, drains, paused));
-    }
-}
-
-/// One service's totals: actions carried out, dry-run actions apart, and
-/// drains by how they ended plus the `unfinished` ones still in flight (or
-/// paused, in a dry run).
-fn summary_line(t: &ServiceTotals, unfinished: usize, dry_run: bool) -> String {
-    let mut drains: Vec<String> = t.drains.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    if unfinished > 0 {
-        let state = if dry_run {
-            "paused (dry run)"
-        } else {
-            "in flight"
-        };
-        drains.push(format!("{state} {unfinished}"));
-    }
-    let mut actions = format!("{} scale-outs, {} scale-ins", t.scale_outs, t.scale_ins);
-    if t.failed_actions > 0 {
-        actions.push_str(&format!(", {} failed", t.failed_actions));
-    }
-    if t.dry_run_scale_outs + t.dry_run_scale_ins > 0 {
-        actions.push_str(&format!(
-            ", would scale out {}, would scale in {} (dry run)",
-            t.dry_run_scale_outs, t.dry_run_scale_ins
-        ));
-    }
-    format!(
-        "{} ticks, {actions}, drains [{}], {} policy faults, {} reloads",
-        t.ticks,
-        if drains.is_empty() {
-            "none".to_string()
-        } else {
-            drains.join(", ")
-        },
-        t.faults,
-        t.reloads
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_summary_counts_dry_run_actions_apart_and_shows_paused_drains() {
-        let t = ServiceTotals {
-            ticks: 60,
-            dry_run_scale_outs: 3,
-            dry_run_scale_ins: 1,
-            ..ServiceTotals::default()
-        };
-        assert_eq!(
-            summary_line(&t, 1, true),
-            "60 ticks, 0 scale-outs, 0 scale-ins, would scale out 3, would scale in 1 (dry run), drains [paused (dry run) 1], 0 policy faults, 0 reloads"
-        );
-    }
-
-    #[test]
-    fn the_summary_counts_drains_by_outcome_and_those_in_flight_and_failed_actions() {
-        let t = ServiceTotals {
-            ticks: 10,
-            scale_outs: 2,
-            scale_ins: 1,
-            failed_actions: 1,
-            drains: [("rolled-back".to_string(), 1), ("stopped".to_string(), 2)].into(),
-            ..ServiceTotals::default()
-        };
-        assert_eq!(
-            summary_line(&t, 2, false),
-            "10 ticks, 2 scale-outs, 1 scale-ins, 1 failed, drains [rolled-back 1, stopped 2, in flight 2], 0 policy faults, 0 reloads"
-        );
-        assert!(summary_line(&ServiceTotals::default(), 0, false).contains("drains [none]"));
-    }
 }

@@ -21,7 +21,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::{Pacer, ServiceStatus};
+use super::pace::Pacer;
+use super::status::ServiceStatus;
 pub use crate::events::heartbeat::{Heartbeat, LATE_INTERVALS, MIN_INTERVAL};
 use crate::workflow::DrainWorkflow;
 

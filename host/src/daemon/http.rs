@@ -57,7 +57,7 @@ async fn healthz(State(s): State<AppState>) -> impl IntoResponse {
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     let clock = s.events.heartbeat().map(|h| h.clock);
     let report = {
-        let board = s.board.lock().unwrap_or_else(|p| p.into_inner());
+        let board = s.board.lock();
         health::readiness(&board, clock)
     };
     let report = match &s.sources {
@@ -80,7 +80,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn services(State(s): State<AppState>) -> impl IntoResponse {
-    let board = s.board.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let board = s.board.lock().clone();
     axum::Json(board.into_values().collect::<Vec<_>>())
 }
 

@@ -6,15 +6,19 @@ pub mod ha;
 pub mod health;
 pub mod http;
 pub mod pace;
+mod publish;
 pub mod reload;
 pub mod setup;
 pub mod state;
+pub mod status;
+pub mod totals;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use serde::Serialize;
+use parking_lot::Mutex;
+
 use tokio::sync::watch;
 
 use crate::events::Events;
@@ -22,68 +26,17 @@ use crate::providers::Provider;
 use crate::runtime::PolicyEngine;
 use crate::runtime::reload::PolicyWatcher;
 use crate::tick::Service;
-use crate::tick::record::{PolicyRef, RecordSink, TickRecord};
+use crate::tick::guard::Action;
+use crate::tick::record::{RecordSink, TickRecord};
 use crate::workflow::{DrainWorkflow, Journal, JournalError};
 
 pub use pace::Pacer;
 use reload::Reloads;
-
-/// What `/v1/services` shows for one service.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceStatus {
-    /// The service key.
-    pub service: String,
-    /// The live policy.
-    pub policy: PolicyRef,
-    /// The shadow policies' names.
-    pub shadows: Vec<String>,
-    /// When the next tick is due.
-    pub next_tick: u64,
-    /// Drains in flight.
-    pub drains: Vec<DrainWorkflow>,
-    /// Whether those drains are paused (`--dry-run`): shown, never advanced.
-    pub drains_paused: bool,
-    /// The last tick's record.
-    pub last: Option<Arc<TickRecord>>,
-    /// Seconds between ticks.
-    pub interval: u64,
-    /// Ticks in a row, up to the last, whose gather failed (`/readyz`).
-    pub gather_failures: u32,
-    /// With `[ha]`: the host that holds the service's lease, as far as this
-    /// host knows (none: free, or not read yet). Without `[ha]`: none.
-    pub holder: Option<String>,
-    /// Whether this host runs the service (always, without `[ha]`).
-    pub held_here: bool,
-}
+pub use status::{Board, ServiceStatus};
+pub use totals::ServiceTotals;
 
 /// A callback run with every tick record.
 pub type TickHook = Box<dyn FnMut(&TickRecord) + Send>;
-
-/// The services' current state, shared with the HTTP endpoint.
-pub type Board = Arc<Mutex<BTreeMap<String, ServiceStatus>>>;
-
-/// Counts of what a run did, per service.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ServiceTotals {
-    /// Ticks run.
-    pub ticks: u64,
-    /// Scale-outs carried out (the desired count was raised).
-    pub scale_outs: u64,
-    /// Scale-ins carried out (drains started, or the desired count lowered).
-    pub scale_ins: u64,
-    /// Scale-outs a dry run decided and did not carry out.
-    pub dry_run_scale_outs: u64,
-    /// Scale-ins a dry run decided and did not carry out.
-    pub dry_run_scale_ins: u64,
-    /// Scale-outs and scale-ins whose execution failed.
-    pub failed_actions: u64,
-    /// Ticks on which the live policy faulted.
-    pub faults: u64,
-    /// Drains by outcome.
-    pub drains: BTreeMap<String, u64>,
-    /// Policy reloads swapped in.
-    pub reloads: u64,
-}
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -130,20 +83,38 @@ pub struct Daemon<P: Provider> {
     pub ha: Option<ha::DaemonHa>,
 }
 
-/// Gathers failed in a row as of `last`: unchanged when `last` is the record
-/// `previous` already showed, else one more (its gather failed: it has no
-/// state) or zero.
-fn gather_failures(previous: Option<&ServiceStatus>, last: Option<&Arc<TickRecord>>) -> u32 {
-    let Some(last) = last else { return 0 };
-    let before = previous.map_or(0, |p| p.gather_failures);
-    match previous.and_then(|p| p.last.as_ref()) {
-        Some(shown) if Arc::ptr_eq(shown, last) => before,
-        _ if last.state.is_none() => before + 1,
-        _ => 0,
-    }
-}
-
 impl<P: Provider> Daemon<P> {
+    /// A daemon of `services` over `provider`, with an empty board, no
+    /// saved state, no reload log, no stop time, no tick callback, no
+    /// session ingest and no `[ha]`: set those fields after, as needed.
+    pub fn new(
+        provider: P,
+        pacer: Pacer,
+        engine: PolicyEngine,
+        services: Vec<Service>,
+        journal: Arc<dyn Journal>,
+        sink: Box<dyn RecordSink>,
+        events: Events,
+    ) -> Self {
+        Daemon {
+            provider,
+            pacer,
+            engine,
+            services,
+            journal,
+            sink,
+            events,
+            board: Board::default(),
+            state_file: None,
+            reload_log: None,
+            stop_at: None,
+            on_tick: None,
+            totals: BTreeMap::new(),
+            current_tasks: None,
+            ha: None,
+        }
+    }
+
     /// Hands unfinished drains from the journal to their services, so they resume
     /// from their last completed step. Returns the ones no configured service owns.
     pub fn resume(&mut self) -> Result<Vec<DrainWorkflow>, JournalError> {
@@ -200,7 +171,7 @@ impl<P: Provider> Daemon<P> {
                 if let Some(f) = self.on_tick.as_mut() {
                     f(&record);
                 }
-                if record.action_name() != "hold" {
+                if record.action != Action::Hold {
                     self.save_state();
                 }
                 // Each service done is progress: liveness measures a loop that
@@ -239,41 +210,6 @@ impl<P: Provider> Daemon<P> {
         Ok(())
     }
 
-    /// Adds a record to its service's totals: actions by what came of them,
-    /// drains by how they ended.
-    fn count(&mut self, record: &TickRecord) {
-        let totals = match self.totals.get_mut(&record.service) {
-            Some(t) => t,
-            None => self.totals.entry(record.service.clone()).or_default(),
-        };
-        totals.ticks += u64::from(!record.shutdown);
-        totals.faults += u64::from(record.fault.is_some());
-        // The set-desired failed, or a drain started this tick ended at once
-        // without stopping its task (a retry is still under way).
-        let failed = record
-            .outcomes
-            .iter()
-            .any(|o| !o.ok && o.what == "set-desired")
-            || crate::tick::failed_drain_start(record).is_some();
-        let started = record
-            .outcomes
-            .iter()
-            .any(|o| o.ok && (o.what == "set-desired" || o.what == "drain-start"));
-        match (record.action_name(), record.dry_run) {
-            ("hold", _) => {}
-            ("scale-out", true) => totals.dry_run_scale_outs += 1,
-            (_, true) => totals.dry_run_scale_ins += 1,
-            _ if failed || !started => totals.failed_actions += 1,
-            ("scale-out", false) => totals.scale_outs += 1,
-            (_, false) => totals.scale_ins += 1,
-        }
-        for o in &record.outcomes {
-            if let Some(kind) = &o.outcome {
-                *totals.drains.entry(kind.clone()).or_default() += 1;
-            }
-        }
-    }
-
     /// Publishes the loop's heartbeat for `/healthz` (see [`health`]).
     fn beat(&self, clock: u64, stepped: bool) {
         let interval = self.services.iter().map(|s| s.spec.interval).min();
@@ -287,88 +223,13 @@ impl<P: Provider> Daemon<P> {
         ));
     }
 
-    fn publish(&self, i: usize) {
-        let s = &self.services[i];
-        let c = s.policy.component();
-        let mut status = ServiceStatus {
-            service: s.key(),
-            policy: PolicyRef::from(c.as_ref()),
-            shadows: s
-                .shadows
-                .iter()
-                .map(|p| p.component().name.clone())
-                .collect(),
-            next_tick: s.next_tick,
-            drains: s.drains.clone(),
-            drains_paused: s.spec.dry_run && !s.drains.is_empty(),
-            last: s.last_record.clone(),
-            interval: s.spec.interval,
-            gather_failures: 0,
-            holder: self.ha.as_ref().and_then(|h| h.holder(&s.key())),
-            held_here: self
-                .ha
-                .as_ref()
-                .is_none_or(|h| h.leases.held(&s.key()).is_some()),
-        };
-        let mut board = self.board.lock().unwrap_or_else(|p| p.into_inner());
-        let previous = board.get(&status.service);
-        status.gather_failures = gather_failures(previous, status.last.as_ref());
-        board.insert(status.service.clone(), status);
-        self.publish_tasks(s);
-    }
-
-    /// Shares the service's current tasks, as of its last gather, with the ingest API.
-    fn publish_tasks(&self, s: &Service) {
-        let (Some(tasks), Some(snap)) = (&self.current_tasks, &s.last_snapshot) else {
-            return;
-        };
-        let key = crate::sessions::partition_key(&s.spec.svc.cluster, &s.spec.svc.service);
-        if tasks.published_at(&key) == Some(snap.now) {
-            return;
+    /// Adds a record to its service's totals.
+    fn count(&mut self, record: &TickRecord) {
+        match self.totals.get_mut(&record.service) {
+            Some(t) => t,
+            None => self.totals.entry(record.service.clone()).or_default(),
         }
-        // `last_targets[i]` is the target of `snap.tasks[i]`.
-        let targets = s.last_targets.iter().chain(std::iter::repeat(&None));
-        tasks.publish(
-            &key,
-            snap.now,
-            snap.tasks
-                .iter()
-                .zip(targets)
-                .map(|(t, target)| crate::sessions::tasks::TaskView {
-                    id: t.id.clone(),
-                    ip: target.as_ref().map(|t| t.ip),
-                    sessions: t.sessions,
-                }),
-        );
-    }
-
-    /// Shares the current tasks of service `i`, which another host runs
-    /// (`[ha]`), with the ingest API: read now, as its gather would.
-    async fn publish_tasks_run_elsewhere(&self, i: usize, now: u64) {
-        let Some(tasks) = &self.current_tasks else {
-            return;
-        };
-        let svc = &self.services[i].spec.svc;
-        let listed = self.provider.tasks(svc).await;
-        let counts = self.provider.sessions_by_task(svc, now).await;
-        match (listed, counts) {
-            (Ok(listed), Ok(counts)) => tasks.publish(
-                &crate::sessions::partition_key(&svc.cluster, &svc.service),
-                now,
-                listed
-                    .into_iter()
-                    .filter(|t| t.status != crate::model::TaskStatus::Stopped)
-                    .map(|t| crate::sessions::tasks::TaskView {
-                        sessions: counts.get(&t.id).copied().unwrap_or(0),
-                        ip: t.target.map(|x| x.ip),
-                        id: t.id,
-                    }),
-            ),
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(
-                service = %svc.key(),
-                "Cannot read the tasks of a service another host runs, for the session ingest: {e}"
-            ),
-        }
+        .count(record);
     }
 
     /// When the next thing is due (at least every second with `[ha]`).

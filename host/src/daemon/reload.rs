@@ -388,7 +388,7 @@ impl<P: Provider> Daemon<P> {
             error,
         };
         let line = serde_json::to_string(&record).expect("reload records serialize");
-        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut log = log.lock();
         if let Err(e) = log.append_line(line.as_bytes()) {
             tracing::warn!(path = %log.path().display(), error = %e, "Could not record a policy reload.");
         }
@@ -396,33 +396,4 @@ impl<P: Provider> Daemon<P> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn done(path: &Path, generation: u64) -> Compiled {
-        Compiled {
-            path: path.to_path_buf(),
-            generation,
-            outcome: Outcome::Unchanged,
-        }
-    }
-
-    #[test]
-    fn a_compile_overtaken_by_a_newer_change_of_its_file_is_dropped() {
-        let mut r = Reloads::default();
-        let (a, b) = (Path::new("/p/a.wasm"), Path::new("/p/b.wasm"));
-        let older = r.begin(a);
-        let other = r.begin(b);
-        let newer = r.begin(a);
-        assert_eq!(r.in_flight(), 3);
-        // The newer change finishes first, the older one after it: only the newer counts.
-        assert!(r.settle(&done(a, newer)));
-        assert!(!r.settle(&done(a, older)));
-        // Another file's change is not affected.
-        assert!(r.settle(&done(b, other)));
-        assert_eq!(r.in_flight(), 0);
-        // Nor is a later change of the same file.
-        let later = r.begin(a);
-        assert!(r.settle(&done(a, later)));
-    }
-}
+mod tests;

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 pub mod warnings;
 
-use super::{Board, Daemon, Pacer};
+use super::{Daemon, Pacer};
 use crate::config::{Config, Fallback, JournalConfig, ProviderConfig};
 use crate::events::Events;
 use crate::ha::Leases;
@@ -339,25 +341,11 @@ pub fn open_with_leases<P: Provider>(
             source,
         }
     })?;
-    let board: Board = Arc::new(Mutex::new(BTreeMap::new()));
     let state_file = dir.join("state.json");
-    let mut daemon = Daemon {
-        provider,
-        pacer,
-        engine,
-        services,
-        journal,
-        sink,
-        events,
-        board,
-        state_file: Some(state_file.clone()),
-        reload_log: Some(Mutex::new(reload_log)),
-        stop_at: None,
-        on_tick: None,
-        totals: BTreeMap::new(),
-        current_tasks: None,
-        ha: leases.map(super::ha::DaemonHa::new),
-    };
+    let mut daemon = Daemon::new(provider, pacer, engine, services, journal, sink, events);
+    daemon.state_file = Some(state_file.clone());
+    daemon.reload_log = Some(Mutex::new(reload_log));
+    daemon.ha = leases.map(super::ha::DaemonHa::new);
     daemon.restore_state(&state_file);
     daemon.resume()?;
     Ok(daemon)

@@ -3,45 +3,11 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
+use crate::events::{Event, Events};
 use crate::model::{Decision, Snapshot};
-use crate::runtime::{CallReport, Policy, PolicyFault};
+use crate::runtime::{CallReport, Policy};
 
-/// A shadow policy's answer, for the record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ShadowDecision {
-    /// The shadow's name.
-    pub policy: String,
-    /// sha256 of its component.
-    pub sha256: String,
-    /// Its decision, when it made one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
-    /// Its fault kind and message, when it faulted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fault: Option<FaultRecord>,
-    /// How long its call took, in microseconds.
-    pub call_micros: u64,
-}
-
-/// A fault, as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct FaultRecord {
-    /// The fault kind (`timeout`, `trap`, ...).
-    pub kind: String,
-    /// The fault's message.
-    pub message: String,
-}
-
-impl From<&PolicyFault> for FaultRecord {
-    fn from(f: &PolicyFault) -> Self {
-        FaultRecord {
-            kind: f.kind().to_string(),
-            message: f.to_string(),
-        }
-    }
-}
+use super::record::{FaultRecord, ShadowDecision};
 
 /// The live policy's report and the shadows' decisions.
 #[derive(Debug)]
@@ -71,6 +37,42 @@ pub fn decide(live: &mut Policy, shadows: &mut [Policy], snapshot: &Snapshot) ->
     Decided {
         live: live_report,
         shadows,
+    }
+}
+
+/// Asks the fallback policy, on a tick the live one is not trusted: its
+/// decision, or its fault. Either is logged (`FallbackDecided` with the
+/// live policy's recent faults in `faults`, or `PolicyFaulted`).
+pub fn by_fallback(
+    fallback: &mut Policy,
+    faults: &FaultWindow,
+    key: &str,
+    snapshot: &Snapshot,
+    events: &Events,
+) -> Result<Decision, FaultRecord> {
+    let c = fallback.component().clone();
+    let report = fallback.decide(snapshot);
+    match report.result {
+        Ok(d) => {
+            events.emit(Event::FallbackDecided {
+                service: key,
+                policy: &c.name,
+                faults: faults.recent_faults(),
+                window: faults.window(),
+            });
+            Ok(d)
+        }
+        Err(f) => {
+            let message = f.to_string();
+            events.emit(Event::PolicyFaulted {
+                service: key,
+                policy: &c.name,
+                kind: f.kind(),
+                message: &message,
+                shadow: false,
+            });
+            Err(FaultRecord::from(&f))
+        }
     }
 }
 

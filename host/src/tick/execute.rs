@@ -5,8 +5,6 @@
 //! Every tick also deregisters again the targets of deregister-cordoned
 //! tasks that were registered again ([`re_deregister`]).
 
-use serde::Serialize;
-
 use crate::events::{Event, Events};
 use crate::model::TargetHealth;
 use crate::providers::{Provider, ServiceRef};
@@ -17,48 +15,7 @@ use crate::workflow::{
 
 use super::gather::Gathered;
 use super::guard::{Action, Guarded};
-
-/// What an action (or a drain step) came to, for the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ActionOutcome {
-    /// What was done: `set-desired`, `drain-start`, `cordon-start`,
-    /// `uncordon` (a cordon stepped back), `re-deregister` (a cordoned
-    /// target registered again was deregistered again), `drain-retry`,
-    /// `drain-scaled-in` (a drain lowered the desired count), `drain-finished`.
-    pub what: String,
-    /// The task, for drain outcomes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    /// Whether it succeeded.
-    pub ok: bool,
-    /// Details: the new count, the step, the outcome, or the error.
-    pub detail: String,
-    /// For `drain-finished`: how the drain ended (`stopped`, `aborted`,
-    /// `uncordoned`, `rolled-back` or `roll-back-failed`), so counts need not parse `detail`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
-}
-
-/// Whether `o` is a drain that finished rolled back (done or failed), not stopped or aborted.
-pub fn is_roll_back(o: &ActionOutcome) -> bool {
-    o.what == "drain-finished"
-        && matches!(
-            o.outcome.as_deref(),
-            Some("rolled-back" | "roll-back-failed")
-        )
-}
-
-impl ActionOutcome {
-    fn new(what: &str, task: Option<&str>, ok: bool, detail: String) -> Self {
-        ActionOutcome {
-            what: what.into(),
-            task: task.map(str::to_string),
-            ok,
-            detail,
-            outcome: None,
-        }
-    }
-}
+use super::outcome::{ActionOutcome, OutcomeKind};
 
 /// The API call behind [`Provider::set_desired`], named in warnings.
 const SET_DESIRED_CALL: &str = "UpdateService";
@@ -90,7 +47,7 @@ pub async fn execute<P: Provider>(
             wf.not_before = now;
             journal.record(wf)?;
             outcomes.push(ActionOutcome::new(
-                "uncordon",
+                OutcomeKind::Uncordon,
                 Some(id),
                 true,
                 format!("workflow {}", wf.id),
@@ -119,7 +76,7 @@ pub async fn execute<P: Provider>(
                 mechanism: name,
             });
             outcomes.push(ActionOutcome::new(
-                "cordon-start",
+                OutcomeKind::CordonStart,
                 Some(id),
                 true,
                 format!("workflow {} ({name})", wf.id),
@@ -145,7 +102,7 @@ pub async fn execute<P: Provider>(
                     DrainWorkflow::new(&key, victim, gathered.target_of(victim).cloned(), now, cfg);
                 journal.record(&wf)?;
                 outcomes.push(ActionOutcome::new(
-                    "drain-start",
+                    OutcomeKind::DrainStart,
                     Some(victim),
                     true,
                     format!("workflow {}", wf.id),
@@ -204,7 +161,7 @@ pub async fn re_deregister<P: Provider>(
             error: error.as_deref(),
         });
         outcomes.push(ActionOutcome::new(
-            "re-deregister",
+            OutcomeKind::ReDeregister,
             Some(&wf.task_id),
             error.is_none(),
             match error {
@@ -230,7 +187,7 @@ async fn set_desired<P: Provider>(
                 service: &key,
                 desired,
             });
-            ActionOutcome::new("set-desired", None, true, desired.to_string())
+            ActionOutcome::new(OutcomeKind::SetDesired, None, true, desired.to_string())
         }
         Err(e) => {
             // The AWS provider's errors name the call already; the sim's do not.
@@ -245,7 +202,7 @@ async fn set_desired<P: Provider>(
                 service: &key,
                 error: &error,
             });
-            ActionOutcome::new("set-desired", None, false, error)
+            ActionOutcome::new(OutcomeKind::SetDesired, None, false, error)
         }
     }
 }
@@ -287,7 +244,7 @@ pub async fn advance_drains<P: Provider>(
         }
         if let Some(n) = report.lowered_to {
             outcomes.push(ActionOutcome::new(
-                "drain-scaled-in",
+                OutcomeKind::DrainScaledIn,
                 Some(&wf.task_id),
                 true,
                 n.to_string(),
@@ -301,7 +258,7 @@ pub async fn advance_drains<P: Provider>(
                 error,
             });
             outcomes.push(ActionOutcome::new(
-                "drain-retry",
+                OutcomeKind::DrainRetry,
                 Some(&wf.task_id),
                 false,
                 error.clone(),
@@ -322,18 +279,7 @@ pub async fn advance_drains<P: Provider>(
                 outcome: outcome.kind(),
                 detail: &detail,
             });
-            let mut finished = ActionOutcome::new(
-                "drain-finished",
-                Some(&wf.task_id),
-                *outcome == Outcome::Stopped,
-                if detail.is_empty() {
-                    outcome.kind().to_string()
-                } else {
-                    format!("{}: {detail}", outcome.kind())
-                },
-            );
-            finished.outcome = Some(outcome.kind().to_string());
-            outcomes.push(finished);
+            outcomes.push(ActionOutcome::drain_finished(&wf.task_id, outcome));
         }
     }
     drains.retain(|d| !d.is_done());
@@ -359,27 +305,5 @@ fn warn_failed_calls(service: &str, wf: &DrainWorkflow, before: &str, report: &S
     };
     if let Some(reason) = gave_up.filter(new) {
         tracing::warn!(service, task = %crate::escape::Escaped(&wf.task_id), step = before, "A provider call of a drain step failed; the drain rolls back: {}", crate::escape::Escaped(reason));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outcomes_keep_their_json_format_and_read_older_lines() {
-        let old = r#"{"what":"drain-finished","task":"t1","ok":false,"detail":"rolled-back: step protect failed: x"}"#;
-        let parsed: ActionOutcome = serde_json::from_str(old).unwrap();
-        assert_eq!(parsed.outcome, None);
-        let plain = ActionOutcome::new("set-desired", None, true, "4".into());
-        assert_eq!(
-            serde_json::to_string(&plain).unwrap(),
-            r#"{"what":"set-desired","ok":true,"detail":"4"}"#
-        );
-        let mut finished = parsed.clone();
-        finished.outcome = Some("rolled-back".into());
-        let line = serde_json::to_string(&finished).unwrap();
-        assert!(line.starts_with(&old[..old.len() - 1]), "{line}");
-        assert!(line.ends_with(r#","outcome":"rolled-back"}"#), "{line}");
     }
 }

@@ -9,7 +9,12 @@ use crate::model::{
 use crate::providers::{Provider, ProviderError, ServiceRef, Target, Utilization};
 use crate::workflow::DrainWorkflow;
 
-use super::guard::DataHealth;
+/// Facts about the data behind a snapshot that the guard needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataHealth {
+    /// Whether CPU or memory is present and not older than `max_metric_age`.
+    pub metrics_fresh: bool,
+}
 
 /// What a snapshot needs besides the providers.
 #[derive(Debug, Clone)]

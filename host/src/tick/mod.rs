@@ -10,7 +10,12 @@ pub mod decide;
 pub mod execute;
 pub mod gather;
 pub mod guard;
+pub mod outcome;
+mod pump;
 pub mod record;
+mod service_record;
+
+pub use record::status::{failed_drain_start, status_line};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -23,10 +28,10 @@ use crate::providers::{Provider, ServiceRef};
 use crate::runtime::Policy;
 use crate::workflow::{DrainConfig, DrainWorkflow, Journal, JournalError};
 
-use decide::{FaultRecord, FaultWindow};
-use execute::ActionOutcome;
-use guard::{Action, GuardConfig, GuardState};
-use record::{FallbackRecord, PausedDrain, PolicyRef, TickRecord, TickState};
+use decide::FaultWindow;
+use guard::{GuardConfig, GuardState};
+use outcome::{ActionOutcome, DrainEnd, OutcomeKind};
+use record::{TickRecord, TickState};
 
 /// How a service is run: fixed for its lifetime (a config reload makes a new one).
 #[derive(Debug, Clone)]
@@ -136,52 +141,6 @@ impl Service {
             .iter()
             .filter_map(DrainWorkflow::wake_at)
             .fold(self.next_tick, u64::min)
-    }
-
-    /// Advances the drains due at `now`; what they did goes into the next tick's record.
-    /// A dry run writes nothing: its drains stay paused where they are, and
-    /// the journal untouched for a live run to resume them.
-    pub async fn pump<P: Provider>(
-        &mut self,
-        p: &P,
-        journal: &dyn Journal,
-        events: &Events,
-        now: u64,
-    ) -> Result<(), JournalError> {
-        if self.spec.dry_run {
-            return Ok(());
-        }
-        let svc = &self.spec.svc;
-        let done = execute::advance_drains(
-            p,
-            svc,
-            &mut self.drains,
-            &self.spec.drain,
-            journal,
-            events,
-            now,
-        )
-        .await?;
-        self.pause_drains_after_roll_backs(&done, now);
-        if done.iter().any(|o| o.what == "drain-scaled-in") {
-            // The cooldown counts from the desired count's actual change, so the
-            // next scale-in decision reads a count that has caught up with it.
-            self.guard_state.last_scale_in = Some(now);
-        }
-        self.carried.extend(done);
-        Ok(())
-    }
-
-    /// After a drain rolled back (its roll-back done or failed), no new
-    /// drain starts for `pause_after_roll_back`: the guard refuses scale-ins
-    /// meanwhile (`drain-backoff`).
-    fn pause_drains_after_roll_backs(&mut self, outcomes: &[ActionOutcome], now: u64) {
-        if let Some(o) = outcomes.iter().rev().find(|o| execute::is_roll_back(o)) {
-            self.guard_state.drains_paused = Some(guard::DrainPause {
-                until: now + self.spec.drain.pause_after_roll_back.as_secs(),
-                because: format!("task {}: {}", o.task.as_deref().unwrap_or("?"), o.detail),
-            });
-        }
     }
 
     /// Runs one tick at `now` and schedules the next.
@@ -311,7 +270,7 @@ impl Service {
         for a in &guarded.adjustments {
             events.emit(Event::GuardAdjusted {
                 service: &key,
-                rule: &a.rule,
+                rule: a.rule.name(),
                 reason: &a.reason,
             });
         }
@@ -334,7 +293,10 @@ impl Service {
                 now,
             )
             .await?;
-            if done.iter().all(|o| o.ok || o.what != "set-desired") {
+            if done
+                .iter()
+                .all(|o| o.ok || o.what != OutcomeKind::SetDesired)
+            {
                 self.guard_state.executed(&guarded.action, now);
             }
             self.pause_drains_after_roll_backs(&done, now);
@@ -350,14 +312,14 @@ impl Service {
         });
         record.cordoned = outcomes
             .iter()
-            .filter(|o| o.what == "cordon-start")
+            .filter(|o| o.what == OutcomeKind::CordonStart)
             .filter_map(|o| o.task.clone())
             .collect();
         // Uncordoned: every cordon that stepped back since the last tick,
         // asked for now or forced by a load balancer's delay between ticks.
         record.uncordoned = outcomes
             .iter()
-            .filter(|o| o.what == "drain-finished" && o.outcome.as_deref() == Some("uncordoned"))
+            .filter(|o| o.drain_ended(DrainEnd::Uncordoned))
             .filter_map(|o| o.task.clone())
             .collect();
         if self.spec.dry_run {
@@ -379,271 +341,4 @@ impl Service {
         self.last_targets = gathered.targets;
         Ok(self.finish(record, events))
     }
-
-    /// A record of this service at `now` with nothing gathered, decided or done
-    /// yet (a dry run's paused drains are listed).
-    fn blank_record(&self, now: u64) -> TickRecord {
-        let component = self.policy.component();
-        let paused_drains = if self.spec.dry_run {
-            self.drains
-                .iter()
-                .map(|d| PausedDrain {
-                    workflow: d.id.clone(),
-                    task: d.task_id.clone(),
-                    step: d.step.name().to_string(),
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        TickRecord {
-            at: now,
-            service: self.key(),
-            dry_run: self.spec.dry_run,
-            snapshot_digest: None,
-            state: None,
-            problems: Vec::new(),
-            policy: PolicyRef::from(component.as_ref()),
-            decision: None,
-            fault: None,
-            fallback: None,
-            call_micros: 0,
-            adjustments: Vec::new(),
-            action: Action::Hold,
-            outcomes: Vec::new(),
-            cordoned: Vec::new(),
-            uncordoned: Vec::new(),
-            paused_drains,
-            shutdown: false,
-            shadows: Vec::new(),
-        }
-    }
-
-    /// At shutdown: a record of the drain outcomes carried since the last
-    /// tick (a drain that finished after it), so none is missing from the
-    /// decision log; none when nothing is carried.
-    pub fn shutdown_record(&mut self, now: u64) -> Option<Arc<TickRecord>> {
-        if self.carried.is_empty() {
-            return None;
-        }
-        let mut record = self.blank_record(now);
-        record.shutdown = true;
-        record.outcomes = std::mem::take(&mut self.carried);
-        Some(Arc::new(record))
-    }
-
-    /// Asks the fallback policy, if there is one, and notes it in the record.
-    fn decide_by_fallback(
-        &mut self,
-        snapshot: &Snapshot,
-        record: &mut TickRecord,
-        events: &Events,
-    ) -> Option<crate::model::Decision> {
-        let key = self.key();
-        let fallback = self.fallback.as_mut()?;
-        let c = fallback.component().clone();
-        let report = fallback.decide(snapshot);
-        let mut entry = FallbackRecord {
-            policy: PolicyRef::from(c.as_ref()),
-            after_faults: self.faults.consecutive(),
-            recent_faults: self.faults.recent_faults(),
-            window: self.faults.window(),
-            overruled: None,
-            fault: None,
-        };
-        let decision = match report.result {
-            Ok(d) => {
-                events.emit(Event::FallbackDecided {
-                    service: &key,
-                    policy: &c.name,
-                    faults: self.faults.recent_faults(),
-                    window: self.faults.window(),
-                });
-                record.decision = Some(d.clone());
-                Some(d)
-            }
-            Err(f) => {
-                let message = f.to_string();
-                events.emit(Event::PolicyFaulted {
-                    service: &key,
-                    policy: &c.name,
-                    kind: f.kind(),
-                    message: &message,
-                    shadow: false,
-                });
-                entry.fault = Some(FaultRecord::from(&f));
-                None
-            }
-        };
-        record.fallback = Some(entry);
-        decision
-    }
-
-    fn finish(&mut self, record: TickRecord, events: &Events) -> Arc<TickRecord> {
-        // Only logged: a quiet run (a backtest) skips the formatting.
-        let summary = if events.is_quiet() {
-            String::new()
-        } else {
-            status_line(&record)
-        };
-        events.emit(Event::TickFinished {
-            service: &record.service,
-            action: record.action_name(),
-            summary: &summary,
-        });
-        let record = Arc::new(record);
-        self.last_record = Some(record.clone());
-        record
-    }
-}
-
-/// A one-line summary of a tick: counts, load, what was done (not only what
-/// was allowed), the reason, and what the drains did or why they wait.
-pub fn status_line(r: &TickRecord) -> String {
-    let counts = match &r.state {
-        Some(s) => format!(
-            "desired {:>3}  running {:>3}  sessions {:>5}  cpu {:>5}",
-            s.desired,
-            s.running,
-            s.sessions.map_or("?".into(), |n| n.to_string()),
-            s.cpu.map_or("?".into(), |c| format!("{c:.0}%")),
-        ),
-        None => "no snapshot".to_string(),
-    };
-    let mut line = match action_text(r) {
-        Done::Said(action) => format!("{counts}  {action}: {}", r.reason()),
-        Done::Failed(action) => format!("{counts}  {action} [policy: {}]", r.reason()),
-    };
-    let mut notes = cordon_notes(r);
-    notes.extend(drain_notes(r));
-    if !notes.is_empty() {
-        line.push_str(&format!(" [{}]", notes.join("; ")));
-    }
-    // The reason, errors and task IDs come from a policy or the world: a
-    // control character in them must not reach the terminal as itself.
-    match crate::escape::escape(&line) {
-        std::borrow::Cow::Borrowed(_) => line,
-        std::borrow::Cow::Owned(escaped) => escaped,
-    }
-}
-
-/// How the action part of a status line reads.
-enum Done {
-    /// What happened (or, in a dry run, what would have).
-    Said(String),
-    /// The action failed, with the error.
-    Failed(String),
-}
-
-fn action_text(r: &TickRecord) -> Done {
-    let (base, victims) = match &r.action {
-        Action::Hold => return Done::Said("hold".into()),
-        Action::ScaleOut { from, to } => (format!("scale-out {from}->{to}"), &[][..]),
-        Action::ScaleIn { from, to, victims } => {
-            (format!("scale-in {from}->{to}"), victims.as_slice())
-        }
-    };
-    if r.dry_run {
-        return Done::Said(format!("{base} (dry run)"));
-    }
-    if victims.is_empty() {
-        return match r.outcomes.iter().find(|o| o.what == "set-desired") {
-            Some(o) if !o.ok => Done::Failed(format!("{base} failed: {}", o.detail)),
-            _ => Done::Said(base),
-        };
-    }
-    if let Some(o) = failed_drain_start(r) {
-        return Done::Failed(format!(
-            "{base} failed: draining {}: {}",
-            o.task.as_deref().unwrap_or_default(),
-            o.detail
-        ));
-    }
-    let mut said = format!("{base}: draining {}", victims.join(", "));
-    // A transient error is retried: the drain is under way, not failed.
-    if let Some(o) = this_ticks_drains(r)
-        .find(|o| o.what == "drain-retry" && o.task.as_ref().is_some_and(|t| victims.contains(t)))
-    {
-        said.push_str(&format!(" (retrying: {})", o.detail));
-    }
-    Done::Said(said)
-}
-
-/// The outcomes of the drains this tick started: those from its first
-/// `drain-start` on (what drains did between ticks comes before it).
-fn this_ticks_drains(r: &TickRecord) -> impl Iterator<Item = &ActionOutcome> {
-    let from = r
-        .outcomes
-        .iter()
-        .position(|o| o.what == "drain-start")
-        .unwrap_or(r.outcomes.len());
-    r.outcomes[from..].iter()
-}
-
-/// The outcome of a drain started this tick that ended at once without
-/// stopping its task (rolled back or aborted): the scale-in failed. A retry
-/// is not a failure.
-pub fn failed_drain_start(r: &TickRecord) -> Option<&ActionOutcome> {
-    let Action::ScaleIn { victims, .. } = &r.action else {
-        return None;
-    };
-    this_ticks_drains(r).find(|o| {
-        o.what == "drain-finished" && !o.ok && o.task.as_ref().is_some_and(|t| victims.contains(t))
-    })
-}
-
-/// The tick's cordons and uncordons, e.g. `cordon 2 (T1, T2)`, `uncordon T3`,
-/// and the cordoned targets deregistered again.
-fn cordon_notes(r: &TickRecord) -> Vec<String> {
-    let list = |verb: &str, ids: &[String]| match ids {
-        [] => None,
-        [one] => Some(format!("{verb} {one}")),
-        many => Some(format!("{verb} {} ({})", many.len(), many.join(", "))),
-    };
-    let again: Vec<String> = r
-        .outcomes
-        .iter()
-        .filter(|o| o.what == "re-deregister")
-        .filter_map(|o| o.task.clone())
-        .collect();
-    [
-        list("cordon", &r.cordoned),
-        list("uncordon", &r.uncordoned),
-        list("deregistered again", &again),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-/// What drains other than this tick's victims did, and the paused ones.
-fn drain_notes(r: &TickRecord) -> Vec<String> {
-    let victims: &[String] = match &r.action {
-        Action::ScaleIn { victims, .. } => victims,
-        _ => &[],
-    };
-    let mut notes: Vec<String> = r
-        .outcomes
-        .iter()
-        .filter(|o| o.task.as_ref().is_some_and(|t| !victims.contains(t)))
-        .filter_map(|o| {
-            let task = o.task.as_deref().unwrap_or_default();
-            match o.what.as_str() {
-                "drain-scaled-in" => Some(format!("drain {task} set desired {}", o.detail)),
-                "drain-retry" => Some(format!("drain {task} failed, retrying: {}", o.detail)),
-                "drain-finished" if o.outcome.as_deref() == Some("uncordoned") => None,
-                "drain-finished" => Some(format!("drain {task} {}", o.detail)),
-                _ => None,
-            }
-        })
-        .collect();
-    if !r.paused_drains.is_empty() {
-        let paused: Vec<String> = r
-            .paused_drains
-            .iter()
-            .map(|d| format!("{} at {}", d.task, d.step))
-            .collect();
-        notes.push(format!("drains paused (dry run): {}", paused.join(", ")));
-    }
-    notes
 }

@@ -1,5 +1,7 @@
 //! record: one structured decision record per tick, written as a JSON line.
 
+pub mod status;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -8,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Decision;
 use crate::rotate::{RotatingFile, Rotation};
+use crate::runtime::PolicyFault;
 
-use super::decide::{FaultRecord, ShadowDecision};
-use super::execute::ActionOutcome;
-use super::guard::{Action, Adjustment};
+use super::guard::{Action, Adjustment, GuardRule};
+use super::outcome::ActionOutcome;
 
 /// Which policy decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +57,41 @@ pub struct FallbackRecord {
     /// The fallback's own fault, if it faulted too (the tick then holds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultRecord>,
+}
+
+/// A shadow policy's answer, for the record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowDecision {
+    /// The shadow's name.
+    pub policy: String,
+    /// sha256 of its component.
+    pub sha256: String,
+    /// Its decision, when it made one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// Its fault kind and message, when it faulted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultRecord>,
+    /// How long its call took, in microseconds.
+    pub call_micros: u64,
+}
+
+/// A fault, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// The fault kind (`timeout`, `trap`, ...).
+    pub kind: String,
+    /// The fault's message.
+    pub message: String,
+}
+
+impl From<&PolicyFault> for FaultRecord {
+    fn from(f: &PolicyFault) -> Self {
+        FaultRecord {
+            kind: f.kind().to_string(),
+            message: f.to_string(),
+        }
+    }
 }
 
 /// Counts and load at the tick, for status lines, charts and backtests.
@@ -204,7 +241,7 @@ impl TickRecord {
         if let Some(a) = self
             .adjustments
             .iter()
-            .rfind(|a| a.rule != "drain-candidate")
+            .rfind(|a| a.rule != GuardRule::DrainCandidate)
         {
             reason = format!("{reason} [guard: {}]", a.reason);
         }

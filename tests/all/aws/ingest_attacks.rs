@@ -291,7 +291,7 @@ async fn slow_headers_are_cut_off_after_the_header_timeout_and_healthz_answers_t
     let addr = served.addr;
 
     // The [http] endpoint on its own port, as `autoscaler run` serves it.
-    let board = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let board = autoscaler::daemon::Board::default();
     let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http_addr = http_listener.local_addr().unwrap();
     tokio::spawn(daemon_http::serve(

@@ -30,6 +30,7 @@ use autoscaler::providers::sim::SimProvider;
 use autoscaler::providers::{Clock, ServiceRef};
 use autoscaler::runtime::PolicyEngine;
 use autoscaler::sim::{SimStats, SimTask, StopCause};
+use autoscaler::tick::outcome::OutcomeKind;
 use autoscaler::tick::record::TickRecord;
 use autoscaler::workflow::{DrainWorkflow, FileJournal, Journal, JournalError, Outcome, Step};
 
@@ -373,7 +374,7 @@ impl Crashed {
             .records
             .iter()
             .flat_map(|r| &r.outcomes)
-            .filter(|o| o.what == "drain-start")
+            .filter(|o| o.what == OutcomeKind::DrainStart)
             .count();
         // The tick that started a drain may have died before its record was written.
         assert!(

@@ -69,28 +69,21 @@ impl MemRun {
         let journal = Arc::new(MemoryJournal::default());
         let records = Arc::new(Mutex::new(Vec::new()));
         let sink = records.clone();
-        let daemon = Daemon {
-            provider: sim.clone(),
-            pacer: Pacer::Sim {
+        let mut daemon = Daemon::new(
+            sim.clone(),
+            Pacer::Sim {
                 sim: sim.clone(),
                 speed: 0.0,
             },
             engine,
-            services: vec![service],
-            journal: journal.clone(),
-            sink: Box::new(MemorySink::default()),
-            events: Events::quiet(),
-            board: Arc::default(),
-            state_file: None,
-            reload_log: None,
-            stop_at: None,
-            on_tick: Some(Box::new(move |r: &TickRecord| {
-                sink.lock().unwrap().push(r.clone())
-            })),
-            totals: BTreeMap::new(),
-            current_tasks: None,
-            ha: None,
-        };
+            vec![service],
+            journal.clone(),
+            Box::new(MemorySink::default()),
+            Events::quiet(),
+        );
+        daemon.on_tick = Some(Box::new(move |r: &TickRecord| {
+            sink.lock().unwrap().push(r.clone())
+        }));
         MemRun {
             daemon,
             sim,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use autoscaler::artifacts::SESSION_AWARE;
 use autoscaler::model::{TargetHealth, TaskStatus};
 use autoscaler::providers::Clock;
+use autoscaler::tick::outcome::OutcomeKind;
 use autoscaler::workflow::Step;
 
 use crate::sim_run::{SimRun, config};
@@ -66,14 +67,18 @@ workload = { kind = "steady", per_min = 0.0 }
         .collect();
     let finished: Vec<_> = outcomes
         .iter()
-        .filter(|o| o.what == "drain-finished")
+        .filter(|o| o.what == OutcomeKind::DrainFinished)
         .collect();
     assert_eq!(finished.len(), 1, "{outcomes:?}");
     assert_eq!(
         finished[0].detail,
         "aborted: 1 session(s) appeared on the task during its drain"
     );
-    assert!(!outcomes.iter().any(|o| o.what == "drain-scaled-in"));
+    assert!(
+        !outcomes
+            .iter()
+            .any(|o| o.what == OutcomeKind::DrainScaledIn)
+    );
     // Registered again, healthy, serving its session; nothing lost.
     assert_eq!(
         health(&run),

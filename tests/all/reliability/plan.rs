@@ -4,6 +4,7 @@
 use autoscaler::artifacts::SESSION_AWARE;
 use autoscaler::providers::sim::SimOp;
 use autoscaler::sim::FaultKind;
+use autoscaler::tick::outcome::OutcomeKind;
 
 use crate::sim_run::{SimRun, config};
 
@@ -70,7 +71,7 @@ lag = "20s"
     let retries = records
         .iter()
         .flat_map(|r| &r.outcomes)
-        .filter(|o| o.what == "drain-retry")
+        .filter(|o| o.what == OutcomeKind::DrainRetry)
         .count() as u64;
     assert!(retries > 0, "drains retried");
     // Each retry is counted by step in autoscaler_drain_retries_total.

@@ -18,6 +18,7 @@ use autoscaler::sim::{
 };
 use autoscaler::tick::ServiceSpec;
 use autoscaler::tick::guard::GuardConfig;
+use autoscaler::tick::outcome::OutcomeKind;
 use autoscaler::workflow::{CordonMechanism, CordonMode, DrainConfig, Step};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -438,7 +439,7 @@ pub async fn run_case(s: &Scenario, reference: bool) -> (CaseReport, Vec<String>
         re_deregistered: records
             .iter()
             .flat_map(|r| &r.outcomes)
-            .filter(|o| o.what == "re-deregister" && o.ok)
+            .filter(|o| o.what == OutcomeKind::ReDeregister && o.ok)
             .count() as u64,
         reregistered: someone.placed,
         ..CaseReport::default()

@@ -8,6 +8,8 @@
 use autoscaler::artifacts::SESSION_AWARE;
 use autoscaler::providers::sim::SimOp;
 use autoscaler::providers::{Clock, ProviderError};
+use autoscaler::tick::guard::GuardRule;
+use autoscaler::tick::outcome::OutcomeKind;
 use autoscaler::tick::record::TickRecord;
 
 use crate::sim_run::{SimRun, config};
@@ -43,7 +45,7 @@ workload = { kind = "steady", per_min = 0.2 }
 }
 
 /// (time, task, detail) of every outcome named `what` in `records`.
-fn outcomes(records: &[TickRecord], what: &str) -> Vec<(u64, String, String)> {
+fn outcomes(records: &[TickRecord], what: OutcomeKind) -> Vec<(u64, String, String)> {
     records
         .iter()
         .flat_map(|r| {
@@ -70,8 +72,8 @@ async fn a_protection_call_that_fails_for_good_frees_every_slot_and_pauses_new_d
     run.run_until(outage).await;
     let records = run.records();
 
-    let started = outcomes(&records, "drain-start");
-    let finished = outcomes(&records, "drain-finished");
+    let started = outcomes(&records, OutcomeKind::DrainStart);
+    let finished = outcomes(&records, OutcomeKind::DrainFinished);
     assert!(!started.is_empty(), "a quiet service starts drains");
     // Every drain ended (its slot freed), rolled back at its protect step.
     let settled: Vec<_> = started.iter().filter(|s| s.0 + 10 * MIN < outage).collect();
@@ -111,7 +113,11 @@ async fn a_protection_call_that_fails_for_good_frees_every_slot_and_pauses_new_d
     );
     let paused = records
         .iter()
-        .filter(|r| r.adjustments.iter().any(|a| a.rule == "drain-backoff"))
+        .filter(|r| {
+            r.adjustments
+                .iter()
+                .any(|a| a.rule == GuardRule::DrainBackoff)
+        })
         .count();
     assert!(paused > 0, "the pause is recorded as a guard adjustment");
 
@@ -125,7 +131,7 @@ async fn a_protection_call_that_fails_for_good_frees_every_slot_and_pauses_new_d
         },
     );
     run.run_until(outage + 45 * MIN).await;
-    let stopped = outcomes(&run.records(), "drain-finished")
+    let stopped = outcomes(&run.records(), OutcomeKind::DrainFinished)
         .into_iter()
         .filter(|f| f.0 >= outage && f.2 == "stopped")
         .count();

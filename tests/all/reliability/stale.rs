@@ -7,7 +7,8 @@ use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::model::{TargetHealth, TaskStatus};
 use autoscaler::providers::sim::SimOp;
 use autoscaler::providers::{Clock, ProviderError};
-use autoscaler::tick::guard::Action;
+use autoscaler::tick::guard::{Action, GuardRule};
+use autoscaler::tick::outcome::OutcomeKind;
 use autoscaler::tick::record::TickRecord;
 
 use crate::sim_run::{SimRun, config};
@@ -29,7 +30,7 @@ fn between(records: &[TickRecord], from: u64, to: u64) -> Vec<&TickRecord> {
         .collect()
 }
 
-fn refused_by(r: &TickRecord, rule: &str) -> bool {
+fn refused_by(r: &TickRecord, rule: GuardRule) -> bool {
     r.adjustments.iter().any(|a| a.rule == rule)
 }
 
@@ -86,7 +87,7 @@ async fn with_the_session_store_down_nothing_scales_in_but_fresh_load_still_scal
     );
     let refused: Vec<_> = down
         .iter()
-        .filter(|r| refused_by(r, "sessions-unknown"))
+        .filter(|r| refused_by(r, GuardRule::SessionsUnknown))
         .collect();
     assert!(
         refused.len() >= 5,
@@ -96,7 +97,7 @@ async fn with_the_session_store_down_nothing_scales_in_but_fresh_load_still_scal
     let a = refused[0]
         .adjustments
         .iter()
-        .find(|a| a.rule == "sessions-unknown")
+        .find(|a| a.rule == GuardRule::SessionsUnknown)
         .unwrap();
     assert!(a.reason.contains("no task can be proven idle"), "{a:?}");
     assert!(a.original.parse::<u32>().unwrap() < a.adjusted.parse::<u32>().unwrap());
@@ -141,7 +142,7 @@ async fn with_metrics_missing_nothing_scales_in_but_sessions_still_scale_out() {
         "missing, never 0"
     );
     assert!(
-        down.iter().any(|r| refused_by(r, "metrics-stale")),
+        down.iter().any(|r| refused_by(r, GuardRule::MetricsStale)),
         "the guard refused a scale-in for missing metrics"
     );
     assert!(
@@ -187,7 +188,9 @@ async fn a_drain_that_cannot_recheck_sessions_rolls_back_and_never_scales_in() {
         .records()
         .iter()
         .flat_map(|r| r.outcomes.clone())
-        .filter(|o| o.what == "drain-finished" && o.task.as_deref() == Some(victim.as_str()))
+        .filter(|o| {
+            o.what == OutcomeKind::DrainFinished && o.task.as_deref() == Some(victim.as_str())
+        })
         .map(|o| o.detail)
         .collect();
     assert_eq!(finished.len(), 1, "{finished:?}");

@@ -98,13 +98,6 @@ fn figure(svg: &str) -> Markup {
     }
 }
 
-/// Whether a run's value other than 0 in `row` counts lost sessions, shown as bad.
-fn is_bad(row: &table::Row) -> bool {
-    row.name.starts_with("sessions killed")
-        || row.name.starts_with("sessions cut")
-        || row.name.starts_with("sessions refused")
-}
-
 fn figures_table(c: &Comparison) -> Markup {
     let rows = table::rows(c, true);
     let under_oracle = rows
@@ -128,7 +121,7 @@ fn figures_table(c: &Comparison) -> Markup {
                     tr {
                         td { (row.name) }
                         @for v in &row.values {
-                            td class=[(is_bad(row) && v != "0").then_some("bad")] { (v) }
+                            td class=[(row.lost_sessions && v != "0").then_some("bad")] { (v) }
                         }
                         td.oracle { (row.online) }
                         td.oracle { (row.packing) }

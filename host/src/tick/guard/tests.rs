@@ -2,6 +2,10 @@
 
 use super::*;
 use crate::model::{DrainInfo, DrainStep};
+use std::time::Duration;
+
+use crate::model::TaskStatus;
+use crate::tick::gather::DataHealth;
 
 const NOW: u64 = 10_000;
 
@@ -41,7 +45,7 @@ fn decide(desired: Option<u32>, drain: Vec<String>) -> Decision {
 }
 
 fn rules(g: &Guarded) -> Vec<&str> {
-    g.adjustments.iter().map(|a| a.rule.as_str()).collect()
+    g.adjustments.iter().map(|a| a.rule.name()).collect()
 }
 
 #[test]
@@ -589,7 +593,7 @@ fn cordons_keep_at_least_one_serving_task_and_enough_free_slots_for_arrivals() {
     );
     assert_eq!(g.cordon, vec![id(&rising, 0)], "{:?}", g.adjustments);
     let a = &g.adjustments[0];
-    assert_eq!(a.rule, "serving-capacity");
+    assert_eq!(a.rule, GuardRule::ServingCapacity);
     assert!(
         a.reason.contains("leave 10 free session slot(s)"),
         "{}",
