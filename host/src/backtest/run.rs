@@ -84,7 +84,7 @@ impl TickLog {
             match (o.what, o.outcome) {
                 (OutcomeKind::DrainStart, _) => self.drains_started.push(r.at),
                 (OutcomeKind::DrainFinished, Some(end)) => {
-                    self.drains_finished.push((r.at, end.to_string()));
+                    self.drains_finished.push((r.at, end));
                 }
                 _ => {}
             }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::tick::outcome::DrainEnd;
+
 /// What a run measured, minute by minute: entry `i` is the minute `[60 i, 60 i + 60)`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Series {
@@ -57,8 +59,8 @@ pub struct TickLog {
     pub scale_ins: Vec<u64>,
     /// Times drain workflows started.
     pub drains_started: Vec<u64>,
-    /// Times and outcomes (`stopped`, `aborted`, `rolled-back`) of finished drains.
-    pub drains_finished: Vec<(u64, String)>,
+    /// Times and ends of finished drains.
+    pub drains_finished: Vec<(u64, DrainEnd)>,
     /// Tasks cordoned, one entry per task per tick (`TickRecord::cordoned`).
     pub cordons: Vec<u64>,
     /// Tasks uncordoned, one entry per task per tick (`TickRecord::uncordoned`).

@@ -1,13 +1,12 @@
 //! The snapshot digest of decision records: sha256 over a compact canonical
 //! binary form of the snapshot, streamed into the hasher.
 //!
-//! It used to hash the snapshot's JSON, which cost a third of a tick on a
-//! 100-task service (formatting every float and string, then hashing three
-//! times the bytes); backtests run tens of thousands of ticks a second, so
-//! the digest now feeds each field straight to sha256: strings length-first,
+//! Each field goes straight to sha256, with no JSON in between (formatting
+//! every float and string would cost more than the rest of a tick, and
+//! backtests run tens of thousands of ticks a second): strings length-first,
 //! integers little-endian, floats by their bits, options and enums by a tag
-//! byte, lists by their length, in declaration order. Equal snapshots still
-//! give equal digests, and any change to a field changes it.
+//! byte, lists by their length, in declaration order. Equal snapshots give
+//! equal digests, and any change to a field changes it.
 
 use sha2::{Digest, Sha256};
 
