@@ -61,9 +61,9 @@ fn normalize(records: &str) -> String {
             ("\"sha256\": \"", true),
             ("\"sha256\":\"", true),
         ]
-            .into_iter()
-            .filter_map(|(key, hex)| rest.find(key).map(|at| (at, key, hex)))
-            .min_by_key(|(at, ..)| *at);
+        .into_iter()
+        .filter_map(|(key, hex)| rest.find(key).map(|at| (at, key, hex)))
+        .min_by_key(|(at, ..)| *at);
         let Some((at, key, hex)) = next else {
             out.push_str(rest);
             return out;

@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+use crate::tick::guard::Action;
+use crate::tick::guard::GuardRule;
+use crate::tick::outcome::DrainEnd;
+use crate::workflow::{CordonMechanism, StepKind};
+
 /// Something that happened in the host.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
@@ -10,8 +15,8 @@ pub enum Event<'a> {
     TickFinished {
         /// The service key.
         service: &'a str,
-        /// `hold`, `scale-out` or `scale-in`.
-        action: &'a str,
+        /// What the guard allowed.
+        action: &'a Action,
         /// The status line: counts, load and the reason.
         summary: &'a str,
     },
@@ -47,7 +52,7 @@ pub enum Event<'a> {
         /// The service key.
         service: &'a str,
         /// The rule.
-        rule: &'a str,
+        rule: GuardRule,
         /// Why.
         reason: &'a str,
     },
@@ -72,7 +77,7 @@ pub enum Event<'a> {
         /// The victim.
         task: &'a str,
         /// The step.
-        step: &'a str,
+        step: StepKind,
     },
     /// A drain step failed with a transient error; it is retried after a backoff.
     DrainRetried {
@@ -81,7 +86,7 @@ pub enum Event<'a> {
         /// The victim.
         task: &'a str,
         /// The step that failed.
-        step: &'a str,
+        step: StepKind,
         /// The error.
         error: &'a str,
     },
@@ -91,8 +96,8 @@ pub enum Event<'a> {
         service: &'a str,
         /// The victim.
         task: &'a str,
-        /// `stopped`, `aborted`, `uncordoned`, `rolled-back` or `roll-back-failed`.
-        outcome: &'a str,
+        /// How it ended.
+        outcome: DrainEnd,
         /// Why, for aborts and roll-backs.
         detail: &'a str,
     },
@@ -102,8 +107,8 @@ pub enum Event<'a> {
         service: &'a str,
         /// The task.
         task: &'a str,
-        /// `deregister` or `app`.
-        mechanism: &'a str,
+        /// How the cordon keeps new sessions off the task.
+        mechanism: CordonMechanism,
     },
     /// A cordoned task serves new sessions again (its cordon stepped back).
     Uncordoned {

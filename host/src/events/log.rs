@@ -3,6 +3,7 @@
 
 use super::event::Event;
 use crate::escape::Escaped;
+use crate::tick::guard::Action;
 
 /// Writes the log line of `event`, if it has one.
 pub(super) fn log(event: &Event<'_>) {
@@ -14,10 +15,11 @@ pub(super) fn log(event: &Event<'_>) {
         } => {
             // Holds are the common case; actions are worth a line at info.
             let summary = Escaped(summary);
-            if action == "hold" {
-                tracing::debug!(service, action, "{summary}");
+            let name = action.name();
+            if *action == Action::Hold {
+                tracing::debug!(service, action = name, "{summary}");
             } else {
-                tracing::info!(service, action, "{summary}");
+                tracing::info!(service, action = name, "{summary}");
             }
         }
         Event::GatherFailed { service, error } => {
@@ -52,7 +54,7 @@ pub(super) fn log(event: &Event<'_>) {
         } => {
             tracing::debug!(
                 service,
-                rule,
+                rule = rule.name(),
                 "The guard adjusted the decision: {}",
                 Escaped(reason)
             );
@@ -73,7 +75,7 @@ pub(super) fn log(event: &Event<'_>) {
             step,
         } => {
             let task = Escaped(task);
-            tracing::debug!(service, %task, step, "Drain step {step} done for task {task}.");
+            tracing::debug!(service, %task, %step, "Drain step {step} done for task {task}.");
         }
         Event::DrainRetried {
             service,
@@ -85,7 +87,7 @@ pub(super) fn log(event: &Event<'_>) {
             tracing::warn!(
                 service,
                 %task,
-                step,
+                %step,
                 "Drain step {step} failed for task {task}; retrying after a backoff: {}",
                 Escaped(error)
             );
@@ -100,7 +102,7 @@ pub(super) fn log(event: &Event<'_>) {
             tracing::info!(
                 service,
                 %task,
-                outcome,
+                %outcome,
                 "Drain of task {task} finished: {outcome}. {}",
                 Escaped(detail)
             );
@@ -111,7 +113,7 @@ pub(super) fn log(event: &Event<'_>) {
             mechanism,
         } => {
             let task = Escaped(task);
-            tracing::info!(service, %task, mechanism, "Cordoned task {task} ({mechanism}): it takes no new sessions and stops once its sessions end.");
+            tracing::info!(service, %task, %mechanism, "Cordoned task {task} ({mechanism}): it takes no new sessions and stops once its sessions end.");
         }
         Event::Uncordoned {
             service,

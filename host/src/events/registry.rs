@@ -257,7 +257,7 @@ impl Metrics {
                 self.ticks.get_or_create(&per_service(service)).inc();
                 let labels = ActionLabels {
                     service: service.to_string(),
-                    action: action.to_string(),
+                    action: action.name().to_string(),
                 };
                 self.decisions.get_or_create(&labels).inc();
             }
@@ -289,7 +289,7 @@ impl Metrics {
             Event::GuardAdjusted { service, rule, .. } => {
                 let labels = RuleLabels {
                     service: service.to_string(),
-                    rule: rule.to_string(),
+                    rule: rule.name().to_string(),
                 };
                 self.guard_adjustments.get_or_create(&labels).inc();
             }

@@ -1,6 +1,9 @@
 use std::time::Duration;
 
 use super::*;
+use crate::tick::guard::Action;
+use crate::tick::outcome::DrainEnd;
+use crate::workflow::StepKind;
 
 /// Every family the events expose, as named before `prometheus-client`
 /// (dashboards and docs rely on them), with its type.
@@ -59,7 +62,7 @@ fn events_update_counters_and_the_exposition() {
     for _ in 0..2 {
         ev.emit(Event::TickFinished {
             service: "c/s",
-            action: "hold",
+            action: &Action::Hold,
             summary: "",
         });
     }
@@ -70,13 +73,13 @@ fn events_update_counters_and_the_exposition() {
     ev.emit(Event::DrainFinished {
         service: "c/s",
         task: "t",
-        outcome: "aborted",
+        outcome: DrainEnd::Aborted,
         detail: "",
     });
     ev.emit(Event::DrainRetried {
         service: "c/s",
         task: "t",
-        step: "deregister",
+        step: StepKind::Deregister,
         error: "throttled",
     });
     ev.emit(Event::PolicyFaulted {

@@ -56,8 +56,21 @@ macro_rules! task_columns {
 
 /// The conversions every contract version shares, for its own generated types.
 macro_rules! common_conversions {
-    ($wit:path) => {
+    // `$cordoned`: the contract's step for a cordoned task.
+    ($wit:path, cordoned = $cordoned:ident) => {
         use $wit as wit;
+
+        fn step(s: DrainStep) -> wit::DrainStep {
+            match s {
+                DrainStep::Protecting => wit::DrainStep::Protecting,
+                DrainStep::Deregistering => wit::DrainStep::Deregistering,
+                DrainStep::Waiting => wit::DrainStep::Waiting,
+                DrainStep::Rechecking => wit::DrainStep::Rechecking,
+                DrainStep::ScalingIn => wit::DrainStep::ScalingIn,
+                DrainStep::Confirming => wit::DrainStep::Confirming,
+                DrainStep::Cordoned => wit::DrainStep::$cordoned,
+            }
+        }
 
         pub(super) fn params(
             params: &BTreeMap<String, ParamValue>,
@@ -132,21 +145,9 @@ macro_rules! common_conversions {
 /// Contract 0.1.0: no cordon column or mark, the cordoned step shown as waiting.
 pub(crate) mod to_v1 {
     use super::*;
-    common_conversions!(v1::wit);
-
-    fn step(s: DrainStep) -> wit::DrainStep {
-        match s {
-            DrainStep::Protecting => wit::DrainStep::Protecting,
-            DrainStep::Deregistering => wit::DrainStep::Deregistering,
-            DrainStep::Waiting => wit::DrainStep::Waiting,
-            DrainStep::Rechecking => wit::DrainStep::Rechecking,
-            DrainStep::ScalingIn => wit::DrainStep::ScalingIn,
-            DrainStep::Confirming => wit::DrainStep::Confirming,
-            // Contract 0.1.0 has no cordoned step: a cordoned task waits like a
-            // deregistered one.
-            DrainStep::Cordoned => wit::DrainStep::Waiting,
-        }
-    }
+    // Contract 0.1.0 has no cordoned step: a cordoned task waits like a
+    // deregistered one.
+    common_conversions!(v1::wit, cordoned = Waiting);
 
     /// The snapshot as contract 0.1.0 shows it.
     pub(crate) fn snapshot(s: &Snapshot) -> wit::Snapshot {
@@ -189,19 +190,7 @@ pub(crate) mod to_v1 {
 /// Contract 0.2.0: the cordon column and mark, the cordoned step, declared defaults.
 pub(crate) mod to_v2 {
     use super::*;
-    common_conversions!(v2::wit);
-
-    fn step(s: DrainStep) -> wit::DrainStep {
-        match s {
-            DrainStep::Protecting => wit::DrainStep::Protecting,
-            DrainStep::Deregistering => wit::DrainStep::Deregistering,
-            DrainStep::Waiting => wit::DrainStep::Waiting,
-            DrainStep::Rechecking => wit::DrainStep::Rechecking,
-            DrainStep::ScalingIn => wit::DrainStep::ScalingIn,
-            DrainStep::Confirming => wit::DrainStep::Confirming,
-            DrainStep::Cordoned => wit::DrainStep::Cordoned,
-        }
-    }
+    common_conversions!(v2::wit, cordoned = Cordoned);
 
     /// The snapshot as contract 0.2.0 shows it, with the defaults of the
     /// parameters the policy declares filled in where the config leaves them out.

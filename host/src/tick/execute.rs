@@ -66,20 +66,16 @@ pub async fn execute<P: Provider>(
                 cfg,
             );
             journal.record(&wf)?;
-            let name = match mechanism {
-                CordonMechanism::Deregister => "deregister",
-                CordonMechanism::App => "app",
-            };
             events.emit(Event::Cordoned {
                 service: &key,
                 task: id,
-                mechanism: name,
+                mechanism,
             });
             outcomes.push(ActionOutcome::new(
                 OutcomeKind::CordonStart,
                 Some(id),
                 true,
-                format!("workflow {} ({name})", wf.id),
+                format!("workflow {} ({mechanism})", wf.id),
             ));
             drains.push(wf);
             started = true;
@@ -239,7 +235,7 @@ pub async fn advance_drains<P: Provider>(
             events.emit(Event::DrainStep {
                 service: &key,
                 task: &wf.task_id,
-                step: step.into(),
+                step: *step,
             });
         }
         if let Some(n) = report.lowered_to {
@@ -254,7 +250,7 @@ pub async fn advance_drains<P: Provider>(
             events.emit(Event::DrainRetried {
                 service: &key,
                 task: &wf.task_id,
-                step: wf.step.name(),
+                step: wf.step.kind(),
                 error,
             });
             outcomes.push(ActionOutcome::new(
@@ -276,7 +272,7 @@ pub async fn advance_drains<P: Provider>(
             events.emit(Event::DrainFinished {
                 service: &key,
                 task: &wf.task_id,
-                outcome: outcome.kind(),
+                outcome: outcome.into(),
                 detail: &detail,
             });
             outcomes.push(ActionOutcome::drain_finished(&wf.task_id, outcome));

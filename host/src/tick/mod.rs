@@ -270,7 +270,7 @@ impl Service {
         for a in &guarded.adjustments {
             events.emit(Event::GuardAdjusted {
                 service: &key,
-                rule: a.rule.name(),
+                rule: a.rule,
                 reason: &a.reason,
             });
         }

@@ -186,11 +186,7 @@ pub struct TickRecord {
 impl TickRecord {
     /// `hold`, `scale-out` or `scale-in`.
     pub fn action_name(&self) -> &'static str {
-        match self.action {
-            Action::Hold => "hold",
-            Action::ScaleOut { .. } => "scale-out",
-            Action::ScaleIn { .. } => "scale-in",
-        }
+        self.action.name()
     }
 
     /// The reason to show: the fault, the problem, or the policy's reason.

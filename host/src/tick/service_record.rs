@@ -104,7 +104,7 @@ impl Service {
         };
         events.emit(Event::TickFinished {
             service: &record.service,
-            action: record.action_name(),
+            action: &record.action,
             summary: &summary,
         });
         let record = Arc::new(record);

@@ -35,8 +35,9 @@ impl CordonMode {
 }
 
 /// How one cordon keeps new sessions off its task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum CordonMechanism {
     /// The target is deregistered from its target group.
     Deregister,

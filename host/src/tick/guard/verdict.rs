@@ -28,6 +28,17 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// `hold`, `scale-out` or `scale-in`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Hold => "hold",
+            Action::ScaleOut { .. } => "scale-out",
+            Action::ScaleIn { .. } => "scale-in",
+        }
+    }
+}
+
 /// The guard's verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Guarded {
