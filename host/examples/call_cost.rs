@@ -43,7 +43,10 @@ fn main() {
     let mut times: Vec<f64> = (0..20)
         .map(|_| {
             let report = policy.decide(&s);
-            assert_eq!(report.result.unwrap_err().kind(), "timeout");
+            assert_eq!(
+                report.result.unwrap_err().kind(),
+                autoscaler::runtime::FaultKind::Timeout
+            );
             report.elapsed.as_secs_f64() * 1e3
         })
         .collect();

@@ -145,7 +145,7 @@ impl Expectation {
     pub fn mismatches(&self, got: &Result<Decision, PolicyFault>) -> Vec<String> {
         let mut out = Vec::new();
         match (got, &self.fault) {
-            (Err(f), Some(kind)) if f.kind() == kind => {}
+            (Err(f), Some(kind)) if f.kind().to_string() == *kind => {}
             (Err(f), Some(kind)) => out.push(format!("expected a {kind} fault, got {f}")),
             (Ok(d), Some(kind)) => out.push(format!("expected a {kind} fault, got decision {d:?}")),
             (Err(f), None) => out.push(format!("expected a decision, got fault {f}")),

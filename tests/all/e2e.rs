@@ -4,6 +4,7 @@
 //! which the local AWS server cannot model.
 
 use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
+use autoscaler::runtime::FaultKind;
 use autoscaler::tick::guard::Action;
 use autoscaler::tick::outcome::OutcomeKind;
 use test_policy_artifacts::ADVERSARIAL_ENDLESS_LOOP;
@@ -114,7 +115,7 @@ async fn a_policy_fault_makes_the_tick_hold() {
     assert_eq!(records.len(), 60);
     for r in &records {
         assert_eq!(r.action, Action::Hold);
-        assert_eq!(r.fault.as_ref().map(|f| f.kind.as_str()), Some("timeout"));
+        assert_eq!(r.fault.as_ref().map(|f| f.kind), Some(FaultKind::Timeout));
     }
     assert_eq!(run.stats().set_desired_calls, 0);
     assert_eq!(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use autoscaler::artifacts;
 use autoscaler::model::Snapshot;
-use autoscaler::runtime::{Limits, LoadError, Policy, PolicyEngine, PolicyFault};
+use autoscaler::runtime::{FaultKind, Limits, LoadError, Policy, PolicyEngine, PolicyFault};
 
 use crate::support::engine;
 use test_policy_artifacts::{
@@ -97,7 +97,7 @@ fn endless_loop_is_a_timeout_and_the_host_goes_on() {
     // The trapped instance was dropped; the next call starts afresh and faults the same way.
     let again = p.decide(&Snapshot::example());
     assert!(again.fresh_instance);
-    assert_eq!(again.result.unwrap_err().kind(), "timeout");
+    assert_eq!(again.result.unwrap_err().kind(), FaultKind::Timeout);
     assert_host_still_works();
 }
 
@@ -137,7 +137,7 @@ fn one_gib_allocation_is_out_of_memory() {
 #[test]
 fn panic_is_a_trap_that_carries_the_panic_message() {
     let fault = fault_of(ADVERSARIAL_PANIC);
-    assert_eq!(fault.kind(), "trap");
+    assert_eq!(fault.kind(), FaultKind::Trap);
     assert!(fault.to_string().contains("index out of range"), "{fault}");
     assert_host_still_works();
 }
@@ -171,7 +171,7 @@ fn unknown_drain_handle_is_an_invalid_decision() {
 #[test]
 fn reaching_outside_the_sandbox_traps_on_the_missing_import() {
     let fault = fault_of(ADVERSARIAL_REACHES_OUTSIDE);
-    assert_eq!(fault.kind(), "trap");
+    assert_eq!(fault.kind(), FaultKind::Trap);
     assert!(
         fault.to_string().contains("wasi:cli/environment"),
         "{fault}"
@@ -271,7 +271,10 @@ fn policy_errors_keep_the_instance() {
         autoscaler::model::ParamValue::Number(99.0),
     );
     let mut p = policy(artifacts::SESSION_AWARE);
-    assert_eq!(p.decide(&snap).result.unwrap_err().kind(), "policy-error");
+    assert_eq!(
+        p.decide(&snap).result.unwrap_err().kind(),
+        FaultKind::PolicyError
+    );
     assert!(
         !p.decide(&Snapshot::example()).fresh_instance,
         "an error return is not a trap"

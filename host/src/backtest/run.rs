@@ -57,7 +57,7 @@ impl TickLog {
         use crate::tick::outcome::OutcomeKind;
         self.ticks += 1;
         if let Some(f) = &r.fault {
-            *self.faults.entry(f.kind.clone()).or_default() += 1;
+            *self.faults.entry(f.kind).or_default() += 1;
         }
         self.gather_failures += u64::from(r.state.is_none());
         if let Some(state) = &r.state {

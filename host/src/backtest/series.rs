@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::runtime::FaultKind;
 use crate::tick::outcome::DrainEnd;
 
 /// What a run measured, minute by minute: entry `i` is the minute `[60 i, 60 i + 60)`.
@@ -48,7 +49,7 @@ pub struct TickLog {
     /// Ticks run.
     pub ticks: u64,
     /// Ticks whose live policy faulted, by fault kind.
-    pub faults: BTreeMap<String, u64>,
+    pub faults: BTreeMap<FaultKind, u64>,
     /// Ticks whose gather failed.
     pub gather_failures: u64,
     /// Each tick's live policy call time, in microseconds.

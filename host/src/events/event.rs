@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::runtime::FaultKind;
 use crate::tick::guard::Action;
 use crate::tick::guard::GuardRule;
 use crate::tick::outcome::DrainEnd;
@@ -41,7 +42,7 @@ pub enum Event<'a> {
         /// The policy's name.
         policy: &'a str,
         /// The fault kind.
-        kind: &'a str,
+        kind: FaultKind,
         /// The fault.
         message: &'a str,
         /// Whether it was a shadow policy.

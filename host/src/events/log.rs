@@ -41,7 +41,7 @@ pub(super) fn log(event: &Event<'_>) {
             tracing::warn!(
                 service,
                 policy = %Escaped(policy),
-                kind,
+                %kind,
                 role,
                 "The {role} policy faulted and its decision is void: {}",
                 Escaped(message)

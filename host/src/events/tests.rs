@@ -85,7 +85,7 @@ fn events_update_counters_and_the_exposition() {
     ev.emit(Event::PolicyFaulted {
         service: "c/s",
         policy: "p\"1",
-        kind: "trap",
+        kind: crate::runtime::FaultKind::Trap,
         message: "",
         shadow: true,
     });

@@ -3,8 +3,25 @@
 use std::path::PathBuf;
 
 /// Why a policy call produced no usable decision. The tick holds on any of these.
-#[derive(Debug, Clone, PartialEq, thiserror::Error, strum::IntoStaticStr)]
+#[derive(
+    Debug, Clone, PartialEq, thiserror::Error, strum::IntoStaticStr, strum::EnumDiscriminants,
+)]
 #[strum(serialize_all = "kebab-case")]
+#[strum_discriminants(
+    name(FaultKind),
+    doc = "A policy fault's kind, without its details: named in records, metrics and logs.",
+    derive(
+        serde::Serialize,
+        serde::Deserialize,
+        strum::IntoStaticStr,
+        strum::Display,
+        Hash,
+        PartialOrd,
+        Ord
+    ),
+    serde(rename_all = "kebab-case"),
+    strum(serialize_all = "kebab-case")
+)]
 pub enum PolicyFault {
     /// The call ran out of fuel or past its wall-time deadline (an endless loop, or too slow).
     #[error("timeout: the policy {what}")]
@@ -55,8 +72,8 @@ pub enum PolicyFault {
 }
 
 impl PolicyFault {
-    /// A short stable name for metrics, records and exit messages.
-    pub fn kind(&self) -> &'static str {
+    /// Its kind: a short stable name for metrics, records and exit messages.
+    pub fn kind(&self) -> FaultKind {
         self.into()
     }
 }
@@ -172,7 +189,7 @@ mod tests {
             PolicyFault::Instantiate { message: text() },
         ]
         .iter()
-        .map(PolicyFault::kind)
+        .map(|f| <&str>::from(f.kind()))
         .collect();
         assert_eq!(
             kinds,

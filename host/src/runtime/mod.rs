@@ -31,7 +31,7 @@ mod text;
 pub use call::{CallReport, Policy, PolicyLog};
 pub use convert::{MAX_SANE_DESIRED, RawDecision, validate_decision};
 pub use engine::{Limits, PolicyEngine};
-pub use fault::{LoadError, PolicyFault};
+pub use fault::{FaultKind, LoadError, PolicyFault};
 pub use load::PolicyComponent;
 pub use params::{ParamError, ParamKind, ParamSpec};
 

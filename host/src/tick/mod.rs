@@ -246,7 +246,7 @@ impl Service {
                 events.emit(Event::PolicyFaulted {
                     service: &key,
                     policy: &shadow.policy,
-                    kind: &f.kind,
+                    kind: f.kind,
                     message: &f.message,
                     shadow: true,
                 });

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Decision;
 use crate::rotate::{RotatingFile, Rotation};
-use crate::runtime::PolicyFault;
+use crate::runtime::{FaultKind, PolicyFault};
 
 use super::guard::{Action, Adjustment, GuardRule};
 use super::outcome::ActionOutcome;
@@ -80,7 +80,7 @@ pub struct ShadowDecision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRecord {
     /// The fault kind (`timeout`, `trap`, ...).
-    pub kind: String,
+    pub kind: FaultKind,
     /// The fault's message.
     pub message: String,
 }
@@ -88,7 +88,7 @@ pub struct FaultRecord {
 impl From<&PolicyFault> for FaultRecord {
     fn from(f: &PolicyFault) -> Self {
         FaultRecord {
-            kind: f.kind().to_string(),
+            kind: f.kind(),
             message: f.to_string(),
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use autoscaler::artifacts::{SESSION_AWARE, TARGET_TRACKING};
 use autoscaler::config::{Config, Fallback};
-use autoscaler::runtime::Policy;
+use autoscaler::runtime::{FaultKind, Policy};
 use autoscaler::tick::guard::Action;
 use test_policy_artifacts::{ADVERSARIAL_ENDLESS_LOOP, ADVERSARIAL_FLAPPING};
 
@@ -28,13 +28,13 @@ async fn an_endlessly_looping_policy_falls_back_to_session_aware_after_three_fau
     let records = run.records();
     assert_eq!(records.len(), 120);
     for r in &records[..2] {
-        assert_eq!(r.fault.as_ref().map(|f| f.kind.as_str()), Some("timeout"));
+        assert_eq!(r.fault.as_ref().map(|f| f.kind), Some(FaultKind::Timeout));
         assert!(r.fallback.is_none() && r.decision.is_none(), "{r:?}");
         assert_eq!(r.action, Action::Hold);
     }
     for (i, r) in records.iter().enumerate().skip(2) {
         // The live policy is still asked (and still loops); the fallback decides.
-        assert_eq!(r.fault.as_ref().map(|f| f.kind.as_str()), Some("timeout"));
+        assert_eq!(r.fault.as_ref().map(|f| f.kind), Some(FaultKind::Timeout));
         let fb = r.fallback.as_ref().expect("the fallback decided");
         assert_eq!(fb.policy.name, "session-aware");
         assert_eq!(fb.after_faults, i as u32 + 1);

@@ -103,7 +103,7 @@ proptest! {
                 prop_assert_eq!(decision.reason, d.reason);
             }
             Err(fault) => {
-                prop_assert_eq!(Err(fault.kind()), want.map(|_| ()), "{}", fault);
+                prop_assert_eq!(Err(<&str>::from(fault.kind())), want.map(|_| ()), "{}", fault);
                 let typed = matches!(
                     fault,
                     PolicyFault::InvalidDecision { .. } | PolicyFault::OutputTooLarge { .. }
