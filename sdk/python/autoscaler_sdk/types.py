@@ -112,6 +112,28 @@ def _padded(column, n: int, fill) -> list:
     return column if len(column) >= n else list(column) + [fill] * (n - len(column))
 
 
+# The snapshot's scalar fields, the same in both forms.
+_SCALARS = (
+    "cluster",
+    "service",
+    "now",
+    "desired",
+    "running",
+    "pending",
+    "min",
+    "max",
+    "cpu",
+    "memory",
+    "sessions_known",
+)
+
+
+def _with_scalars(cls, s, **columns):
+    """A `cls` snapshot with `s`'s scalar fields and the given task, drain,
+    history and param fields (which differ between the two forms)."""
+    return cls(**{name: getattr(s, name) for name in _SCALARS}, **columns)
+
+
 def from_wire(s: wire.Snapshot) -> Snapshot:
     """The policy's view of a snapshot that crossed the boundary as columns.
 
@@ -168,23 +190,7 @@ def from_wire(s: wire.Snapshot) -> Snapshot:
             _padded(h.sessions, m, -1),
         )
     ]
-    return Snapshot(
-        cluster=s.cluster,
-        service=s.service,
-        now=s.now,
-        desired=s.desired,
-        running=s.running,
-        pending=s.pending,
-        min=s.min,
-        max=s.max,
-        cpu=s.cpu,
-        memory=s.memory,
-        sessions_known=s.sessions_known,
-        tasks=tasks,
-        drains=s.drains,
-        history=history,
-        params=s.params,
-    )
+    return _with_scalars(Snapshot, s, tasks=tasks, drains=s.drains, history=history, params=s.params)
 
 
 def to_wire(s: Snapshot) -> wire.Snapshot:
@@ -221,20 +227,6 @@ def to_wire(s: Snapshot) -> wire.Snapshot:
         memory=[nan(h.memory) for h in s.history],
         sessions=[-1 if h.sessions is None else h.sessions for h in s.history],
     )
-    return wire.Snapshot(
-        cluster=s.cluster,
-        service=s.service,
-        now=s.now,
-        desired=s.desired,
-        running=s.running,
-        pending=s.pending,
-        min=s.min,
-        max=s.max,
-        cpu=s.cpu,
-        memory=s.memory,
-        sessions_known=s.sessions_known,
-        tasks=tasks,
-        drains=list(s.drains),
-        history=history,
-        params=list(s.params),
+    return _with_scalars(
+        wire.Snapshot, s, tasks=tasks, drains=list(s.drains), history=history, params=list(s.params)
     )
