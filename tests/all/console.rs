@@ -179,3 +179,36 @@ async fn a_scale_out_whose_update_service_fails_says_it_failed() {
         "{totals:?}"
     );
 }
+
+/// Events carry enums, but their log fields print as the strings they were
+/// (quoted, kebab-case), so log queries written against earlier lines match.
+#[test]
+fn enum_fields_of_events_log_as_quoted_names() {
+    use autoscaler::events::Event;
+    use autoscaler::workflow::{CordonMechanism, StepKind};
+    let (logs, guard) = Logs::capture();
+    let events = Events::new();
+    events.emit(Event::DrainFinished {
+        service: "c/s",
+        task: "t1",
+        outcome: DrainEnd::RolledBack,
+        detail: "",
+    });
+    events.emit(Event::Cordoned {
+        service: "c/s",
+        task: "t2",
+        mechanism: CordonMechanism::Deregister,
+    });
+    events.emit(Event::DrainRetried {
+        service: "c/s",
+        task: "t3",
+        step: StepKind::ScaleIn,
+        error: "throttled",
+    });
+    drop(guard);
+    let info = logs.lines("INFO").join("\n");
+    assert!(info.contains(r#"outcome="rolled-back""#), "{info}");
+    assert!(info.contains(r#"mechanism="deregister""#), "{info}");
+    let warn = logs.lines("WARN").join("\n");
+    assert!(warn.contains(r#"step="scale-in""#), "{warn}");
+}

@@ -1,5 +1,7 @@
 //! The log line of each [`Event`]. Free text (errors, reasons, names) is
-//! escaped, so a log line can never be forged from a field.
+//! escaped, so a log line can never be forged from a field. Enum fields go
+//! in as their `&'static str` names, so they print like any other string
+//! field (quoted), as they did when events carried strings.
 
 use super::event::Event;
 use crate::escape::Escaped;
@@ -41,7 +43,7 @@ pub(super) fn log(event: &Event<'_>) {
             tracing::warn!(
                 service,
                 policy = %Escaped(policy),
-                %kind,
+                kind = <&str>::from(kind),
                 role,
                 "The {role} policy faulted and its decision is void: {}",
                 Escaped(message)
@@ -75,7 +77,7 @@ pub(super) fn log(event: &Event<'_>) {
             step,
         } => {
             let task = Escaped(task);
-            tracing::debug!(service, %task, %step, "Drain step {step} done for task {task}.");
+            tracing::debug!(service, %task, step = <&str>::from(step), "Drain step {step} done for task {task}.");
         }
         Event::DrainRetried {
             service,
@@ -87,7 +89,7 @@ pub(super) fn log(event: &Event<'_>) {
             tracing::warn!(
                 service,
                 %task,
-                %step,
+                step = <&str>::from(step),
                 "Drain step {step} failed for task {task}; retrying after a backoff: {}",
                 Escaped(error)
             );
@@ -102,7 +104,7 @@ pub(super) fn log(event: &Event<'_>) {
             tracing::info!(
                 service,
                 %task,
-                %outcome,
+                outcome = <&str>::from(outcome),
                 "Drain of task {task} finished: {outcome}. {}",
                 Escaped(detail)
             );
@@ -113,7 +115,7 @@ pub(super) fn log(event: &Event<'_>) {
             mechanism,
         } => {
             let task = Escaped(task);
-            tracing::info!(service, %task, %mechanism, "Cordoned task {task} ({mechanism}): it takes no new sessions and stops once its sessions end.");
+            tracing::info!(service, %task, mechanism = <&str>::from(mechanism), "Cordoned task {task} ({mechanism}): it takes no new sessions and stops once its sessions end.");
         }
         Event::Uncordoned {
             service,
