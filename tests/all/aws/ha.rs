@@ -594,6 +594,19 @@ async fn pair<'a>(world: &'a World, proxy: &'a Proxy) -> Pair<'a> {
         );
         tokio::time::sleep(POLL).await;
     }
+    // The drain's steps are journaled inside the tick that starts it, and the
+    // tick's record is written after them: wait for the record too, so a
+    // test that pauses the holder now never catches it in between.
+    let records = dir.path().join("a").join("state");
+    while outcomes(&records, "drain-start").is_empty() {
+        holder.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "the drain's start was never recorded:\n{}",
+            holder.log_text()
+        );
+        tokio::time::sleep(POLL).await;
+    }
     Pair {
         dir,
         holder,
