@@ -49,6 +49,7 @@ use serde::Serialize;
 
 use super::oracle::OracleFigures;
 use super::packing::PackingFigures;
+use super::ratio;
 pub use super::round;
 use super::scenario::Scenario;
 pub use super::scenario::{Pricing, PricingOverrides};
@@ -181,11 +182,6 @@ pub struct Inputs<'a> {
     pub start: u64,
     /// When the run ended.
     pub end: u64,
-}
-
-/// `a / b` to four places, or 0 when `b` is 0.
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 { round(a / b, 4) } else { 0.0 }
 }
 
 impl Figures {

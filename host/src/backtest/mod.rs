@@ -137,3 +137,9 @@ pub fn round(x: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (x * f).round() / f
 }
+
+/// `a / b` rounded to four places, or 0 when `b` is 0 (a figure over a
+/// reference that has none).
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { round(a / b, 4) } else { 0.0 }
+}

@@ -264,11 +264,7 @@ impl Packing {
         PackingFigures {
             task_hours: super::round(task_hours, 4),
             cost_usd: super::round(task_hours * task_hour_usd, 4),
-            vs_oracle: if oracle_task_hours > 0.0 {
-                super::round(task_hours / oracle_task_hours, 4)
-            } else {
-                0.0
-            },
+            vs_oracle: super::ratio(task_hours, oracle_task_hours),
             peak_tasks: self.peak_tasks,
             tasks_opened: self.tasks_opened,
         }
