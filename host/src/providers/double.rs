@@ -1,8 +1,9 @@
 //! A test double for the cordon path (unit tests only): the sim provider,
-//! with a target group of a given load balancer kind and an app-level cordon
-//! kept in a map. It stands in for the sim's own model of both (the sim
-//! work replaces the sim's placeholder bodies); every other call goes to
-//! the sim unchanged, faults included.
+//! with a target group whose answer a test sets outright and an app-level
+//! cordon kept in a map, with a count of `set_cordon` calls to fail. The sim
+//! models both itself (the property test runs on it); the workflow's step
+//! tests keep this double to state the answer and the failures directly.
+//! Every other call goes to the sim unchanged, faults included.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
